@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of pgkeep. Installs what the tests need when it is missing (PostgreSQL,
+# cron, tmux via apt-get), then runs `cargo test`, then the docker end-to-end script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-contrib)
+command -v tmux >/dev/null || need+=(tmux)
+command -v crontab >/dev/null || need+=(cron)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "installing: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo test --locked 2>&1
+if [ -x scripts/test-docker.sh ]; then
+  scripts/test-docker.sh
+fi

@@ -1,0 +1,1 @@
+//! Alerts: webhooks on failure, overdue and failed-verification warnings. (Schedule issue.)

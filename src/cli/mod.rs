@@ -1,0 +1,235 @@
+//! The command line: global options, subcommands, error reporting. Every console action
+//! exists here too, so cron and scripts use the same engine.
+
+pub mod backup;
+pub mod cleanup;
+pub mod daemon;
+pub mod demo;
+pub mod doctor;
+pub mod list;
+pub mod logs;
+pub mod offsite;
+pub mod progress_bar;
+pub mod prune;
+pub mod restore;
+pub mod schedule;
+pub mod status;
+pub mod verify;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use color_eyre::eyre::Result;
+
+use crate::config::{Config, TargetKind};
+use crate::target::Target;
+
+/// pgkeep: backups, verified restores and a console for the PostgreSQL database of a
+/// docker-compose deployment.
+#[derive(Debug, Parser)]
+#[command(name = "pgkeep", version, about, long_about = None)]
+pub struct Cli {
+    /// Options shared by every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do; none opens the console on a terminal.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options shared by every subcommand (flags > PGKEEP_* environment > pgkeep.toml > defaults).
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Config file [default: ./pgkeep.toml when present]
+    #[arg(long, global = true, env = "PGKEEP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where backups are written [default: ./db_backups]
+    #[arg(long, global = true, env = "PGKEEP_BACKUP_DIR", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Database URL, postgresql://user@host:port/db (prefer PGPASSWORD or ~/.pgpass for the password)
+    #[arg(long, global = true, env = "PGKEEP_URL", hide_env_values = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// Directory holding pg_dump and psql [default: PATH]
+    #[arg(long, global = true, env = "PGKEEP_PG_BIN", value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
+    /// How to reach the database [default: compose when a compose file is here, else direct]
+    #[arg(long, global = true, env = "PGKEEP_TARGET", value_enum)]
+    pub target: Option<TargetKind>,
+    /// Compose file of the deployment [default: ./docker-compose.yml or ./compose.yaml]
+    #[arg(long, global = true, env = "PGKEEP_COMPOSE_FILE", value_name = "FILE")]
+    pub compose_file: Option<PathBuf>,
+    /// Compose service running PostgreSQL [default: db]
+    #[arg(long, global = true, env = "PGKEEP_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+    /// gzip level 0-9 [default: 6]
+    #[arg(long, global = true, env = "PGKEEP_COMPRESSION_LEVEL", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub compression_level: Option<u32>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Take a backup now (pg_dump → gzip → db_backups/<db>_<time>.sql.gz + manifest)
+    Backup(backup::BackupArgs),
+    /// List backups, newest first
+    List(list::ListArgs),
+    /// Restore a backup into the live database, safely (scratch load, then swap)
+    Restore(restore::RestoreArgs),
+    /// Prove a backup restores: checksum, stream, test restore, row counts
+    Verify(verify::VerifyArgs),
+    /// Drop databases left by restores (_pre_restore_ and scratch databases)
+    Cleanup(cleanup::CleanupArgs),
+    /// Show server, backups, WAL archiving and schedule status
+    Status(status::StatusArgs),
+    /// Print the database server's log (docker logs for the compose target)
+    Logs(logs::LogsArgs),
+    /// Run the troubleshooting checks and print the fix for each failure
+    Doctor(doctor::DoctorArgs),
+    /// Show, install or remove the backup schedule (cron)
+    Schedule(schedule::ScheduleArgs),
+    /// Delete old backups by the retention policy
+    Prune(prune::PruneArgs),
+    /// Copy backups to offsite storage, list or fetch them
+    Offsite(offsite::OffsiteArgs),
+    /// Run the backup schedule in the foreground (no cron needed)
+    Daemon(daemon::DaemonArgs),
+    /// Start a private demo database with sample invoices and open the console on it
+    Demo(demo::DemoArgs),
+    /// Open the console (the default on a terminal)
+    Console,
+}
+
+/// What every subcommand gets: the merged configuration.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The configuration after flags, environment and file.
+    pub config: Config,
+    /// The global flags as given (to show equivalent command lines).
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    /// Loads the config file and applies flags and environment on top.
+    pub fn from_args(global: &GlobalArgs) -> crate::Result<Context> {
+        let mut config = Config::load(global.config.as_deref())?;
+        if let Some(v) = &global.backup_dir {
+            config.backup_dir = v.clone();
+        }
+        if let Some(v) = &global.url {
+            config.url = Some(v.clone());
+        }
+        if let Some(v) = &global.pg_bin {
+            config.pg_bin = Some(v.clone());
+        }
+        if let Some(v) = global.target {
+            config.target = v;
+        }
+        if let Some(v) = &global.compose_file {
+            config.compose.file = Some(v.clone());
+        }
+        if let Some(v) = &global.service {
+            config.compose.service = v.clone();
+        }
+        if let Some(v) = global.compression_level {
+            config.compression_level = v;
+        }
+        config.validate().map_err(crate::Error::Config)?;
+        Ok(Context {
+            config,
+            global: global.clone(),
+        })
+    }
+
+    /// The target the configuration selects.
+    pub async fn target(&self) -> crate::Result<Box<dyn Target>> {
+        crate::target::from_config(&self.config).await
+    }
+}
+
+/// Parses the command line, runs it, prints errors as one line; returns the exit code.
+pub fn main() -> i32 {
+    let _ = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .install();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pgkeep: error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pgkeep: error: {}", one_line(&e));
+            if std::env::var_os("RUST_BACKTRACE").is_some() {
+                eprintln!("{e:?}");
+            }
+            1
+        }
+    }
+}
+
+/// The error and its causes on one line.
+pub fn one_line(e: &color_eyre::eyre::Report) -> String {
+    let mut s = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+    }
+    s.replace('\n', " ")
+}
+
+async fn run(cli: Cli) -> Result<i32> {
+    warn_password_in_url(&cli.global);
+    let ctx = Context::from_args(&cli.global)?;
+    match cli.command {
+        Some(Command::Backup(a)) => backup::run(&ctx, a).await,
+        Some(Command::List(a)) => list::run(&ctx, a).await,
+        Some(Command::Restore(a)) => restore::run(&ctx, a).await,
+        Some(Command::Verify(a)) => verify::run(&ctx, a).await,
+        Some(Command::Cleanup(a)) => cleanup::run(&ctx, a).await,
+        Some(Command::Status(a)) => status::run(&ctx, a).await,
+        Some(Command::Logs(a)) => logs::run(&ctx, a).await,
+        Some(Command::Doctor(a)) => doctor::run(&ctx, a).await,
+        Some(Command::Schedule(a)) => schedule::run(&ctx, a).await,
+        Some(Command::Prune(a)) => prune::run(&ctx, a).await,
+        Some(Command::Offsite(a)) => offsite::run(&ctx, a).await,
+        Some(Command::Daemon(a)) => daemon::run(&ctx, a).await,
+        Some(Command::Demo(a)) => demo::run(&ctx, a).await,
+        Some(Command::Console) => crate::console::run(&ctx).await,
+        None => {
+            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+                crate::console::run(&ctx).await
+            } else {
+                color_eyre::eyre::bail!(
+                    "no subcommand given and not on a terminal: run `pgkeep --help` for the subcommands"
+                )
+            }
+        }
+    }
+}
+
+fn warn_password_in_url(g: &GlobalArgs) {
+    let on_cmdline = std::env::args().any(|a| a.starts_with("--url") || a.starts_with("postgres"));
+    if let (true, Some(url)) = (on_cmdline, &g.url) {
+        if let Ok(cfg) = url.parse::<tokio_postgres::Config>() {
+            if cfg.get_password().is_some() {
+                eprintln!(
+                    "pgkeep: warning: the password in --url is visible to every user in the process list; use PGKEEP_URL, PGPASSWORD or ~/.pgpass instead"
+                );
+            }
+        }
+    }
+}
+
+/// Whether to draw progress on stderr: a terminal, and not asked to be quiet.
+pub fn show_progress(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}

@@ -1,0 +1,113 @@
+//! The manifest written beside every backup: `<name>.sql.gz.json`.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::fsutil;
+use crate::error::{Error, IoContext, Result};
+
+/// Current manifest format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything known about one backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub format_version: u32,
+    /// The database that was dumped.
+    pub database: String,
+    /// The server's version (`SHOW server_version`).
+    pub server_version: String,
+    /// pg_dump's version (`pg_dump --version`).
+    pub pg_dump_version: String,
+    /// When the dump started (UTC).
+    pub started_at: DateTime<Utc>,
+    /// When the file was complete (UTC).
+    pub finished_at: DateTime<Utc>,
+    /// Wall time of the backup in seconds.
+    pub duration_secs: f64,
+    /// Bytes of SQL pg_dump produced.
+    pub raw_bytes: u64,
+    /// Bytes of the `.sql.gz` file.
+    pub compressed_bytes: u64,
+    /// sha256 of the `.sql.gz` file, lowercase hex.
+    pub sha256: String,
+    /// gzip level used.
+    pub compression_level: u32,
+    /// Free-text label (`pre-restore` for safety backups).
+    pub label: Option<String>,
+    /// pgkeep's version.
+    pub pgkeep_version: String,
+    /// "direct" or "compose".
+    #[serde(default)]
+    pub target: String,
+    /// `pg_database_size` at backup time.
+    #[serde(default)]
+    pub database_size_bytes: Option<u64>,
+    /// Tables in the dump.
+    pub tables: Vec<TableEntry>,
+    /// The latest verification, if any.
+    #[serde(default)]
+    pub verification: Option<Verification>,
+}
+
+/// One table of the dump.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// Qualified name exactly as in the dump's COPY statement (`public."Invoice"`).
+    pub name: String,
+    /// `pg_class.reltuples` at backup time (-1 when never analysed).
+    pub estimated_rows: i64,
+    /// Rows actually in the dump (counted from the COPY data as it streamed by).
+    pub rows: Option<u64>,
+}
+
+/// The result of a verification (test restore).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// When it ran (UTC).
+    pub at: DateTime<Utc>,
+    /// Whether every check passed.
+    pub ok: bool,
+    /// What was found ("12 tables, 1,234,567 rows match" or the failure).
+    pub message: String,
+}
+
+impl Manifest {
+    /// The manifest's path for a backup file.
+    pub fn path_for(backup: &Path) -> PathBuf {
+        let mut s = backup.as_os_str().to_owned();
+        s.push(".json");
+        PathBuf::from(s)
+    }
+
+    /// Reads the manifest of `backup`, None when there is none.
+    pub fn read_for(backup: &Path) -> Result<Option<Manifest>> {
+        let path = Manifest::path_for(backup);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Corrupt {
+                name: path.display().to_string(),
+                reason: format!("manifest is not valid JSON ({e})"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e, &path)),
+        }
+    }
+
+    /// Writes the manifest of `backup` atomically (temp file, fsync, rename), mode 0600.
+    pub fn write_for(&self, backup: &Path) -> Result<()> {
+        let path = Manifest::path_for(backup);
+        let json = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        fsutil::write_atomic(&path, &json).ctx(|| format!("writing {}", path.display()), &path)
+    }
+
+    /// Total rows in the dump (counted), or the estimate when no counts exist.
+    pub fn total_rows(&self) -> u64 {
+        self.tables
+            .iter()
+            .map(|t| t.rows.unwrap_or(t.estimated_rows.max(0) as u64))
+            .sum()
+    }
+}

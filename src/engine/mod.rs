@@ -1,0 +1,14 @@
+//! The UI-free engine: backup, restore, verify, catalog, retention, progress. Nothing here
+//! imports ratatui or crossterm; the CLI and the console both drive these functions.
+
+pub mod backup;
+pub mod catalog;
+pub mod dumpscan;
+pub mod fsutil;
+pub mod lock;
+pub mod manifest;
+pub mod pgtools;
+pub mod progress;
+pub mod restore;
+pub mod retention;
+pub mod verify;

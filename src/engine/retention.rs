@@ -1,0 +1,1 @@
+//! Rotation of old backups: keep_last / daily / weekly / monthly. (Schedule issue.)

@@ -1,0 +1,1 @@
+//! Verification: checksum, gzip stream, trailer, test restore, row counts. (Restore issue.)

@@ -1,0 +1,6 @@
+//! Server and container status, troubleshooting checks, log sources. UI-free: the console's
+//! panes and the `status`, `doctor` and `logs` subcommands read these.
+
+pub mod checks;
+pub mod container;
+pub mod logs;

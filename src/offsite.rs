@@ -1,0 +1,1 @@
+//! Offsite copies: a directory or S3-compatible storage. (Schedule issue.)

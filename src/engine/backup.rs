@@ -5,22 +5,19 @@
 //! Anything else removes the partial file; a SIGKILL leaves a `.partial` that `list` shows as
 //! interrupted and the next successful backup removes.
 
-use std::io::{BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use flate2::write::GzEncoder;
-use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::catalog::{self, BACKUP_SUFFIX, PARTIAL_SUFFIX};
-use crate::engine::dumpscan::DumpScanner;
+use crate::engine::dumpstream::{compress_stream, Shared, Written};
 use crate::engine::fsutil;
 use crate::engine::lock::DbLock;
 use crate::engine::manifest::{Manifest, TableEntry, FORMAT_VERSION};
@@ -47,8 +44,6 @@ pub struct BackupOutcome {
     pub manifest: Manifest,
 }
 
-/// Size of the reads from pg_dump's pipe.
-const CHUNK: usize = 256 * 1024;
 /// Pipe buffer requested for pg_dump's stdout (Linux F_SETPIPE_SZ).
 const PIPE_SIZE: i32 = 1024 * 1024;
 /// How often progress is sampled.
@@ -81,13 +76,7 @@ pub async fn backup(
     let client = target::connect(target, &database).await?;
     let facts = server_facts(&client).await?;
     let (tool_major, tool_version) = pgtools::tool_version(target, PgTool::PgDump).await?;
-    if tool_major < facts.major {
-        return Err(Error::ToolTooOld {
-            tool_version,
-            server_version: facts.version.clone(),
-            server_major: facts.major,
-        });
-    }
+    pgtools::check_tool_version(tool_major, &tool_version, facts.major, &facts.version)?;
     sink.log(format!(
         "server {} · pg_dump {} · {} tables",
         facts.version,
@@ -105,7 +94,7 @@ pub async fn backup(
     sink.phase(Phase::Dump);
     let started = Instant::now();
     let app_name = format!("pgkeep-backup-{}-{}", std::process::id(), started_at.timestamp_millis());
-    let result = dump_into(target, &client, file, &facts, &app_name, opts, sink, cancel, started).await;
+    let result = dump_into(target, &client, file, &partial_path, &facts, &app_name, opts, sink, cancel, started).await;
     let dumped = match result {
         Ok(d) => d,
         Err(e) => {
@@ -161,21 +150,12 @@ struct Dumped {
     counted: Vec<(String, u64)>,
 }
 
-/// Counters shared between the writer thread and the progress sampler.
-#[derive(Default)]
-struct Shared {
-    raw: AtomicU64,
-    written: AtomicU64,
-    rows_finished: AtomicU64,
-    table: Mutex<Option<String>>,
-    stop: AtomicBool,
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn dump_into(
     target: &dyn Target,
     client: &Client,
     file: std::fs::File,
+    partial_path: &Path,
     facts: &ServerFacts,
     app_name: &str,
     opts: &BackupOptions,
@@ -199,8 +179,9 @@ async fn dump_into(
     let shared = Arc::new(Shared::default());
     let level = opts.compression_level;
     let writer_shared = shared.clone();
+    let path = partial_path.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || {
-        compress_stream(std::fs::File::from(stdout), file, level, &writer_shared)
+        compress_stream(std::fs::File::from(stdout), file, &path, level, &writer_shared)
     });
 
     let rows_total: u64 = facts.tables.iter().map(|t| progress_estimate(t.1, t.2)).sum();
@@ -225,8 +206,13 @@ async fn dump_into(
         tool: "pg_dump".into(),
         message: e.to_string(),
     })?;
-    let written = writer.await.map_err(|e| Error::Other(format!("compression thread failed: {e}")))?;
+    let written = writer
+        .await
+        .map_err(|e| Error::Other(format!("the compression thread failed: {e}")))?;
     let err_text = stderr.await.unwrap_or_default();
+    // A writer failure (disk full, I/O error) is the cause when both failed: pg_dump then
+    // only saw its pipe close.
+    let written = written?;
     if !status.success() {
         return Err(Error::ToolFailed {
             tool: "pg_dump".into(),
@@ -236,7 +222,11 @@ async fn dump_into(
             ),
         });
     }
-    let (scanner, compressed_bytes, sha256) = written?;
+    let Written {
+        scanner,
+        compressed_bytes,
+        sha256,
+    } = written;
     if !scanner.complete() {
         return Err(Error::Incomplete(format!(
             "pg_dump exited 0 after {} bytes; no backup was written",
@@ -272,88 +262,6 @@ fn non_empty(s: String, default: &str) -> String {
     }
 }
 
-/// Reads pg_dump's output, scans and compresses it into `file`, fsyncs. Runs on a blocking
-/// thread. Returns the scanner, the compressed size and the file's sha256.
-fn compress_stream(
-    mut input: std::fs::File,
-    file: std::fs::File,
-    level: u32,
-    shared: &Shared,
-) -> Result<(DumpScanner, u64, String)> {
-    let out = HashingWriter::new(file, shared);
-    let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 20, out), flate2::Compression::new(level));
-    let mut scanner = DumpScanner::new();
-    let mut buf = vec![0u8; CHUNK];
-    let here = Path::new(".");
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
-        }
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("reading pg_dump's output", e, here)),
-        };
-        let before = scanner.tables.len();
-        scanner.feed(&buf[..n]);
-        gz.write_all(&buf[..n]).map_err(|e| Error::io("writing the backup", e, here))?;
-        shared.raw.store(scanner.bytes, Ordering::Relaxed);
-        if scanner.tables.len() != before || scanner.current_table().is_none() {
-            let done: u64 = match scanner.current_table() {
-                Some(_) => scanner.tables[..scanner.tables.len() - 1].iter().map(|t| t.1).sum(),
-                None => scanner.rows(),
-            };
-            shared.rows_finished.store(done, Ordering::Relaxed);
-            *shared.table.lock().unwrap() = scanner.current_table().map(str::to_string);
-        }
-    }
-    let buffered = gz.finish().map_err(|e| Error::io("finishing the gzip stream", e, here))?;
-    let out = buffered
-        .into_inner()
-        .map_err(|e| Error::io("writing the backup", e.into_error(), here))?;
-    let (file, hasher, count) = out.into_parts();
-    file.sync_all().map_err(|e| Error::io("syncing the backup file", e, here))?;
-    Ok((scanner, count, hex::encode(hasher.finalize())))
-}
-
-/// A writer that hashes and counts what passes through it.
-struct HashingWriter<'a> {
-    inner: std::fs::File,
-    hasher: Sha256,
-    count: u64,
-    shared: &'a Shared,
-}
-
-impl<'a> HashingWriter<'a> {
-    fn new(inner: std::fs::File, shared: &'a Shared) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-            shared,
-        }
-    }
-
-    fn into_parts(self) -> (std::fs::File, Sha256, u64) {
-        (self.inner, self.hasher, self.count)
-    }
-}
-
-impl Write for HashingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        self.shared.written.store(self.count, Ordering::Relaxed);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// One progress sample: the current table and its rows from `pg_stat_progress_copy` of the
 /// pg_dump backend (found by its application_name); bytes from the stream.
 async fn sample_progress(
@@ -380,7 +288,7 @@ async fn sample_progress(
             let n: i64 = r.get(1);
             (t, finished + n.max(0) as u64)
         }
-        None => (shared.table.lock().unwrap().clone(), finished),
+        None => (shared.table.lock().unwrap_or_else(|p| p.into_inner()).clone(), finished),
     };
     Progress {
         bytes_done: shared.raw.load(Ordering::Relaxed),

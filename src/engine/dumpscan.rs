@@ -34,14 +34,23 @@ impl DumpScanner {
     pub fn feed(&mut self, chunk: &[u8]) {
         self.bytes += chunk.len() as u64;
         self.keep_tail(chunk);
-        for &b in chunk {
-            if b == b'\n' {
-                self.end_line();
-            } else if self.line.len() < LINE_KEEP {
-                self.line.push(b);
-            } else {
-                self.line_truncated = true;
-            }
+        let mut rest = chunk;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            self.push_partial(&rest[..i]);
+            self.end_line();
+            rest = &rest[i + 1..];
+        }
+        self.push_partial(rest);
+    }
+
+    /// Appends part of a line, keeping at most `LINE_KEEP` bytes of it.
+    fn push_partial(&mut self, part: &[u8]) {
+        let room = LINE_KEEP.saturating_sub(self.line.len());
+        if part.len() > room {
+            self.line.extend_from_slice(&part[..room]);
+            self.line_truncated = true;
+        } else {
+            self.line.extend_from_slice(part);
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod catalog;
 pub mod dumpscan;
+pub mod dumpstream;
 pub mod fsutil;
 pub mod lock;
 pub mod manifest;

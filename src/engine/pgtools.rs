@@ -14,7 +14,11 @@ use crate::target::{PgTool, Target};
 pub async fn tool_version(target: &dyn Target, tool: PgTool) -> Result<(u32, String)> {
     let mut cmd = target.command(tool, target.database(), "pgkeep-version");
     cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = cmd.output().await.map_err(|e| spawn_error(tool, e))?;
+    let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+    let out = cmd.output().await.map_err(|e| Error::ToolMissing {
+        tool: tool.program().into(),
+        reason: format!("cannot run {program}: {e}"),
+    })?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         return Err(Error::ToolMissing {
@@ -33,6 +37,24 @@ pub fn parse_version(text: &str) -> Option<(u32, String)> {
     let v = text.split_whitespace().nth(2)?;
     let major = v.split(['.', 'b', 'r', 'd']).next()?.parse().ok()?;
     Some((major, v.to_string()))
+}
+
+/// Checks that a client program of major version `tool_major` can work with a server of
+/// major version `server_major` (pg_dump refuses servers newer than itself).
+pub fn check_tool_version(
+    tool_major: u32,
+    tool_version: &str,
+    server_major: u32,
+    server_version: &str,
+) -> Result<()> {
+    if tool_major < server_major {
+        return Err(Error::ToolTooOld {
+            tool_version: tool_version.to_string(),
+            server_version: server_version.to_string(),
+            server_major,
+        });
+    }
+    Ok(())
 }
 
 /// Maps a failure to start a program to a clear error.
@@ -77,6 +99,18 @@ mod tests {
         );
         assert_eq!(parse_version("psql (PostgreSQL) 17devel"), Some((17, "17devel".to_string())));
         assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn older_pg_dump_is_refused_with_both_versions_and_the_fix() {
+        let err = check_tool_version(14, "14.11", 15, "15.18").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("pg_dump 14.11"), "{msg}");
+        assert!(msg.contains("server 15.18"), "{msg}");
+        assert!(msg.contains("postgresql-client-15"), "{msg}");
+        assert!(!msg.contains('\n'));
+        assert!(check_tool_version(15, "15.2", 15, "15.18").is_ok());
+        assert!(check_tool_version(16, "16.1", 15, "15.18").is_ok());
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub enum Error {
     #[error("the dump is incomplete: it does not end with pg_dump's completion trailer ({0})")]
     Incomplete(String),
     /// The backup directory cannot be used.
-    #[error("backup directory {path} is not usable: {reason} (fix: `sudo chown -R $(id -u):$(id -g) {path}` or choose another --backup-dir)")]
+    #[error("backup directory {path} is not usable: {reason} ({})", backup_dir_fix(.path, .reason))]
     BackupDir {
         /// The directory.
         path: PathBuf,
@@ -126,6 +126,18 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+}
+
+/// What to do about an unusable backup directory, from what is wrong with it.
+fn backup_dir_fix(path: &std::path::Path, reason: &str) -> String {
+    let p = path.display();
+    if reason.contains("not a directory") {
+        format!("move the file {p} away or choose another --backup-dir")
+    } else if reason.contains("read-only") {
+        format!("remount the file system holding {p} read-write or choose another --backup-dir")
+    } else {
+        format!("fix: `sudo chown -R $(id -u):$(id -g) {p}` or choose another --backup-dir")
     }
 }
 

@@ -218,7 +218,7 @@ async fn dump_into(
             tool: "pg_dump".into(),
             message: format!(
                 "{} ({status}); no backup was written",
-                non_empty(pgtools::last_lines(&err_text, 2), "no error output")
+                non_empty(pgtools::summarize_stderr(&err_text), "no error output")
             ),
         });
     }

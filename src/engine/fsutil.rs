@@ -30,11 +30,21 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             reason: "it is not a directory".into(),
         });
     }
-    if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
-        return Err(Error::BackupDir {
-            path: dir.to_path_buf(),
-            reason: "it is not writable by this user".into(),
-        });
+    let access = nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK);
+    match access {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EROFS) => {
+            return Err(Error::BackupDir {
+                path: dir.to_path_buf(),
+                reason: "it is on a read-only file system".into(),
+            })
+        }
+        Err(_) => {
+            return Err(Error::BackupDir {
+                path: dir.to_path_buf(),
+                reason: format!("it is not writable by user {}", crate::target::conn::os_user()),
+            })
+        }
     }
     Ok(())
 }

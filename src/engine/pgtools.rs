@@ -80,6 +80,37 @@ pub fn collect_stderr(stderr: ChildStderr) -> JoinHandle<String> {
     })
 }
 
+/// The gist of a client program's stderr: its `error:` lines and the server's message, without
+/// the `pg_dump: ` prefixes and the echoed command; else its last two lines. One line.
+pub fn summarize_stderr(text: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let body = line.split_once(": ").map_or(line, |(prog, rest)| {
+            if prog.starts_with("pg_") || prog == "psql" {
+                rest
+            } else {
+                line
+            }
+        });
+        let kept = if let Some(e) = body.strip_prefix("error: ") {
+            Some(e)
+        } else {
+            body.strip_prefix("detail: Error message from server: ")
+        };
+        if let Some(k) = kept {
+            let k = k.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !parts.contains(&k) {
+                parts.push(k);
+            }
+        }
+    }
+    if parts.is_empty() {
+        last_lines(text, 2)
+    } else {
+        parts.join(" — ")
+    }
+}
+
 /// The last `n` non-empty lines of `text`, joined with " / ".
 pub fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
@@ -111,6 +142,18 @@ mod tests {
         assert!(!msg.contains('\n'));
         assert!(check_tool_version(15, "15.2", 15, "15.18").is_ok());
         assert!(check_tool_version(16, "16.1", 15, "15.18").is_ok());
+    }
+
+    #[test]
+    fn stderr_summary_keeps_the_error_and_the_server_message() {
+        let text = "pg_dump: error: Dumping the contents of table \"t\" failed: PQgetResult() failed.\n\
+                    pg_dump: detail: Error message from server: FATAL:  terminating connection due to administrator command\n\
+                    pg_dump: detail: Command was: COPY public.t (a) TO stdout;\n";
+        assert_eq!(
+            summarize_stderr(text),
+            "Dumping the contents of table \"t\" failed: PQgetResult() failed. — FATAL: terminating connection due to administrator command"
+        );
+        assert_eq!(summarize_stderr("something odd\nreally odd\n"), "something odd / really odd");
     }
 
     #[test]

@@ -108,7 +108,8 @@ pub fn map_connect_error(e: tokio_postgres::Error, where_: &str, user: &str, db:
         };
     }
     let text = e.to_string();
-    if text.contains("password missing") {
+    let source_text = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+    if text.contains("password missing") || source_text.contains("password missing") {
         return Error::Authentication {
             target: where_.to_string(),
             user: user.to_string(),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::Serialize;
 
 use crate::engine::manifest::Manifest;
@@ -93,6 +93,23 @@ pub fn parse_name(file_name: &str) -> Option<(String, DateTime<Utc>)> {
     Some((db.to_string(), t.and_utc()))
 }
 
+/// The time in an old-style name such as `facturatie_20240102_030405.sql.gz` (the shell
+/// script's `date +%Y%m%d_%H%M%S`, local time): the first 14 digits, ignoring separators,
+/// that form a valid date and time.
+pub fn legacy_name_time(file_name: &str) -> Option<DateTime<Utc>> {
+    let digits: Vec<u8> = file_name.bytes().filter(u8::is_ascii_digit).collect();
+    (0..digits.len().saturating_sub(13)).find_map(|start| {
+        let s = std::str::from_utf8(&digits[start..start + 14]).ok()?;
+        let t = NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S").ok()?;
+        if !(1990..=2200).contains(&t.and_utc().year()) {
+            return None;
+        }
+        t.and_local_timezone(chrono::Local)
+            .earliest()
+            .map(|l| l.with_timezone(&Utc))
+    })
+}
+
 /// The file name of a backup of `database` taken at `time`.
 pub fn backup_name(database: &str, time: DateTime<Utc>) -> String {
     format!("{database}_{}{BACKUP_SUFFIX}", time.format(NAME_TIME_FORMAT))
@@ -131,7 +148,10 @@ fn entry_for(path: &Path, name: &str, meta: &std::fs::Metadata) -> BackupEntry {
     let mtime: DateTime<Utc> = meta.modified().map(Into::into).unwrap_or_else(|_| Utc::now());
     let (db_from_name, time) = match &parsed {
         Some((db, t)) => (db.clone(), *t),
-        None => (name.split(['_', '.']).next().unwrap_or(name).to_string(), mtime),
+        None => (
+            name.split(['_', '.']).next().unwrap_or(name).to_string(),
+            legacy_name_time(name).unwrap_or(mtime),
+        ),
     };
     let partial = name.ends_with(PARTIAL_SUFFIX);
     let manifest = if partial { None } else { Manifest::read_for(path).ok().flatten() };
@@ -195,6 +215,16 @@ mod tests {
         assert_eq!(parse_name(&n), Some(("my_shop".to_string(), t)));
         assert_eq!(parse_name(&format!("{n}.partial")).unwrap().0, "my_shop");
         assert_eq!(parse_name("random.sql.gz"), None);
+    }
+
+    #[test]
+    fn old_script_names_give_their_time() {
+        let t = legacy_name_time("shop2_backup_20240102_030405.sql.gz").unwrap();
+        let local = t.with_timezone(&chrono::Local);
+        assert_eq!(local.format("%Y-%m-%d %H:%M:%S").to_string(), "2024-01-02 03:04:05");
+        assert_eq!(legacy_name_time("backup-2024-01-02_03-04-05.sql.gz"), Some(t));
+        assert_eq!(legacy_name_time("shop.sql.gz"), None);
+        assert_eq!(legacy_name_time("x_99999999999999.sql.gz"), None);
     }
 
     #[test]

@@ -222,15 +222,88 @@ pub fn pgkeep_bin() -> PathBuf {
 
 /// Runs the pgkeep binary with `args` against `db` of the shared cluster, backups in `backup_dir`.
 pub fn pgkeep(db: &str, backup_dir: &Path, args: &[&str]) -> Output {
+    pgkeep_cmd(db, backup_dir, args).output().unwrap()
+}
+
+/// The command [`pgkeep`] runs (stdin null, no backtraces), to adjust or spawn it.
+pub fn pgkeep_cmd(db: &str, backup_dir: &Path, args: &[&str]) -> Command {
     let c = cluster();
     let mut cmd = Command::new(pgkeep_bin());
     cmd.arg("--backup-dir").arg(backup_dir).args(args);
     cmd.env_remove("PGKEEP_URL").env_remove("PGKEEP_CONFIG").env("PGKEEP_TARGET", "direct");
+    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
     for (k, v) in c.pgkeep_env(db) {
         cmd.env(k, v);
     }
     cmd.env("PATH", format!("{}:{}", pg_bin().display(), std::env::var("PATH").unwrap_or_default()));
-    cmd.stdin(Stdio::null()).output().unwrap()
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+impl Cluster {
+    /// `pg_dump` (plain, no `--create`) of `db` without the random \restrict token lines, to
+    /// compare a database with one restored under another name.
+    pub fn dump_plain(&self, db: &str) -> String {
+        let out = self.client_cmd("pg_dump").args(["-d", db]).output().unwrap();
+        assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+        strip_restrict(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// Loads a plain SQL dump into `db` with psql and ON_ERROR_STOP; panics on failure.
+    pub fn load_sql(&self, db: &str, sql: &[u8]) {
+        use std::io::Write;
+        let mut child = self
+            .client_cmd("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(sql).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "loading the dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Polls (every 20 ms, up to `secs`) until `sql` returns a non-empty first row; returns it.
+    pub fn wait_for(&self, db: &str, sql: &str, secs: u64) -> Option<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            let v = self.psql(db, sql);
+            if !v.is_empty() {
+                return Some(v);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// `text` without pg_dump's random `\restrict` / `\unrestrict` lines.
+pub fn strip_restrict(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `*.sql.gz.partial` files in `dir`.
+pub fn partial_backups(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".partial")).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The whole content of a gzip file.
+pub fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
 }
 
 /// stdout of an Output as text.

@@ -311,6 +311,9 @@ fn progress_estimate(reltuples: i64, bytes: u64) -> u64 {
     }
 }
 
+/// Server version, database size and every table with its row estimate and size, from the
+/// catalogs only: nothing here takes a lock, so a locked table cannot stall the backup
+/// before pg_dump starts.
 async fn server_facts(client: &Client) -> Result<ServerFacts> {
     let row = client
         .query_one(
@@ -325,7 +328,7 @@ async fn server_facts(client: &Client) -> Result<ServerFacts> {
     let tables = client
         .query(
             "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.reltuples::bigint,
-                    pg_table_size(c.oid)
+                    c.relpages::bigint * current_setting('block_size')::bigint
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'

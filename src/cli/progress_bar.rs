@@ -34,44 +34,76 @@ pub fn stderr_sink(kind: JobKind, what: &str, show: bool) -> Sink {
             }
             _ => {}
         }
-        let _ = write!(err, "\r\x1b[2K{}", render_line(&st, 30));
+        let _ = write!(err, "\r\x1b[2K{}", render_fitted(&st, terminal_cols()));
         let _ = err.flush();
     })
 }
 
-/// One line: `[#####-----]  45% dumping public.t  1.2M/2.6M rows  120 MiB  40 MiB/s  ETA 12s`.
+/// One line: `[#####-----]  45% dumping public.t  1.2M/2.6M rows  120.0 MiB → 9.1 MiB gz
+/// 40.0 MiB/s  ETA 12s`, with a bar `width` characters wide.
 pub fn render_line(p: &JobProgress, width: usize) -> String {
-    let filled = (p.ratio() * width as f64).round() as usize;
-    let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled.min(width)));
-    let mut s = format!(
-        "{bar} {:>3}% {}",
+    segments(p, width).concat()
+}
+
+/// The line fitted to a terminal `cols` wide (a wrapped line could not be redrawn in place):
+/// the bar narrows, then the rate, bytes and rows go, then the rest is cut.
+pub fn render_fitted(p: &JobProgress, cols: usize) -> String {
+    let max = cols.saturating_sub(1).max(10);
+    let bar = if cols >= 100 { 30 } else { 15 };
+    let mut segs = segments(p, bar);
+    // Indices: 0 head, 1 rows, 2 bytes, 3 rate, 4 eta.
+    for drop in [3, 2, 1] {
+        if segs.concat().chars().count() <= max {
+            break;
+        }
+        segs[drop].clear();
+    }
+    segs.concat().chars().take(max).collect()
+}
+
+/// The parts of the line: head (bar, percent, phase, table), rows, bytes, rate, ETA.
+fn segments(p: &JobProgress, width: usize) -> [String; 5] {
+    let size = |n: u64| format_size(n, BINARY.decimal_places(1));
+    let filled = ((p.ratio() * width as f64).floor() as usize).min(width);
+    let mut head = format!(
+        "[{}{}] {:>3}% {}",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
         p.percent(),
         p.phase.map(|ph| ph.to_string()).unwrap_or_else(|| "starting".into())
     );
     let l = &p.last;
     if let Some(t) = &l.table {
-        s.push_str(&format!(" {t}"));
+        head.push_str(&format!(" {t}"));
     }
+    let mut rows = String::new();
     if l.rows_total > 0 {
-        s.push_str(&format!("  {}/{} rows", compact(l.rows_done), compact(l.rows_total)));
+        rows = format!("  {}/{} rows", compact(l.rows_done), compact(l.rows_total));
     }
+    let mut bytes = String::new();
     if l.bytes_done > 0 {
-        match l.bytes_total {
-            Some(t) => s.push_str(&format!(
-                "  {}/{}",
-                format_size(l.bytes_done, BINARY),
-                format_size(t, BINARY)
-            )),
-            None => s.push_str(&format!("  {}", format_size(l.bytes_done, BINARY))),
+        bytes = match l.bytes_total {
+            Some(t) => format!("  {}/{}", size(l.bytes_done), size(t)),
+            None => format!("  {}", size(l.bytes_done)),
+        };
+        if l.bytes_written > 0 {
+            bytes.push_str(&format!(" → {} gz", size(l.bytes_written)));
         }
     }
+    let mut rate = String::new();
     if p.rate > 0.0 {
-        s.push_str(&format!("  {}/s", format_size(p.rate as u64, BINARY)));
+        rate = format!("  {}/s", size(p.rate as u64));
     }
-    if let Some(eta) = p.eta() {
-        s.push_str(&format!("  ETA {}", format_duration(eta)));
+    let mut eta = String::new();
+    if let Some(e) = p.eta() {
+        eta = format!("  ETA {}", format_duration(e));
     }
-    s
+    [head, rows, bytes, rate, eta]
+}
+
+/// Columns of the terminal on stderr (80 when unknown).
+fn terminal_cols() -> usize {
+    crossterm::terminal::size().map_or(80, |(c, _)| c as usize)
 }
 
 /// 1234 → "1.2K", 2_600_000 → "2.6M".
@@ -116,6 +148,7 @@ mod tests {
         p.reduce(&JobEvent::Phase(Phase::Dump));
         p.reduce(&JobEvent::Progress(Progress {
             bytes_done: 10 << 20,
+            bytes_written: 1 << 20,
             table: Some("public.t".into()),
             rows_done: 500_000,
             rows_total: 1_000_000,
@@ -125,6 +158,24 @@ mod tests {
         let line = render_line(&p, 10);
         assert!(line.starts_with("[#####-----]  50% dumping public.t"), "{line}");
         assert!(line.contains("500.0K/1.0M rows"), "{line}");
+        assert!(line.contains("10 MiB → 1 MiB gz"), "{line}");
         assert!(line.contains("ETA 10s"), "{line}");
+
+        let narrow = render_fitted(&p, 60);
+        assert!(narrow.chars().count() <= 59, "{narrow}");
+        assert!(narrow.contains(" 50% dumping public.t"), "{narrow}");
+        assert!(narrow.contains("ETA 10s"), "{narrow}");
+        let wide = render_fitted(&p, 200);
+        assert!(wide.contains("rows") && wide.contains("MiB/s"), "{wide}");
+    }
+
+    #[test]
+    fn bar_is_full_only_when_finished() {
+        let mut p = JobProgress::default();
+        p.reduce(&JobEvent::Started { kind: JobKind::Backup, what: "b".into() });
+        p.reduce(&JobEvent::Progress(Progress { rows_done: 99, rows_total: 100, ..Default::default() }));
+        assert!(render_line(&p, 30).starts_with(&format!("[{}-]  99%", "#".repeat(29))));
+        p.reduce(&JobEvent::Finished("ok".into()));
+        assert!(render_line(&p, 30).starts_with(&format!("[{}] 100%", "#".repeat(30))));
     }
 }

@@ -273,8 +273,10 @@ async fn sample_progress(
 ) -> Progress {
     let row = client
         .query_opt(
-            "SELECT p.relid::regclass::text, p.tuples_processed
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), p.tuples_processed
                FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid)
+               LEFT JOIN pg_class c ON c.oid = p.relid
+               LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE a.application_name = $1 LIMIT 1",
             &[&app_name],
         )

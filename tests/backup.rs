@@ -38,16 +38,26 @@ fn round_trip_restores_the_same_schema_and_data() {
     let files = complete_backups(dir.path());
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(stdout(&out).trim(), files[0].display().to_string());
-    assert!(stderr(&out).is_empty(), "not silent off a terminal: {}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "not silent off a terminal: {}",
+        stderr(&out)
+    );
 
     let sql = gunzip(&files[0]);
     let restored = c.new_db("rt_restored");
     c.load_sql(&restored, &sql);
     let original = c.dump_plain(&db);
-    assert!(original.contains("line 4999 tab"), "the comparison must see the data");
+    assert!(
+        original.contains("line 4999 tab"),
+        "the comparison must see the data"
+    );
     assert_eq!(original, c.dump_plain(&restored));
     assert_eq!(
-        c.psql(&restored, "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata"),
+        c.psql(
+            &restored,
+            "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata"
+        ),
         "a large object"
     );
 }
@@ -59,12 +69,23 @@ fn manifest_describes_the_file_truthfully() {
     c.psql(&db, SCHEMA);
     c.psql(&db, "ANALYZE");
     let dir = tempfile::tempdir().unwrap();
-    let out = pgkeep(&db, dir.path(), &["--compression-level", "3", "backup", "--label", "before upgrade"]);
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &[
+            "--compression-level",
+            "3",
+            "backup",
+            "--label",
+            "before upgrade",
+        ],
+    );
     assert!(out.status.success(), "backup failed: {}", stderr(&out));
     let file = &complete_backups(dir.path())[0];
     let bytes = std::fs::read(file).unwrap();
     let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(format!("{}.json", file.display())).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(format!("{}.json", file.display())).unwrap())
+            .unwrap();
 
     assert_eq!(m["format_version"], 1);
     assert_eq!(m["database"], db.as_str());
@@ -78,16 +99,29 @@ fn manifest_describes_the_file_truthfully() {
     let server = c.psql(&db, "SHOW server_version");
     assert_eq!(m["server_version"], server.as_str());
     let major = server.split('.').next().unwrap();
-    assert!(m["pg_dump_version"].as_str().unwrap().starts_with(major), "{}", m["pg_dump_version"]);
+    assert!(
+        m["pg_dump_version"].as_str().unwrap().starts_with(major),
+        "{}",
+        m["pg_dump_version"]
+    );
     let started: chrono::DateTime<chrono::Utc> = m["started_at"].as_str().unwrap().parse().unwrap();
-    let finished: chrono::DateTime<chrono::Utc> = m["finished_at"].as_str().unwrap().parse().unwrap();
+    let finished: chrono::DateTime<chrono::Utc> =
+        m["finished_at"].as_str().unwrap().parse().unwrap();
     assert!(started <= finished);
     let name_time = started.format("%Y-%m-%dT%H-%M-%SZ").to_string();
-    assert!(file.to_string_lossy().ends_with(&format!("{db}_{name_time}.sql.gz")), "{}", file.display());
+    assert!(
+        file.to_string_lossy()
+            .ends_with(&format!("{db}_{name_time}.sql.gz")),
+        "{}",
+        file.display()
+    );
 
     let tables = m["tables"].as_array().unwrap();
     let rows = |name: &str| {
-        let t = tables.iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name} missing: {tables:?}"));
+        let t = tables
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {tables:?}"));
         (t["rows"].as_u64(), t["estimated_rows"].as_i64().unwrap())
     };
     assert_eq!(rows("billing.\"Invoice Lines\""), (Some(5000), 5000));
@@ -99,7 +133,10 @@ fn manifest_describes_the_file_truthfully() {
 fn new_backup_dir_is_private_and_files_are_0600() {
     let c = cluster();
     let db = c.new_db("modes");
-    c.psql(&db, "CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g");
+    c.psql(
+        &db,
+        "CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g",
+    );
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("nested").join("db_backups");
     let out = pgkeep(&db, &dir, &["backup"]);
@@ -108,7 +145,10 @@ fn new_backup_dir_is_private_and_files_are_0600() {
     assert_eq!(mode(&dir), 0o700);
     let file = &complete_backups(&dir)[0];
     assert_eq!(mode(file), 0o600);
-    assert_eq!(mode(std::path::Path::new(&format!("{}.json", file.display()))), 0o600);
+    assert_eq!(
+        mode(std::path::Path::new(&format!("{}.json", file.display()))),
+        0o600
+    );
     assert!(partial_backups(&dir).is_empty());
 }
 
@@ -116,7 +156,10 @@ fn new_backup_dir_is_private_and_files_are_0600() {
 fn json_output_is_one_object_naming_the_file() {
     let c = cluster();
     let db = c.new_db("json");
-    c.psql(&db, "CREATE TABLE t AS SELECT g FROM generate_series(1, 10) g");
+    c.psql(
+        &db,
+        "CREATE TABLE t AS SELECT g FROM generate_series(1, 10) g",
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = pgkeep(&db, dir.path(), &["backup", "--json"]);
     assert!(out.status.success(), "backup failed: {}", stderr(&out));
@@ -139,7 +182,11 @@ fn bad_flags_exit_2_with_usage() {
     ] {
         let out = pgkeep("postgres", dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("error:"), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("error:"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
     assert!(complete_backups(dir.path()).is_empty());
 }

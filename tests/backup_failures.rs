@@ -13,7 +13,10 @@ use common::{cluster, complete_backups, partial_backups, pgkeep, pgkeep_cmd, std
 /// `needles` (case-insensitive) and left no backup behind in `dir`.
 fn assert_one_clear_line(out: &Output, dir: &Path, needles: &[&str]) -> String {
     let err = stderr(out);
-    assert!(!out.status.success(), "expected a failure, got success: {err}");
+    assert!(
+        !out.status.success(),
+        "expected a failure, got success: {err}"
+    );
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"), "panic: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
@@ -22,16 +25,30 @@ fn assert_one_clear_line(out: &Output, dir: &Path, needles: &[&str]) -> String {
     for n in needles {
         assert!(lower.contains(&n.to_lowercase()), "{n:?} not in: {err}");
     }
-    assert!(!err.contains(&cluster().password), "password printed: {err}");
-    assert!(complete_backups(dir).is_empty(), "{:?}", complete_backups(dir));
-    assert!(partial_backups(dir).is_empty(), "{:?}", partial_backups(dir));
+    assert!(
+        !err.contains(&cluster().password),
+        "password printed: {err}"
+    );
+    assert!(
+        complete_backups(dir).is_empty(),
+        "{:?}",
+        complete_backups(dir)
+    );
+    assert!(
+        partial_backups(dir).is_empty(),
+        "{:?}",
+        partial_backups(dir)
+    );
     err
 }
 
 fn small_db(prefix: &str) -> String {
     let c = cluster();
     let db = c.new_db(prefix);
-    c.psql(&db, "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    c.psql(
+        &db,
+        "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g",
+    );
     db
 }
 
@@ -39,8 +56,15 @@ fn small_db(prefix: &str) -> String {
 fn wrong_password_is_explained() {
     let db = small_db("pw");
     let dir = tempfile::tempdir().unwrap();
-    let out = pgkeep_cmd(&db, dir.path(), &["backup"]).env("PGPASSWORD", "wrong").output().unwrap();
-    assert_one_clear_line(&out, dir.path(), &["password authentication failed", "postgres", "PGPASSWORD"]);
+    let out = pgkeep_cmd(&db, dir.path(), &["backup"])
+        .env("PGPASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert_one_clear_line(
+        &out,
+        dir.path(),
+        &["password authentication failed", "postgres", "PGPASSWORD"],
+    );
 }
 
 #[test]
@@ -59,16 +83,35 @@ fn missing_password_is_explained() {
 fn server_down_is_one_line() {
     let db = small_db("down");
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = pgkeep_cmd(&db, dir.path(), &["backup"]).env("PGPORT", port.to_string()).output().unwrap();
-    assert_one_clear_line(&out, dir.path(), &["cannot reach the database server", "refused", "is it running"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = pgkeep_cmd(&db, dir.path(), &["backup"])
+        .env("PGPORT", port.to_string())
+        .output()
+        .unwrap();
+    assert_one_clear_line(
+        &out,
+        dir.path(),
+        &[
+            "cannot reach the database server",
+            "refused",
+            "is it running",
+        ],
+    );
 }
 
 #[test]
 fn unknown_database_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let out = pgkeep("no_such_db_here", dir.path(), &["backup"]);
-    assert_one_clear_line(&out, dir.path(), &["\"no_such_db_here\" does not exist", "createdb"]);
+    assert_one_clear_line(
+        &out,
+        dir.path(),
+        &["\"no_such_db_here\" does not exist", "createdb"],
+    );
 }
 
 #[test]
@@ -76,7 +119,15 @@ fn missing_pg_dump_says_what_to_install() {
     let db = small_db("nobin");
     let dir = tempfile::tempdir().unwrap();
     let out = pgkeep(&db, dir.path(), &["--pg-bin", "/nonexistent", "backup"]);
-    assert_one_clear_line(&out, dir.path(), &["pg_dump", "/nonexistent/pg_dump", "apt-get install postgresql-client"]);
+    assert_one_clear_line(
+        &out,
+        dir.path(),
+        &[
+            "pg_dump",
+            "/nonexistent/pg_dump",
+            "apt-get install postgresql-client",
+        ],
+    );
 }
 
 #[test]
@@ -91,7 +142,9 @@ fn unwritable_backup_dir_is_explained() {
     let std_cmd = pgkeep_cmd(&db, dir.path(), &["backup"]);
     let mut cmd = if is_root {
         let mut c = Command::new("runuser");
-        c.args(["-u", "nobody", "--"]).arg(std_cmd.get_program()).args(std_cmd.get_args());
+        c.args(["-u", "nobody", "--"])
+            .arg(std_cmd.get_program())
+            .args(std_cmd.get_args());
         for (k, v) in std_cmd.get_envs() {
             match v {
                 Some(v) => c.env(k, v),
@@ -108,8 +161,16 @@ fn unwritable_backup_dir_is_explained() {
         std_cmd
     };
     let out = cmd.output().unwrap();
-    let user = if is_root { "nobody".to_string() } else { String::new() };
-    assert_one_clear_line(&out, dir.path(), &["is not usable", "not writable", &user, "chown"]);
+    let user = if is_root {
+        "nobody".to_string()
+    } else {
+        String::new()
+    };
+    assert_one_clear_line(
+        &out,
+        dir.path(),
+        &["is not usable", "not writable", &user, "chown"],
+    );
 }
 
 #[test]

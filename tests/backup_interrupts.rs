@@ -53,7 +53,13 @@ fn terminated_backend_fails_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let child = spawn_backup(db, dir.path());
     let backend = wait_for_copy(child.id());
-    assert_eq!(c.psql("postgres", &format!("SELECT pg_terminate_backend({backend})")), "t");
+    assert_eq!(
+        c.psql(
+            "postgres",
+            &format!("SELECT pg_terminate_backend({backend})")
+        ),
+        "t"
+    );
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -65,8 +71,16 @@ fn terminated_backend_fails_and_leaves_nothing() {
     );
     assert!(err.contains("no backup was written"), "{err}");
     assert!(stdout(&out).is_empty());
-    assert!(complete_backups(dir.path()).is_empty(), "{:?}", complete_backups(dir.path()));
-    assert!(partial_backups(dir.path()).is_empty(), "{:?}", partial_backups(dir.path()));
+    assert!(
+        complete_backups(dir.path()).is_empty(),
+        "{:?}",
+        complete_backups(dir.path())
+    );
+    assert!(
+        partial_backups(dir.path()).is_empty(),
+        "{:?}",
+        partial_backups(dir.path())
+    );
 }
 
 #[test]
@@ -75,10 +89,18 @@ fn sigkill_leaves_an_interrupted_partial_that_the_next_backup_removes() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_backup(db, dir.path());
     wait_for_copy(child.id());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
     child.wait().unwrap();
 
-    assert!(complete_backups(dir.path()).is_empty(), "{:?}", complete_backups(dir.path()));
+    assert!(
+        complete_backups(dir.path()).is_empty(),
+        "{:?}",
+        complete_backups(dir.path())
+    );
     let partials = partial_backups(dir.path());
     assert_eq!(partials.len(), 1, "{partials:?}");
     let out = pgkeep(db, dir.path(), &["list", "--json"]);
@@ -89,9 +111,17 @@ fn sigkill_leaves_an_interrupted_partial_that_the_next_backup_removes() {
 
     // The lock died with the process: the next backup takes it, succeeds, and cleans up.
     let out = pgkeep(db, dir.path(), &["backup"]);
-    assert!(out.status.success(), "backup after SIGKILL failed: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "backup after SIGKILL failed: {}",
+        stderr(&out)
+    );
     assert_eq!(complete_backups(dir.path()).len(), 1);
-    assert!(partial_backups(dir.path()).is_empty(), "{:?}", partial_backups(dir.path()));
+    assert!(
+        partial_backups(dir.path()).is_empty(),
+        "{:?}",
+        partial_backups(dir.path())
+    );
 }
 
 /// A database whose table `t` is locked by a psql session, so a backup of it blocks in
@@ -105,7 +135,10 @@ impl Blocked {
     fn new(prefix: &str) -> Blocked {
         let c = cluster();
         let db = c.new_db(prefix);
-        c.psql(&db, "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+        c.psql(
+            &db,
+            "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g",
+        );
         let locker = c
             .client_cmd("psql")
             .args(["-X", "-q", "-d", &db, "-c"])
@@ -171,7 +204,11 @@ fn second_backup_while_one_runs_exits_at_once_naming_the_pid() {
 
     blocked.release();
     let out = first.wait_with_output().unwrap();
-    assert!(out.status.success(), "the first backup failed: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "the first backup failed: {}",
+        stderr(&out)
+    );
     assert_eq!(complete_backups(dir.path()).len(), 1);
 }
 
@@ -187,16 +224,25 @@ fn password_is_never_on_a_command_line() {
     let mut saw_pg_dump = false;
     for _ in 0..50 {
         for ent in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(raw) = std::fs::read(ent.path().join("cmdline")) else { continue };
+            let Ok(raw) = std::fs::read(ent.path().join("cmdline")) else {
+                continue;
+            };
             let line = String::from_utf8_lossy(&raw).replace('\0', " ");
-            assert!(!line.contains(&c.password), "password on the command line of {:?}: {line}", ent.path());
+            assert!(
+                !line.contains(&c.password),
+                "password on the command line of {:?}: {line}",
+                ent.path()
+            );
             if line.contains("pg_dump") && line.contains("--no-password") {
                 saw_pg_dump = true;
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert!(saw_pg_dump, "pg_dump was never seen running; the scan proved nothing");
+    assert!(
+        saw_pg_dump,
+        "pg_dump was never seen running; the scan proved nothing"
+    );
 
     blocked.release();
     let status = child.wait().unwrap();
@@ -216,12 +262,37 @@ fn pg_dump_killed_by_a_signal_leaves_nothing_complete() {
     wait_for_copy(child.id());
     // Kill pgkeep's pg_dump child (found by its parent pid).
     let pgkeep_pid = child.id().to_string();
-    let out = Command::new("pkill").args(["-KILL", "-P", &pgkeep_pid, "-x", "pg_dump"]).status().unwrap();
+    let out = Command::new("pkill")
+        .args(["-KILL", "-P", &pgkeep_pid, "-x", "pg_dump"])
+        .status()
+        .unwrap();
     assert!(out.success(), "no pg_dump child found");
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("pg_dump failed") && err.contains("signal"), "{err}");
+    assert!(
+        err.contains("pg_dump failed") && err.contains("signal"),
+        "{err}"
+    );
+    assert!(complete_backups(dir.path()).is_empty());
+    assert!(partial_backups(dir.path()).is_empty());
+}
+
+#[test]
+fn sigterm_cancels_cleanly() {
+    let db = big_db();
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_backup(db, dir.path());
+    wait_for_copy(child.id());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim(), "pgkeep: error: cancelled; nothing was changed");
     assert!(complete_backups(dir.path()).is_empty());
     assert!(partial_backups(dir.path()).is_empty());
 }

@@ -70,7 +70,9 @@ fn segments(p: &JobProgress, width: usize) -> [String; 5] {
         "#".repeat(filled),
         "-".repeat(width - filled),
         p.percent(),
-        p.phase.map(|ph| ph.to_string()).unwrap_or_else(|| "starting".into())
+        p.phase
+            .map(|ph| ph.to_string())
+            .unwrap_or_else(|| "starting".into())
     );
     let l = &p.last;
     if let Some(t) = &l.table {
@@ -122,10 +124,11 @@ pub fn cancel_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},
@@ -144,7 +147,10 @@ mod tests {
     #[test]
     fn line_shows_percent_table_rows_and_eta() {
         let mut p = JobProgress::default();
-        p.reduce(&JobEvent::Started { kind: JobKind::Backup, what: "backup of shop".into() });
+        p.reduce(&JobEvent::Started {
+            kind: JobKind::Backup,
+            what: "backup of shop".into(),
+        });
         p.reduce(&JobEvent::Phase(Phase::Dump));
         p.reduce(&JobEvent::Progress(Progress {
             bytes_done: 10 << 20,
@@ -156,7 +162,10 @@ mod tests {
             ..Default::default()
         }));
         let line = render_line(&p, 10);
-        assert!(line.starts_with("[#####-----]  50% dumping public.t"), "{line}");
+        assert!(
+            line.starts_with("[#####-----]  50% dumping public.t"),
+            "{line}"
+        );
         assert!(line.contains("500.0K/1.0M rows"), "{line}");
         assert!(line.contains("10 MiB → 1 MiB gz"), "{line}");
         assert!(line.contains("ETA 10s"), "{line}");
@@ -172,8 +181,15 @@ mod tests {
     #[test]
     fn bar_is_full_only_when_finished() {
         let mut p = JobProgress::default();
-        p.reduce(&JobEvent::Started { kind: JobKind::Backup, what: "b".into() });
-        p.reduce(&JobEvent::Progress(Progress { rows_done: 99, rows_total: 100, ..Default::default() }));
+        p.reduce(&JobEvent::Started {
+            kind: JobKind::Backup,
+            what: "b".into(),
+        });
+        p.reduce(&JobEvent::Progress(Progress {
+            rows_done: 99,
+            rows_total: 100,
+            ..Default::default()
+        }));
         assert!(render_line(&p, 30).starts_with(&format!("[{}-]  99%", "#".repeat(29))));
         p.reduce(&JobEvent::Finished("ok".into()));
         assert!(render_line(&p, 30).starts_with(&format!("[{}] 100%", "#".repeat(30))));

@@ -54,6 +54,7 @@ struct ServerFacts {
     version: String,
     major: u32,
     db_size: Option<u64>,
+    /// (qualified name, reltuples, live tuples) of every user table.
     tables: Vec<(String, i64, u64)>,
 }
 
@@ -88,13 +89,31 @@ pub async fn backup(
     let name = catalog::backup_name(&database, started_at);
     let final_path = dir.join(&name);
     let partial_path = dir.join(format!("{name}.partial"));
-    let file = fsutil::create_private(&partial_path)
-        .ctx(|| format!("creating {}", partial_path.display()), &partial_path)?;
+    let file = fsutil::create_private(&partial_path).ctx(
+        || format!("creating {}", partial_path.display()),
+        &partial_path,
+    )?;
 
     sink.phase(Phase::Dump);
     let started = Instant::now();
-    let app_name = format!("pgkeep-backup-{}-{}", std::process::id(), started_at.timestamp_millis());
-    let result = dump_into(target, &client, file, &partial_path, &facts, &app_name, opts, sink, cancel, started).await;
+    let app_name = format!(
+        "pgkeep-backup-{}-{}",
+        std::process::id(),
+        started_at.timestamp_millis()
+    );
+    let result = dump_into(
+        target,
+        &client,
+        file,
+        &partial_path,
+        &facts,
+        &app_name,
+        opts,
+        sink,
+        cancel,
+        started,
+    )
+    .await;
     let dumped = match result {
         Ok(d) => d,
         Err(e) => {
@@ -126,8 +145,10 @@ pub async fn backup(
     };
     let commit = (|| {
         manifest.write_for(&final_path)?;
-        std::fs::rename(&partial_path, &final_path)
-            .ctx(|| format!("renaming {}", partial_path.display()), &final_path)?;
+        std::fs::rename(&partial_path, &final_path).ctx(
+            || format!("renaming {}", partial_path.display()),
+            &final_path,
+        )?;
         fsutil::fsync_dir(dir).ctx(|| format!("syncing {}", dir.display()), dir)
     })();
     if let Err(e) = commit {
@@ -168,23 +189,43 @@ async fn dump_into(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| pgtools::spawn_error(PgTool::PgDump, e))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| pgtools::spawn_error(PgTool::PgDump, e))?;
     let stderr = pgtools::collect_stderr(child.stderr.take().expect("piped stderr"));
-    let stdout = child.stdout.take().expect("piped stdout").into_owned_fd().map_err(|e| Error::Io {
-        context: "taking pg_dump's output".into(),
-        source: e,
-    })?;
-    let _ = nix::fcntl::fcntl(stdout.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    let stdout = child
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .into_owned_fd()
+        .map_err(|e| Error::Io {
+            context: "taking pg_dump's output".into(),
+            source: e,
+        })?;
+    let _ = nix::fcntl::fcntl(
+        stdout.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE),
+    );
 
     let shared = Arc::new(Shared::default());
     let level = opts.compression_level;
     let writer_shared = shared.clone();
     let path = partial_path.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || {
-        compress_stream(std::fs::File::from(stdout), file, &path, level, &writer_shared)
+        compress_stream(
+            std::fs::File::from(stdout),
+            file,
+            &path,
+            level,
+            &writer_shared,
+        )
     });
 
-    let rows_total: u64 = facts.tables.iter().map(|t| progress_estimate(t.1, t.2)).sum();
+    let rows_total: u64 = facts
+        .tables
+        .iter()
+        .map(|t| progress_estimate(t.1, t.2))
+        .sum();
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let status = loop {
@@ -202,6 +243,11 @@ async fn dump_into(
             }
         }
     };
+    if cancel.is_cancelled() {
+        // Ctrl-C on a terminal reaches pg_dump too, which may exit before we notice.
+        let _ = writer.await;
+        return Err(Error::Cancelled);
+    }
     let status = status.map_err(|e| Error::ToolFailed {
         tool: "pg_dump".into(),
         message: e.to_string(),
@@ -290,7 +336,14 @@ async fn sample_progress(
             let n: i64 = r.get(1);
             (t, finished + n.max(0) as u64)
         }
-        None => (shared.table.lock().unwrap_or_else(|p| p.into_inner()).clone(), finished),
+        None => (
+            shared
+                .table
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            finished,
+        ),
     };
     Progress {
         bytes_done: shared.raw.load(Ordering::Relaxed),
@@ -303,14 +356,11 @@ async fn sample_progress(
     }
 }
 
-/// Rows a table contributes to the progress total: reltuples, or for a never-analysed
-/// table (-1) a guess from its size at 100 bytes a row.
-fn progress_estimate(reltuples: i64, bytes: u64) -> u64 {
-    if reltuples >= 0 {
-        reltuples as u64
-    } else {
-        bytes / 100
-    }
+/// Rows a table contributes to the progress total: the larger of `pg_class.reltuples`
+/// (-1 when never analysed, stale after bulk loads) and the statistics collector's live
+/// tuple count; both are read without taking a lock.
+fn progress_estimate(reltuples: i64, live_tuples: u64) -> u64 {
+    (reltuples.max(0) as u64).max(live_tuples)
 }
 
 /// Server version, database size and every table with its row estimate and size, from the
@@ -330,7 +380,7 @@ async fn server_facts(client: &Client) -> Result<ServerFacts> {
     let tables = client
         .query(
             "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.reltuples::bigint,
-                    c.relpages::bigint * current_setting('block_size')::bigint
+                    pg_stat_get_live_tuples(c.oid)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
@@ -340,7 +390,13 @@ async fn server_facts(client: &Client) -> Result<ServerFacts> {
         .await
         .map_err(target::sql_error)?
         .into_iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1), r.get::<_, i64>(2).max(0) as u64))
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                r.get::<_, i64>(1),
+                r.get::<_, i64>(2).max(0) as u64,
+            )
+        })
         .collect();
     Ok(ServerFacts {
         version: row.get(0),
@@ -389,7 +445,9 @@ async fn wait_for_free_name(dir: &Path, database: &str) -> chrono::DateTime<Utc>
 /// Removes interrupted `.partial` files and manifests without a backup for `database`
 /// (we hold its lock, so none of them is being written).
 fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let ours = |name: &str| catalog::parse_name(name).is_some_and(|(db, _)| db == database);
     for ent in rd.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
@@ -398,7 +456,10 @@ fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
                 sink.log(format!("removed interrupted backup {name}"));
             }
         } else if let Some(base) = name.strip_suffix(".json") {
-            let orphan = base.ends_with(BACKUP_SUFFIX) && base != keep && ours(base) && !dir.join(base).exists();
+            let orphan = base.ends_with(BACKUP_SUFFIX)
+                && base != keep
+                && ours(base)
+                && !dir.join(base).exists();
             if orphan {
                 let _ = std::fs::remove_file(ent.path());
             }
@@ -412,7 +473,10 @@ mod tests {
 
     #[test]
     fn entries_merge_counts_and_estimates() {
-        let est = vec![("public.a".to_string(), 10, 0), ("public.b".to_string(), -1, 0)];
+        let est = vec![
+            ("public.a".to_string(), 10, 0),
+            ("public.b".to_string(), -1, 0),
+        ];
         let counted = vec![("public.a".to_string(), 12)];
         let e = table_entries(&est, &counted);
         assert_eq!(e[0].rows, Some(12));
@@ -422,8 +486,9 @@ mod tests {
     }
 
     #[test]
-    fn estimate_falls_back_to_size() {
-        assert_eq!(progress_estimate(-1, 10_000), 100);
-        assert_eq!(progress_estimate(5, 10_000), 5);
+    fn estimate_takes_the_larger_count() {
+        assert_eq!(progress_estimate(-1, 100), 100);
+        assert_eq!(progress_estimate(500, 100), 500);
+        assert_eq!(progress_estimate(0, 0), 0);
     }
 }

@@ -173,7 +173,9 @@ mod tests {
         assert_eq!(w.compressed_bytes, bytes.len() as u64);
         assert_eq!(w.sha256, hex::encode(Sha256::digest(&bytes)));
         let mut text = String::new();
-        GzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
+        GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
         assert_eq!(text, dump);
         assert!(w.scanner.complete());
         assert_eq!(w.scanner.tables, vec![("public.t".to_string(), 2)]);

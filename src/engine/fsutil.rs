@@ -30,7 +30,10 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             reason: "it is not a directory".into(),
         });
     }
-    let access = nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK);
+    let access = nix::unistd::access(
+        dir,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    );
     match access {
         Ok(()) => {}
         Err(nix::errno::Errno::EROFS) => {
@@ -42,7 +45,10 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         Err(_) => {
             return Err(Error::BackupDir {
                 path: dir.to_path_buf(),
-                reason: format!("it is not writable by user {}", crate::target::conn::os_user()),
+                reason: format!(
+                    "it is not writable by user {}",
+                    crate::target::conn::os_user()
+                ),
             })
         }
     }

@@ -13,7 +13,10 @@ use crate::target::{PgTool, Target};
 /// Major and full version of a client program, from `<tool> --version`.
 pub async fn tool_version(target: &dyn Target, tool: PgTool) -> Result<(u32, String)> {
     let mut cmd = target.command(tool, target.database(), "pgkeep-version");
-    cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let program = cmd.as_std().get_program().to_string_lossy().into_owned();
     let out = cmd.output().await.map_err(|e| Error::ToolMissing {
         tool: tool.program().into(),
@@ -113,7 +116,11 @@ pub fn summarize_stderr(text: &str) -> String {
 
 /// The last `n` non-empty lines of `text`, joined with " / ".
 pub fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let start = lines.len().saturating_sub(n);
     lines[start..].join(" / ")
 }
@@ -128,7 +135,10 @@ mod tests {
             parse_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
             Some((15, "15.18".to_string()))
         );
-        assert_eq!(parse_version("psql (PostgreSQL) 17devel"), Some((17, "17devel".to_string())));
+        assert_eq!(
+            parse_version("psql (PostgreSQL) 17devel"),
+            Some((17, "17devel".to_string()))
+        );
         assert_eq!(parse_version("garbage"), None);
     }
 
@@ -153,7 +163,10 @@ mod tests {
             summarize_stderr(text),
             "Dumping the contents of table \"t\" failed: PQgetResult() failed. — FATAL: terminating connection due to administrator command"
         );
-        assert_eq!(summarize_stderr("something odd\nreally odd\n"), "something odd / really odd");
+        assert_eq!(
+            summarize_stderr("something odd\nreally odd\n"),
+            "something odd / really odd"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! them on this host; the compose target runs them inside the service's container. Nothing
 //! outside this module may assume where pg_dump runs.
 
-pub mod conn;
 pub mod compose;
+pub mod conn;
 pub mod direct;
 
 use std::time::Duration;
@@ -108,7 +108,9 @@ pub fn map_connect_error(e: tokio_postgres::Error, where_: &str, user: &str, db:
         };
     }
     let text = e.to_string();
-    let source_text = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+    let source_text = std::error::Error::source(&e)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     if text.contains("password missing") || source_text.contains("password missing") {
         return Error::Authentication {
             target: where_.to_string(),

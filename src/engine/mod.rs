@@ -2,6 +2,7 @@
 //! imports ratatui or crossterm; the CLI and the console both drive these functions.
 
 pub mod backup;
+pub mod backupinfo;
 pub mod catalog;
 pub mod dumpscan;
 pub mod dumpstream;

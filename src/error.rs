@@ -25,6 +25,22 @@ pub enum Error {
         /// The user name that was refused.
         user: String,
     },
+    /// The server asks for a password and none was given.
+    #[error("the server at {target} asks for a password for user \"{user}\" and none was given: set PGPASSWORD, add it to ~/.pgpass (or PGPASSFILE), or put it in PGKEEP_URL")]
+    NoPassword {
+        /// Where we tried to connect.
+        target: String,
+        /// The user name.
+        user: String,
+    },
+    /// The server's access rules (pg_hba.conf) reject this host, user or database.
+    #[error("the server at {target} refused the connection: {reason} (allow this host and user in the server's pg_hba.conf)")]
+    AccessDenied {
+        /// Where we tried to connect.
+        target: String,
+        /// The server's message.
+        reason: String,
+    },
     /// The database does not exist on the server.
     #[error("database \"{0}\" does not exist on the server: check --url / PGDATABASE, or create it with `createdb {0}`")]
     NoSuchDatabase(String),

@@ -80,6 +80,31 @@ fn missing_password_is_explained() {
 }
 
 #[test]
+fn host_rejected_by_pg_hba_is_explained() {
+    let c = cluster();
+    let db = small_db("hba");
+    let user = format!("denied_{}", std::process::id());
+    c.psql(
+        "postgres",
+        &format!("CREATE ROLE {user} LOGIN PASSWORD 'x'"),
+    );
+    let hba = c.dir.join("data").join("pg_hba.conf");
+    let old = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("host all {user} 127.0.0.1/32 reject\n{old}")).unwrap();
+    c.psql("postgres", "SELECT pg_reload_conf()");
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgkeep_cmd(&db, dir.path(), &["backup"])
+        .env("PGUSER", &user)
+        .output()
+        .unwrap();
+    assert_one_clear_line(
+        &out,
+        dir.path(),
+        &["refused the connection", "pg_hba.conf", &user],
+    );
+}
+
+#[test]
 fn server_down_is_one_line() {
     let db = small_db("down");
     let dir = tempfile::tempdir().unwrap();

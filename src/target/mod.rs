@@ -96,9 +96,13 @@ pub fn map_connect_error(e: tokio_postgres::Error, where_: &str, user: &str, db:
     if let Some(db_err) = e.as_db_error() {
         let code = db_err.code().code();
         return match code {
-            "28P01" | "28000" => Error::Authentication {
+            "28P01" => Error::Authentication {
                 target: where_.to_string(),
                 user: user.to_string(),
+            },
+            "28000" => Error::AccessDenied {
+                target: where_.to_string(),
+                reason: db_err.message().to_string(),
             },
             "3D000" => Error::NoSuchDatabase(db.to_string()),
             _ => Error::Unreachable {
@@ -112,7 +116,7 @@ pub fn map_connect_error(e: tokio_postgres::Error, where_: &str, user: &str, db:
         .map(|s| s.to_string())
         .unwrap_or_default();
     if text.contains("password missing") || source_text.contains("password missing") {
-        return Error::Authentication {
+        return Error::NoPassword {
             target: where_.to_string(),
             user: user.to_string(),
         };

@@ -1,16 +1,117 @@
-//! `pgkeep schedule`: show, install or remove the backup schedule (cron). (Built by the schedule issue.)
+//! `pgkeep schedule`: show, install or remove the backup schedule (cron).
 
-use clap::Args;
+use chrono::{Local, Utc};
+use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, Result};
 
 use super::Context;
+use crate::engine::fsutil;
+use crate::schedule::{self, crontab, next, CrontabState, JobPaths};
 
 /// Arguments of `pgkeep schedule`.
 #[derive(Debug, Args)]
-pub struct ScheduleArgs {}
+pub struct ScheduleArgs {
+    /// What to do [default: show]
+    #[command(subcommand)]
+    pub action: Option<ScheduleAction>,
+}
+
+/// The schedule actions.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// The schedule in words, its zone, the next runs and whether cron has it
+    Show,
+    /// The next runs, one per line
+    Next {
+        /// How many runs
+        #[arg(long, short = 'n', default_value_t = 5)]
+        count: usize,
+    },
+    /// Write the schedule into your crontab (a marked block; other lines stay as they are)
+    Install,
+    /// Remove pgkeep's block from your crontab
+    Remove,
+}
 
 /// Runs `pgkeep schedule`.
 pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
-    let _ = (ctx, args);
-    bail!("`pgkeep schedule` is not available in this build yet")
+    let cfg = &ctx.config.schedule;
+    match args.action.unwrap_or(ScheduleAction::Show) {
+        ScheduleAction::Show => show(ctx),
+        ScheduleAction::Next { count } => {
+            let runs = schedule::next_runs(cfg, Utc::now(), count)?;
+            if runs.is_empty() {
+                bail!(
+                    "`{}` never runs (no such date): check the day-of-month and month fields",
+                    cfg.cron
+                );
+            }
+            for t in runs {
+                let local = t.with_timezone(&Local);
+                if local.offset().to_string() == t.offset().to_string() {
+                    println!("{}", t.format("%a %Y-%m-%d %H:%M %Z"));
+                } else {
+                    println!(
+                        "{}  ({} local)",
+                        t.format("%a %Y-%m-%d %H:%M %Z"),
+                        local.format("%a %H:%M")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        ScheduleAction::Install => {
+            let paths = JobPaths::current(&ctx.config.backup_dir, ctx.global.config.as_deref())?;
+            let block = schedule::crontab_block(cfg, &paths, Utc::now())?;
+            fsutil::ensure_private_dir(&paths.backup_dir)?;
+            match crontab::install(&block)? {
+                crontab::Change::Written => println!("installed in your crontab:"),
+                crontab::Change::Unchanged => println!("already installed, crontab unchanged:"),
+            }
+            print!("{block}");
+            Ok(0)
+        }
+        ScheduleAction::Remove => {
+            match crontab::remove()? {
+                crontab::Change::Written => println!("removed pgkeep's schedule from your crontab"),
+                crontab::Change::Unchanged => {
+                    println!("no pgkeep schedule in your crontab; nothing changed")
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn show(ctx: &Context) -> Result<i32> {
+    let cfg = &ctx.config.schedule;
+    let s = schedule::summary(cfg);
+    println!("schedule:   {}  ({})", s.expression, s.description);
+    println!(
+        "time zone:  {} (system: {})",
+        s.timezone,
+        next::system_zone()
+    );
+    match schedule::crontab_fields(cfg, Utc::now()) {
+        Ok((fields, note)) => println!("cron line:  {fields}  ({note})"),
+        Err(e) => println!("cron line:  cannot be installed: {e}"),
+    }
+    let state = match &s.crontab {
+        CrontabState::NotInstalled => "not installed (run `pgkeep schedule install`)".to_string(),
+        CrontabState::Matches => "installed, matches the configuration".to_string(),
+        CrontabState::Differs(line) => format!(
+            "installed but DIFFERS from the configuration: {line} (run `pgkeep schedule install`)"
+        ),
+        CrontabState::Unavailable(why) => format!("unavailable: {why}"),
+    };
+    println!("crontab:    {state}");
+    println!("next runs (local time):");
+    for t in &s.next_runs {
+        println!("  {}", t.format("%a %Y-%m-%d %H:%M %Z"));
+    }
+    if let Some(e) = &s.error {
+        eprintln!("pgkeep: warning: {e}");
+        return Ok(1);
+    }
+    Ok(0)
 }

@@ -115,3 +115,57 @@ fn show(ctx: &Context) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// Ends `pgkeep backup --scheduled`: prints the file (or the error), runs the pipeline
+/// (verify, offsite, prune, alerts) and prints one log line per step. Exit 1 when anything failed.
+pub async fn finish_scheduled(
+    ctx: &Context,
+    target: &dyn crate::target::Target,
+    result: crate::Result<crate::engine::backup::BackupOutcome>,
+    sink: &crate::engine::progress::Sink,
+) -> Result<i32> {
+    use crate::engine::progress::JobEvent;
+    use crate::schedule::pipeline;
+    let stamp = || Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    match result {
+        Ok(out) => {
+            sink.emit(JobEvent::Finished(out.path.display().to_string()));
+            println!("{} backup ok: {}", stamp(), out.path.display());
+            let report = pipeline::after_backup(&ctx.config, target, &out.path).await;
+            for l in report.lines() {
+                println!("{l}");
+            }
+            Ok(if report.ok() { 0 } else { 1 })
+        }
+        Err(e) => {
+            sink.emit(JobEvent::Failed(e.to_string()));
+            println!("{} backup FAILED: {e}", stamp());
+            let report = pipeline::after_failure(&ctx.config, target.database(), &e).await;
+            for l in report.lines() {
+                println!("{l}");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// `pgkeep backup --scheduled` when the target cannot even be set up (container down, bad
+/// config): the failure alert still goes out.
+pub async fn scheduled_unreachable(ctx: &Context, e: crate::Error) -> Result<i32> {
+    let stamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    println!("{stamp} backup FAILED: {e}");
+    let database = ctx
+        .config
+        .url
+        .as_deref()
+        .and_then(|u| u.parse::<tokio_postgres::Config>().ok())
+        .and_then(|c| c.get_dbname().map(String::from));
+    let database = database
+        .or_else(|| std::env::var("PGDATABASE").ok())
+        .unwrap_or_else(|| "the database".into());
+    let report = crate::schedule::pipeline::after_failure(&ctx.config, &database, &e).await;
+    for l in report.lines() {
+        println!("{l}");
+    }
+    Err(e.into())
+}

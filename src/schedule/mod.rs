@@ -6,7 +6,7 @@ pub mod cron;
 pub mod crontab;
 pub mod describe;
 pub mod next;
-// pub mod pipeline;
+pub mod pipeline;
 pub mod zone;
 
 use std::path::{Path, PathBuf};

@@ -47,16 +47,7 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
                 );
             }
             for t in runs {
-                let local = t.with_timezone(&Local);
-                if local.offset().to_string() == t.offset().to_string() {
-                    println!("{}", t.format("%a %Y-%m-%d %H:%M %Z"));
-                } else {
-                    println!(
-                        "{}  ({} local)",
-                        t.format("%a %Y-%m-%d %H:%M %Z"),
-                        local.format("%a %H:%M")
-                    );
-                }
+                println!("{}", run_line(&t));
             }
             Ok(0)
         }
@@ -83,6 +74,18 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
     }
 }
 
+/// One run: the time in the schedule's zone, and in local time when that differs.
+fn run_line(t: &chrono::DateTime<chrono_tz::Tz>) -> String {
+    use chrono::Offset;
+    let local = t.with_timezone(&Local);
+    let main = t.format("%a %Y-%m-%d %H:%M %Z").to_string();
+    if local.offset().fix() == t.offset().fix() {
+        main
+    } else {
+        format!("{main}  ({} local time)", local.format("%a %H:%M"))
+    }
+}
+
 fn show(ctx: &Context) -> Result<i32> {
     let cfg = &ctx.config.schedule;
     let s = schedule::summary(cfg);
@@ -105,9 +108,9 @@ fn show(ctx: &Context) -> Result<i32> {
         CrontabState::Unavailable(why) => format!("unavailable: {why}"),
     };
     println!("crontab:    {state}");
-    println!("next runs (local time):");
-    for t in &s.next_runs {
-        println!("  {}", t.format("%a %Y-%m-%d %H:%M %Z"));
+    println!("next runs:");
+    for t in schedule::next_runs(cfg, Utc::now(), schedule::SUMMARY_RUNS).unwrap_or_default() {
+        println!("  {}", run_line(&t));
     }
     if let Some(e) = &s.error {
         eprintln!("pgkeep: warning: {e}");

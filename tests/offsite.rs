@@ -37,41 +37,81 @@ fn dir_target_push_list_pull_and_damaged_copy() {
     let dir = tmp.path().join("db_backups");
     let nas = tmp.path().join("nas");
     let cfg = tmp.path().join("pgkeep.toml");
-    std::fs::write(&cfg, format!("[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n", nas.display())).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+            nas.display()
+        ),
+    )
+    .unwrap();
     let cfg_s = cfg.to_str().unwrap();
     let backup = make_backup(&db, &dir);
     let name = name_of(&backup);
 
     let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(push.status.success(), "{}", stderr(&push));
-    assert!(stdout(&push).contains(&format!("copied {name}")), "{}", stdout(&push));
+    assert!(
+        stdout(&push).contains(&format!("copied {name}")),
+        "{}",
+        stdout(&push)
+    );
     let copy = nas.join(&name);
-    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&backup).unwrap());
-    assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(nas.join(format!("{name}.json")).exists(), "manifest copied too");
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(&backup).unwrap()
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        nas.join(format!("{name}.json")).exists(),
+        "manifest copied too"
+    );
 
     let again = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(stdout(&again).contains("0 copied"), "{}", stdout(&again));
 
     let list = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "list"]);
-    assert!(stdout(&list).lines().any(|l| l.starts_with("both") && l.contains(&name)), "{}", stdout(&list));
+    assert!(
+        stdout(&list)
+            .lines()
+            .any(|l| l.starts_with("both") && l.contains(&name)),
+        "{}",
+        stdout(&list)
+    );
 
     // lose the local copy: list says offsite, pull brings it back byte for byte
     let original = std::fs::read(&backup).unwrap();
     std::fs::remove_file(&backup).unwrap();
     std::fs::remove_file(format!("{}.json", backup.display())).unwrap();
     let list = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "list"]);
-    assert!(stdout(&list).lines().any(|l| l.starts_with("offsite") && l.contains(&name)), "{}", stdout(&list));
+    assert!(
+        stdout(&list)
+            .lines()
+            .any(|l| l.starts_with("offsite") && l.contains(&name)),
+        "{}",
+        stdout(&list)
+    );
     let pull = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", &name]);
     assert!(pull.status.success(), "{}", stderr(&pull));
     assert_eq!(std::fs::read(&backup).unwrap(), original);
     assert!(PathBuf::from(format!("{}.json", backup.display())).exists());
     let list = pgkeep(&db, &dir, &["list"]);
-    assert!(stdout(&list).contains(&name), "pulled backup is listed: {}", stdout(&list));
+    assert!(
+        stdout(&list).contains(&name),
+        "pulled backup is listed: {}",
+        stdout(&list)
+    );
 
     let twice = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", &name]);
     assert_eq!(twice.status.code(), Some(1));
-    assert!(stderr(&twice).contains("already exists"), "{}", stderr(&twice));
+    assert!(
+        stderr(&twice).contains("already exists"),
+        "{}",
+        stderr(&twice)
+    );
 
     // a damaged offsite copy is refused and leaves nothing behind
     let mut bytes = std::fs::read(&copy).unwrap();
@@ -83,12 +123,33 @@ fn dir_target_push_list_pull_and_damaged_copy() {
     let bad = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", &name]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("sha256"), "{}", stderr(&bad));
-    let left: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".sql.gz")).collect();
-    assert!(left.is_empty(), "nothing may be left in the backup dir: {left:?}");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".sql.gz"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "nothing may be left in the backup dir: {left:?}"
+    );
 
-    let unknown = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", "nope_2020-01-01T00-00-00Z.sql.gz"]);
+    let unknown = pgkeep(
+        &db,
+        &dir,
+        &[
+            "--config",
+            cfg_s,
+            "offsite",
+            "pull",
+            "nope_2020-01-01T00-00-00Z.sql.gz",
+        ],
+    );
     assert_eq!(unknown.status.code(), Some(1));
-    assert!(stderr(&unknown).contains("offsite list"), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("offsite list"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[test]
@@ -110,10 +171,17 @@ fn scheduled_backup_copies_offsite_and_prunes_both_sides() {
     let cfg_s = cfg.to_str().unwrap();
     let mut names = Vec::new();
     for _ in 0..3 {
-        let out = pgkeep(&db, &dir, &["--config", cfg_s, "backup", "--quiet", "--scheduled"]);
+        let out = pgkeep(
+            &db,
+            &dir,
+            &["--config", cfg_s, "backup", "--quiet", "--scheduled"],
+        );
         assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
         let log = stdout(&out);
-        assert!(log.contains("offsite ok") && log.contains("prune ok"), "{log}");
+        assert!(
+            log.contains("offsite ok") && log.contains("prune ok"),
+            "{log}"
+        );
         names.push(complete_backups(&dir).last().map(|p| name_of(p)).unwrap());
         std::thread::sleep(Duration::from_millis(1100)); // file names have one-second resolution
     }
@@ -122,7 +190,10 @@ fn scheduled_backup_copies_offsite_and_prunes_both_sides() {
     let mut there: Vec<String> = complete_backups(&nas).iter().map(|p| name_of(p)).collect();
     there.sort();
     assert_eq!(there, names[1..].to_vec(), "and offsite");
-    assert!(!nas.join(format!("{}.json", names[0])).exists(), "the pruned copy's manifest went too");
+    assert!(
+        !nas.join(format!("{}.json", names[0])).exists(),
+        "the pruned copy's manifest went too"
+    );
 }
 
 struct Moto(Child);
@@ -144,11 +215,23 @@ fn http(port: u16, request: &str) -> String {
 
 #[test]
 fn s3_target_against_moto_server() {
-    if Command::new("moto_server").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        eprintln!("note: moto_server is not installed (pip install 'moto[server]'); S3 test skipped");
+    if Command::new("moto_server")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!(
+            "note: moto_server is not installed (pip install 'moto[server]'); S3 test skipped"
+        );
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _moto = Moto(
         Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -159,7 +242,10 @@ fn s3_target_against_moto_server() {
     );
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "moto_server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "moto_server did not start"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let created = http(port, "PUT /pgkeep-test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -186,16 +272,30 @@ fn s3_target_against_moto_server() {
     let mut outputs = Vec::new();
     let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push", &name]);
     assert!(push.status.success(), "{}", stderr(&push));
-    assert!(stdout(&push).contains("s3://pgkeep-test/facturatie"), "{}", stdout(&push));
+    assert!(
+        stdout(&push).contains("s3://pgkeep-test/facturatie"),
+        "{}",
+        stdout(&push)
+    );
     outputs.push(push);
     // the object really is in the bucket, under the prefix
     let listing = http(port, "GET /pgkeep-test?list-type=2&prefix=facturatie/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    assert!(listing.contains(&format!("facturatie/{name}")) && listing.contains(&format!("facturatie/{name}.json")), "{listing}");
+    assert!(
+        listing.contains(&format!("facturatie/{name}"))
+            && listing.contains(&format!("facturatie/{name}.json")),
+        "{listing}"
+    );
 
     std::fs::remove_file(&backup).unwrap();
     std::fs::remove_file(format!("{}.json", backup.display())).unwrap();
     let list = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "list"]);
-    assert!(stdout(&list).lines().any(|l| l.starts_with("offsite") && l.contains(&name)), "{}", stdout(&list));
+    assert!(
+        stdout(&list)
+            .lines()
+            .any(|l| l.starts_with("offsite") && l.contains(&name)),
+        "{}",
+        stdout(&list)
+    );
     outputs.push(list);
     let pull = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", &name]);
     assert!(pull.status.success(), "{}", stderr(&pull));
@@ -203,6 +303,9 @@ fn s3_target_against_moto_server() {
     outputs.push(pull);
 
     for o in &outputs {
-        assert!(!stdout(o).contains(secret) && !stderr(o).contains(secret), "the secret key was printed");
+        assert!(
+            !stdout(o).contains(secret) && !stderr(o).contains(secret),
+            "the secret key was printed"
+        );
     }
 }

@@ -13,12 +13,26 @@ fn ensure_user() -> bool {
         eprintln!("note: not root, cannot switch to the test user; crontab tests skipped");
         return false;
     }
-    if Command::new("which").arg("crontab").output().map(|o| !o.status.success()).unwrap_or(true) {
+    if Command::new("which")
+        .arg("crontab")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         eprintln!("note: crontab is not installed (apt-get install cron); crontab tests skipped");
         return false;
     }
-    if Command::new("id").arg(USER).output().map(|o| !o.status.success()).unwrap_or(true) {
-        let ok = Command::new("useradd").args(["-m", USER]).status().unwrap().success();
+    if Command::new("id")
+        .arg(USER)
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        let ok = Command::new("useradd")
+            .args(["-m", USER])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "useradd {USER} failed");
     }
     true
@@ -31,24 +45,42 @@ fn as_user(dir: &Path, args: &[&str], config: Option<&Path>) -> Output {
         c.arg("--config").arg(cfg);
     }
     c.arg("--backup-dir").arg(dir.join("db_backups")).args(args);
-    c.current_dir(dir).env_remove("PGKEEP_CONFIG").env_remove("RUST_BACKTRACE").stdin(Stdio::null());
+    c.current_dir(dir)
+        .env_remove("PGKEEP_CONFIG")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null());
     c.output().unwrap()
 }
 
 fn crontab_text() -> String {
-    let out = Command::new("crontab").args(["-l", "-u", USER]).output().unwrap();
+    let out = Command::new("crontab")
+        .args(["-l", "-u", USER])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn set_crontab(text: &str) {
     use std::io::Write;
-    let mut child = Command::new("crontab").args(["-u", USER, "-"]).stdin(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let mut child = Command::new("crontab")
+        .args(["-u", USER, "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
 }
 
 fn project_dir() -> tempfile::TempDir {
-    let d = tempfile::Builder::new().prefix("pgkeep-sched-").tempdir().unwrap();
+    let d = tempfile::Builder::new()
+        .prefix("pgkeep-sched-")
+        .tempdir()
+        .unwrap();
     let user = nix::unistd::User::from_name(USER).unwrap().unwrap();
     nix::unistd::chown(d.path(), Some(user.uid), Some(user.gid)).unwrap();
     d
@@ -66,23 +98,53 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     set_crontab(mine);
 
     let first = as_user(dir, &["schedule", "install"], None);
-    assert!(first.status.success(), "install failed: {}", common::stderr(&first));
+    assert!(
+        first.status.success(),
+        "install failed: {}",
+        common::stderr(&first)
+    );
     let after_first = crontab_text();
-    assert!(after_first.starts_with(mine), "other lines changed:\n{after_first}");
-    let jobs: Vec<&str> = after_first.lines().filter(|l| l.contains("pgkeep") && l.contains("backup")).collect();
+    assert!(
+        after_first.starts_with(mine),
+        "other lines changed:\n{after_first}"
+    );
+    let jobs: Vec<&str> = after_first
+        .lines()
+        .filter(|l| l.contains("pgkeep") && l.contains("backup"))
+        .collect();
     assert_eq!(jobs.len(), 1, "{after_first}");
     let job = jobs[0];
     let exe = common::pgkeep_bin();
     assert!(job.starts_with("0 2 * * * cd "), "{job}");
-    assert!(job.contains(&format!("cd {} && {}", dir.display(), exe.display())), "{job}");
+    assert!(
+        job.contains(&format!("cd {} && {}", dir.display(), exe.display())),
+        "{job}"
+    );
     assert!(job.contains("backup --quiet --scheduled >> "), "{job}");
-    assert!(job.contains(&format!("{}/db_backups/pgkeep-cron.log 2>&1", dir.display())), "{job}");
-    assert!(dir.join("db_backups").is_dir(), "install creates the backup dir so the log can be written");
+    assert!(
+        job.contains(&format!(
+            "{}/db_backups/pgkeep-cron.log 2>&1",
+            dir.display()
+        )),
+        "{job}"
+    );
+    assert!(
+        dir.join("db_backups").is_dir(),
+        "install creates the backup dir so the log can be written"
+    );
 
     let second = as_user(dir, &["schedule", "install"], None);
     assert!(second.status.success());
-    assert!(common::stdout(&second).contains("already installed"), "{}", common::stdout(&second));
-    assert_eq!(crontab_text(), after_first, "second install changed the crontab");
+    assert!(
+        common::stdout(&second).contains("already installed"),
+        "{}",
+        common::stdout(&second)
+    );
+    assert_eq!(
+        crontab_text(),
+        after_first,
+        "second install changed the crontab"
+    );
 
     let show = as_user(dir, &["schedule", "show"], None);
     let text = common::stdout(&show);
@@ -94,8 +156,14 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     let cfg = dir.join("pgkeep.toml");
     std::fs::write(&cfg, "[schedule]\ncron = \"0 */6 * * *\"\n").unwrap();
     let show = as_user(dir, &["schedule", "show"], Some(&cfg));
-    assert!(common::stdout(&show).contains("DIFFERS"), "{}", common::stdout(&show));
-    assert!(as_user(dir, &["schedule", "install"], Some(&cfg)).status.success());
+    assert!(
+        common::stdout(&show).contains("DIFFERS"),
+        "{}",
+        common::stdout(&show)
+    );
+    assert!(as_user(dir, &["schedule", "install"], Some(&cfg))
+        .status
+        .success());
     let replaced = crontab_text();
     assert!(replaced.starts_with(mine));
     assert_eq!(replaced.matches("# BEGIN pgkeep").count(), 1, "{replaced}");
@@ -111,14 +179,20 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
 
     let removed = as_user(dir, &["schedule", "remove"], None);
     assert!(removed.status.success());
-    assert_eq!(crontab_text(), mine, "remove must leave exactly the user's own lines");
+    assert_eq!(
+        crontab_text(),
+        mine,
+        "remove must leave exactly the user's own lines"
+    );
     let again = as_user(dir, &["schedule", "remove"], None);
     assert!(again.status.success() && common::stdout(&again).contains("nothing changed"));
 
     // an empty crontab ("no crontab for user") is fine too
     let _ = Command::new("crontab").args(["-r", "-u", USER]).status();
-    assert!(as_user(dir, &["schedule", "install"], None).status.success());
-    assert_eq!(crontab_text().matches("pgkeep").count() >= 2, true);
+    assert!(as_user(dir, &["schedule", "install"], None)
+        .status
+        .success());
+    assert!(crontab_text().matches("pgkeep").count() >= 2);
     assert!(as_user(dir, &["schedule", "remove"], None).status.success());
     assert!(!crontab_text().contains("pgkeep"));
 
@@ -127,7 +201,10 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     let bad = as_user(dir, &["schedule", "install"], Some(&cfg));
     assert_eq!(bad.status.code(), Some(1));
     let err = common::stderr(&bad);
-    assert!(err.contains("minute field") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("minute field") && err.lines().count() == 1,
+        "{err}"
+    );
     assert!(!crontab_text().contains("pgkeep"));
     let _ = Command::new("crontab").args(["-r", "-u", USER]).status();
 }

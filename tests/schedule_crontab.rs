@@ -133,6 +133,8 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
         "install creates the backup dir so the log can be written"
     );
 
+    run_job_line_like_cron(dir, job);
+
     let second = as_user(dir, &["schedule", "install"], None);
     assert!(second.status.success());
     assert!(
@@ -207,4 +209,62 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     );
     assert!(!crontab_text().contains("pgkeep"));
     let _ = Command::new("crontab").args(["-r", "-u", USER]).status();
+}
+
+/// Runs the installed job line the way cron would (the test user, `sh -c`, an almost empty
+/// environment) against the shared cluster, with the password in ~/.pgpass: it must make a
+/// real backup and write the log into the backup dir.
+fn run_job_line_like_cron(dir: &Path, job: &str) {
+    let c = common::cluster();
+    let db = c.new_db("cronjob");
+    c.psql(&db, "CREATE TABLE t(x int); INSERT INTO t VALUES (42)");
+    let user = nix::unistd::User::from_name(USER).unwrap().unwrap();
+    let pgpass = user.dir.join(".pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{}:*:{}:{}\n", c.port, c.user, c.password),
+    )
+    .unwrap();
+    std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    nix::unistd::chown(&pgpass, Some(user.uid), Some(user.gid)).unwrap();
+    let config = dir.join("pgkeep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "url = \"postgresql://{}@127.0.0.1:{}/{db}\"\ntarget = \"direct\"\npg_bin = \"{}\"\n",
+            c.user,
+            c.port,
+            common::pg_bin().display()
+        ),
+    )
+    .unwrap();
+    let command: String = job.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+    let out = Command::new("runuser")
+        .args(["-u", USER, "--", "env", "-i"])
+        .arg(format!("HOME={}", user.dir.display()))
+        .args([
+            "PATH=/usr/bin:/bin",
+            "SHELL=/bin/sh",
+            "/bin/sh",
+            "-c",
+            &command,
+        ])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(dir.join("db_backups/pgkeep-cron.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "the cron job line failed: {log}{}",
+        common::stderr(&out)
+    );
+    assert!(
+        log.contains("backup ok:") && log.contains("prune ok"),
+        "{log}"
+    );
+    let backups = common::complete_backups(&dir.join("db_backups"));
+    assert_eq!(backups.len(), 1, "{log}");
+    assert!(!log.contains(&c.password), "the password reached the log");
+    std::fs::remove_file(&config).unwrap();
+    std::fs::remove_file(&pgpass).unwrap();
 }

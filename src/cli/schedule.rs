@@ -60,6 +60,7 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
                 crontab::Change::Unchanged => println!("already installed, crontab unchanged:"),
             }
             print!("{block}");
+            warn_about_cron_environment();
             Ok(0)
         }
         ScheduleAction::Remove => {
@@ -71,6 +72,20 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+fn warn_about_cron_environment() {
+    if !crontab::daemon_running() {
+        eprintln!("pgkeep: warning: no cron daemon is running on this machine, so the job will not run: start it (`sudo service cron start`) or use `pgkeep daemon` instead");
+    }
+    let env = crontab::env_cron_will_not_see();
+    if !env.is_empty() {
+        eprintln!(
+            "pgkeep: note: cron will not see {} from this shell: put the settings in pgkeep.toml (in {}) and the password in ~/.pgpass",
+            env.join(", "),
+            std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()
+        );
     }
 }
 
@@ -108,6 +123,9 @@ fn show(ctx: &Context) -> Result<i32> {
         CrontabState::Unavailable(why) => format!("unavailable: {why}"),
     };
     println!("crontab:    {state}");
+    if !crontab::daemon_running() {
+        println!("warning:    no cron daemon is running here: start it (`sudo service cron start`) or use `pgkeep daemon`");
+    }
     println!("next runs:");
     for t in schedule::next_runs(cfg, Utc::now(), schedule::SUMMARY_RUNS).unwrap_or_default() {
         println!("  {}", run_line(&t));

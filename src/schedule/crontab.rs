@@ -176,6 +176,35 @@ pub fn remove() -> Result<Change> {
     Ok(Change::Written)
 }
 
+/// Whether a cron daemon (`cron`/`crond`) is running: without one an installed crontab never
+/// fires (typical in containers).
+pub fn daemon_running() -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    rd.flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("comm"))
+            .map(|c| matches!(c.trim(), "cron" | "crond"))
+            .unwrap_or(false)
+    })
+}
+
+/// Connection settings in this shell's environment that a cron job will not see (names only).
+pub fn env_cron_will_not_see() -> Vec<String> {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| {
+            k.starts_with("PGKEEP_")
+                || matches!(
+                    k.as_str(),
+                    "PGHOST" | "PGPORT" | "PGUSER" | "PGPASSWORD" | "PGDATABASE"
+                )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

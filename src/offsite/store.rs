@@ -61,7 +61,12 @@ impl Store {
                 access_key_id,
                 secret_access_key,
             } => {
-                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                let retry = object_store::RetryConfig {
+                    max_retries: 5,
+                    retry_timeout: std::time::Duration::from_secs(60),
+                    ..Default::default()
+                };
+                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket).with_retry(retry);
                 if let Some(e) = endpoint.as_deref().filter(|e| !e.is_empty()) {
                     b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
                 }
@@ -99,7 +104,12 @@ impl Store {
     }
 
     fn err(&self, what: &str, e: object_store::Error) -> Error {
-        Error::Other(format!("offsite {}: {what}: {}", self.label, one_line(&e)))
+        let hint = match (&e, self.local_dir.is_some()) {
+            (_, true) => "",
+            (object_store::Error::NotFound { .. }, false) => " (does the bucket exist?)",
+            _ => " (check endpoint, bucket and credentials under [[offsite]] in pgkeep.toml)",
+        };
+        Error::Other(format!("offsite {}: {what}: {}{hint}", self.label, one_line(&e)))
     }
 
     /// Uploads a local file as `name` (atomically: it appears only when complete).

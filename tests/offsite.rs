@@ -309,3 +309,63 @@ fn s3_target_against_moto_server() {
         );
     }
 }
+
+#[test]
+fn prune_command_applies_the_policy_offsite_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db_backups");
+    let nas = tmp.path().join("nas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&nas).unwrap();
+    let names: Vec<String> = (1..4)
+        .map(|d| {
+            pgkeep::engine::catalog::backup_name(
+                "shop",
+                chrono::Utc::now() - chrono::Duration::days(d),
+            )
+        })
+        .collect();
+    for n in &names {
+        std::fs::write(nas.join(n), b"x").unwrap();
+        std::fs::write(nas.join(format!("{n}.json")), b"{}").unwrap();
+    }
+    std::fs::write(dir.join(&names[0]), b"x").unwrap();
+    let cfg = tmp.path().join("pgkeep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[retention]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n\
+             [[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+            nas.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(common::pgkeep_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--backup-dir")
+            .arg(&dir)
+            .arg("prune")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let dry = run(&["--dry-run"]);
+    assert!(
+        stdout(&dry).contains("3 copies, would remove 2"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(std::fs::read_dir(&nas).unwrap().count(), 6);
+    let done = run(&["--yes"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let mut left: Vec<String> = std::fs::read_dir(&nas)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![names[0].clone(), format!("{}.json", names[0])]);
+    assert!(dir.join(&names[0]).exists());
+}

@@ -10,6 +10,7 @@ use color_eyre::eyre::{bail, Result};
 use super::Context;
 use crate::engine::catalog;
 use crate::engine::retention::{self, Decision, Planned};
+use crate::offsite;
 use crate::schedule;
 
 /// Arguments of `pgkeep prune`.
@@ -56,13 +57,33 @@ pub async fn run(ctx: &Context, args: PruneArgs) -> Result<i32> {
             humansize::format_size(bytes, humansize::BINARY)
         );
     }
-    if args.dry_run || removals.is_empty() {
+    let now = Utc::now();
+    let stores = offsite::open_all(&ctx.config)?;
+    let mut offsite_removals = 0;
+    for store in &stores {
+        let remote = offsite::plan_prune(store, &entries, policy, now, tz).await?;
+        let n = remote.iter().filter(|p| !p.decision.is_keep()).count();
+        offsite_removals += n;
+        if !args.json {
+            let verb = if args.dry_run {
+                "would remove"
+            } else {
+                "to remove"
+            };
+            println!(
+                "offsite {}: {} copies, {verb} {n}",
+                store.label,
+                remote.len()
+            );
+        }
+    }
+    if args.dry_run || (removals.is_empty() && offsite_removals == 0) {
         if args.dry_run && !args.json {
             println!("dry run: nothing was deleted");
         }
         return Ok(0);
     }
-    if !args.yes && !confirm(removals.len())? {
+    if !args.yes && !confirm(removals.len() + offsite_removals)? {
         eprintln!("nothing was deleted");
         return Ok(1);
     }
@@ -73,7 +94,20 @@ pub async fn run(ctx: &Context, args: PruneArgs) -> Result<i32> {
     if !args.json {
         println!("removed {} backup(s)", report.removed.len());
     }
-    Ok(if report.failed.is_empty() { 0 } else { 1 })
+    let mut ok = report.failed.is_empty();
+    for store in &stores {
+        match offsite::prune(store, &entries, policy, now, tz).await {
+            Ok(removed) if !args.json => {
+                println!("removed {} copies from {}", removed.len(), store.label)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("pgkeep: {e}");
+                ok = false;
+            }
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
 }
 
 fn line(p: &Planned) -> String {

@@ -187,15 +187,15 @@ pub fn locations(local: &[BackupEntry], remote: &[(String, Vec<RemoteObject>)]) 
     out
 }
 
-/// Applies the retention policy to `store`'s copies (status and labels taken from the local
-/// catalog where the backup is also here); returns the names removed.
-pub async fn prune(
+/// The retention decisions for `store`'s copies (status and labels taken from the local
+/// catalog where the backup is also here).
+pub async fn plan_prune(
     store: &Store,
     local: &[BackupEntry],
     policy: &RetentionConfig,
     now: DateTime<Utc>,
     tz: Tz,
-) -> Result<Vec<String>> {
+) -> Result<Vec<retention::Planned>> {
     let objects = store.list().await?;
     let entries: Vec<BackupEntry> = objects
         .iter()
@@ -217,8 +217,19 @@ pub async fn prune(
             })
         })
         .collect();
+    Ok(retention::plan(&entries, policy, now, tz))
+}
+
+/// Applies the retention policy to `store`'s copies; returns the names removed.
+pub async fn prune(
+    store: &Store,
+    local: &[BackupEntry],
+    policy: &RetentionConfig,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    for p in retention::plan(&entries, policy, now, tz) {
+    for p in plan_prune(store, local, policy, now, tz).await? {
         if !p.decision.is_keep() {
             store.delete(&p.entry.name).await?;
             store.delete(&manifest_name(&p.entry.name)).await?;

@@ -66,7 +66,9 @@ impl Store {
                     retry_timeout: std::time::Duration::from_secs(60),
                     ..Default::default()
                 };
-                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket).with_retry(retry);
+                let mut b = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry);
                 if let Some(e) = endpoint.as_deref().filter(|e| !e.is_empty()) {
                     b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
                 }
@@ -109,7 +111,11 @@ impl Store {
             (object_store::Error::NotFound { .. }, false) => " (does the bucket exist?)",
             _ => " (check endpoint, bucket and credentials under [[offsite]] in pgkeep.toml)",
         };
-        Error::Other(format!("offsite {}: {what}: {}{hint}", self.label, one_line(&e)))
+        Error::Other(format!(
+            "offsite {}: {what}: {}{hint}",
+            self.label,
+            one_line(&e)
+        ))
     }
 
     /// Uploads a local file as `name` (atomically: it appears only when complete).

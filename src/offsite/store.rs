@@ -41,6 +41,9 @@ impl Store {
     pub fn open(config: &OffsiteConfig) -> Result<Store> {
         match config {
             OffsiteConfig::Dir { path } => {
+                // object_store's staging files must never be readable by others, not even
+                // briefly before the chmod below: pgkeep only ever creates private files.
+                nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
                 crate::engine::fsutil::ensure_private_dir(path)
                     .map_err(|e| Error::Other(format!("offsite {e}")))?;
                 let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| {

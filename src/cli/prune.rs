@@ -37,11 +37,13 @@ pub async fn run(ctx: &Context, args: PruneArgs) -> Result<i32> {
     let entries = catalog::scan(&ctx.config.backup_dir)?;
     let plan = retention::plan(&entries, policy, Utc::now(), tz);
     let removals: Vec<&Planned> = plan.iter().filter(|p| !p.decision.is_keep()).collect();
+    let mut listing = String::new();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(&plan))?);
+        listing = serde_json::to_string_pretty(&plan_json(&plan))?;
     } else {
         for p in &plan {
-            println!("{}", line(p));
+            listing.push_str(&line(p));
+            listing.push('\n');
         }
         let bytes: u64 = removals.iter().map(|p| p.entry.size).sum();
         let verb = if args.dry_run {
@@ -49,13 +51,20 @@ pub async fn run(ctx: &Context, args: PruneArgs) -> Result<i32> {
         } else {
             "to remove"
         };
-        println!(
+        listing.push_str(&format!(
             "{} backups: {} kept, {verb} {} ({})",
             plan.len(),
             plan.len() - removals.len(),
             removals.len(),
             humansize::format_size(bytes, humansize::BINARY)
-        );
+        ));
+    }
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{listing}") {
+        // The reader went away (`pgkeep prune | head`): stop before deleting anything.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(if args.dry_run { 0 } else { 1 });
+        }
+        return Err(e.into());
     }
     let now = Utc::now();
     let stores = offsite::open_all(&ctx.config)?;

@@ -148,6 +148,10 @@ pub async fn finish_scheduled(
     use crate::engine::progress::JobEvent;
     use crate::schedule::pipeline;
     let stamp = || Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let log = ctx.config.backup_dir.join(schedule::CRON_LOG_NAME);
+    if let Err(e) = schedule::trim_log(&log, schedule::CRON_LOG_MAX_BYTES) {
+        eprintln!("pgkeep: warning: cannot trim {}: {e}", log.display());
+    }
     match result {
         Ok(out) => {
             sink.emit(JobEvent::Finished(out.path.display().to_string()));

@@ -124,7 +124,7 @@ pub fn block(
     config: Option<&Path>,
     backup_dir: &Path,
 ) -> String {
-    let log = backup_dir.join("pgkeep-cron.log");
+    let log = backup_dir.join(super::CRON_LOG_NAME);
     let config_arg = config
         .map(|c| format!(" --config {}", quote(c)))
         .unwrap_or_default();

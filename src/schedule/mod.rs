@@ -109,6 +109,43 @@ impl JobPaths {
     }
 }
 
+/// The log file the crontab job appends to.
+pub const CRON_LOG_NAME: &str = "pgkeep-cron.log";
+
+/// Above this size the cron log is cut to its newer half, at a line boundary.
+pub const CRON_LOG_MAX_BYTES: u64 = 1 << 20;
+
+/// Keeps the cron log below `max` bytes by keeping its newer half. Truncates in place, so the
+/// shell's `>>` descriptor (O_APPEND) keeps writing to the same file.
+pub fn trim_log(path: &Path, max: u64) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    if len <= max {
+        return Ok(false);
+    }
+    f.seek(SeekFrom::Start(len - max / 2))?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail)?;
+    let start = tail
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    f.set_len(0)?;
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&tail[start..])?;
+    Ok(true)
+}
+
 /// The crontab block for the configured schedule.
 pub fn crontab_block(
     config: &ScheduleConfig,
@@ -180,4 +217,25 @@ pub fn summary(config: &ScheduleConfig) -> ScheduleSummary {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_log_keeps_its_newer_half_from_a_line_start() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(CRON_LOG_NAME);
+        let text: String = (0..200).map(|i| format!("line {i:03}\n")).collect();
+        std::fs::write(&p, &text).unwrap();
+        assert!(!trim_log(&p, 10_000).unwrap());
+        assert!(trim_log(&p, 1000).unwrap());
+        let left = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            left.len() <= 500 && left.starts_with("line ") && left.ends_with("line 199\n"),
+            "{left}"
+        );
+        assert!(!trim_log(&d.path().join("missing.log"), 10).unwrap());
+    }
 }

@@ -89,10 +89,18 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
         }
         OffsiteAction::Pull { name } => {
             let store = find_holder(&stores, &name).await?;
-            let path = offsite::pull(store, &name, dir).await?;
+            let pulled = offsite::pull(store, &name, dir).await?;
+            let check = if pulled.checked {
+                "sha256 matches its manifest".to_string()
+            } else {
+                format!(
+                    "no manifest offsite, so nothing to check against; sha256 {}",
+                    pulled.sha256
+                )
+            };
             println!(
-                "fetched {} from {} (sha256 checked against its manifest)",
-                path.display(),
+                "fetched {} from {} ({check})",
+                pulled.path.display(),
                 store.label
             );
             Ok(0)

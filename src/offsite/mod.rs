@@ -81,9 +81,20 @@ pub async fn push_missing(store: &Store, entries: &[BackupEntry]) -> Result<Vec<
     Ok(copied)
 }
 
+/// A fetched backup.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// Where it now is.
+    pub path: PathBuf,
+    /// Its sha256.
+    pub sha256: String,
+    /// Whether an offsite manifest vouched for that sha256 (false: there was none).
+    pub checked: bool,
+}
+
 /// Fetches backup `name` from `store` into `backup_dir` (as `.partial`, checked against the
 /// offsite manifest's sha256, then renamed); refuses to overwrite a local backup.
-pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<PathBuf> {
+pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled> {
     if !name.ends_with(BACKUP_SUFFIX) || name.contains('/') {
         return Err(Error::NoSuchBackup(format!("{name} (give a file name like facturatie_2026-11-24T02-00-00Z.sql.gz, see `pgkeep offsite list`)")));
     }
@@ -128,7 +139,11 @@ pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<PathBu
     std::fs::rename(&partial, &dest)
         .map_err(|e| Error::io("renaming the fetched backup", e, &dest))?;
     let _ = crate::engine::fsutil::fsync_dir(backup_dir);
-    Ok(dest)
+    Ok(Pulled {
+        path: dest,
+        sha256: sha,
+        checked: manifest.is_some(),
+    })
 }
 
 /// Where one backup lives.

@@ -24,8 +24,9 @@ pub enum ScheduleAction {
     /// The next runs, one per line
     Next {
         /// How many runs
-        #[arg(long, short = 'n', default_value_t = 5)]
-        count: usize,
+        #[arg(long, short = 'n', default_value_t = 5,
+              value_parser = clap::value_parser!(u16).range(1..=1000))]
+        count: u16,
     },
     /// Write the schedule into your crontab (a marked block; other lines stay as they are)
     Install,
@@ -39,7 +40,7 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
     match args.action.unwrap_or(ScheduleAction::Show) {
         ScheduleAction::Show => show(ctx),
         ScheduleAction::Next { count } => {
-            let runs = schedule::next_runs(cfg, Utc::now(), count)?;
+            let runs = schedule::next_runs(cfg, Utc::now(), count as usize)?;
             if runs.is_empty() {
                 bail!(
                     "`{}` never runs (no such date): check the day-of-month and month fields",

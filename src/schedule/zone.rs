@@ -29,6 +29,12 @@ pub fn for_system_zone(
         ));
     };
     let shift = s - w;
+    if shift == 0 {
+        return Ok((
+            expr.to_cron_string(),
+            format!("cron runs this in {system}, the system's time zone, which has the same offset as {wanted}"),
+        ));
+    }
     if shift % 3600 != 0 {
         return Err(format!(
             "{wanted} and {system} differ by {} minutes, which a crontab line cannot shift: set schedule.timezone = \"{system}\" or run `pgkeep daemon`",
@@ -97,6 +103,9 @@ mod tests {
         let sunday = CronExpr::parse("0 3 * * sun").unwrap();
         let (f, _) = for_system_zone(&sunday, tz("Asia/Tokyo"), Tz::UTC, now).unwrap();
         assert_eq!(f, "0 18 * * 6");
+        let (f, note) = for_system_zone(&e, Tz::UTC, tz("Etc/UTC"), now).unwrap();
+        assert_eq!(f, "0 2 * * *");
+        assert!(note.contains("same offset"), "{note}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ fn dir_target_push_list_pull_and_damaged_copy() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
     let nas = tmp.path().join("nas");
+    std::fs::create_dir(&nas).unwrap();
     let cfg = tmp.path().join("pgkeep.toml");
     std::fs::write(
         &cfg,
@@ -48,6 +49,20 @@ fn dir_target_push_list_pull_and_damaged_copy() {
     let cfg_s = cfg.to_str().unwrap();
     let backup = make_backup(&db, &dir);
     let name = name_of(&backup);
+
+    std::fs::remove_dir(&nas).unwrap();
+    let unmounted = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    assert_eq!(unmounted.status.code(), Some(1));
+    assert!(
+        stderr(&unmounted).contains("does not exist"),
+        "{}",
+        stderr(&unmounted)
+    );
+    assert!(
+        !nas.exists(),
+        "a missing offsite directory is never created"
+    );
+    std::fs::create_dir(&nas).unwrap();
 
     let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(push.status.success(), "{}", stderr(&push));
@@ -158,6 +173,7 @@ fn scheduled_backup_copies_offsite_and_prunes_both_sides() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
     let nas = tmp.path().join("nas");
+    std::fs::create_dir(&nas).unwrap();
     let cfg = tmp.path().join("pgkeep.toml");
     std::fs::write(
         &cfg,

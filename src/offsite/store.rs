@@ -37,15 +37,21 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the destination a config entry describes (creating a directory target 0700).
+    /// Opens the destination a config entry describes (a directory target must exist).
     pub fn open(config: &OffsiteConfig) -> Result<Store> {
         match config {
             OffsiteConfig::Dir { path } => {
                 // object_store's staging files must never be readable by others, not even
                 // briefly before the chmod below: pgkeep only ever creates private files.
                 nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-                crate::engine::fsutil::ensure_private_dir(path)
-                    .map_err(|e| Error::Other(format!("offsite {e}")))?;
+                // Never created here: a missing directory usually is an unmounted NAS, and
+                // creating it would put the "offsite" copy on the local disk.
+                if !path.is_dir() {
+                    return Err(Error::Config(format!(
+                        "offsite directory {} does not exist: mount the disk or NAS there, or create it, then try again",
+                        path.display()
+                    )));
+                }
                 let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| {
                     Error::Other(format!("offsite directory {}: {e}", path.display()))
                 })?;

@@ -43,6 +43,9 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
         OffsiteAction::Push { backup } => {
             let entries = catalog::scan(dir)?;
             for store in &stores {
+                if let Some(w) = store.same_disk_warning(dir) {
+                    eprintln!("pgkeep: warning: {w}");
+                }
                 match &backup {
                     Some(spec) => {
                         let entry = catalog::resolve(dir, spec, None)?;

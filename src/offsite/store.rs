@@ -107,6 +107,22 @@ impl Store {
         }
     }
 
+    /// For a directory target on the same file system as `backup_dir`: a warning that this
+    /// copy would not survive the loss of that disk.
+    pub fn same_disk_warning(&self, backup_dir: &Path) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = self.local_dir.as_ref()?;
+        let a = std::fs::metadata(dir).ok()?.dev();
+        let b = std::fs::metadata(backup_dir).ok()?.dev();
+        (a == b).then(|| {
+            format!(
+                "offsite {} is on the same disk as {}: it will not survive that disk's loss (mount a NAS or another disk there)",
+                self.label,
+                backup_dir.display()
+            )
+        })
+    }
+
     fn path(&self, name: &str) -> ObjPath {
         match &self.prefix {
             Some(p) => p.child(name),

@@ -186,6 +186,18 @@ async fn push_offsite(config: &Config, entry: &BackupEntry, report: &mut Report)
     for c in &config.offsite {
         match offsite::Store::open(c) {
             Ok(store) => match offsite::push(&store, entry).await {
+                Ok(sha) if store.same_disk_warning(&config.backup_dir).is_some() => report.push(
+                    "offsite",
+                    true,
+                    format!(
+                        "{} copied (sha256 {} checked), but {}",
+                        entry.name,
+                        &sha[..12],
+                        store
+                            .same_disk_warning(&config.backup_dir)
+                            .unwrap_or_default()
+                    ),
+                ),
                 Ok(sha) => report.push(
                     "offsite",
                     true,

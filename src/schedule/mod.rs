@@ -182,6 +182,8 @@ pub fn crontab_state(config: &ScheduleConfig, now: DateTime<Utc>) -> CrontabStat
 }
 
 /// Summarises the configured schedule: words, next runs in local time, crontab state.
+/// Runs `crontab -l` (a child process): call it when the config changes or on a slow tick,
+/// not on every frame. `error` also holds why the schedule cannot go into cron as is.
 pub fn summary(config: &ScheduleConfig) -> ScheduleSummary {
     let now = Utc::now();
     let zone_name = next::configured_zone(config.timezone.as_deref())

@@ -15,6 +15,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+command -v moto_server >/dev/null || { echo "installing: moto[server] (S3 server for the offsite test)"; python3 -m pip install -q 'moto[server]' || echo "moto not installed: the S3 offsite test will be skipped"; }
+
 cargo test --locked 2>&1
 if [ -x scripts/test-docker.sh ]; then
   scripts/test-docker.sh

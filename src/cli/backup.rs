@@ -19,11 +19,17 @@ pub struct BackupArgs {
     /// No progress bar, even on a terminal (for cron)
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run as the schedule does: afterwards verify by policy, copy offsite, prune, alert
+    #[arg(long)]
+    pub scheduled: bool,
 }
 
 /// Runs `pgkeep backup`.
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
-    let target = ctx.target().await?;
+    let target = match ctx.target().await {
+        Err(e) if args.scheduled => return super::schedule::scheduled_unreachable(ctx, e).await,
+        t => t?,
+    };
     let what = format!("backup of {}", target.database());
     let sink = progress_bar::stderr_sink(
         JobKind::Backup,
@@ -43,6 +49,9 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         &cancel,
     )
     .await;
+    if args.scheduled {
+        return super::schedule::finish_scheduled(ctx, target.as_ref(), result, &sink).await;
+    }
     match result {
         Ok(out) => {
             sink.emit(JobEvent::Finished(out.path.display().to_string()));

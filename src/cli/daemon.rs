@@ -1,16 +1,94 @@
-//! `pgkeep daemon`: run the backup schedule in the foreground (no cron needed). (Built by the schedule issue.)
+//! `pgkeep daemon`: run the backup schedule in the foreground (for a container or a systemd
+//! unit, on machines without cron). Sleeps until the next run in the configured zone, runs
+//! the same scheduled backup as cron would (`backup --scheduled`), logs to stdout, and exits
+//! cleanly on SIGTERM or Ctrl-C (a backup in progress is cancelled and leaves no file).
 
+use chrono::Utc;
 use clap::Args;
 use color_eyre::eyre::{bail, Result};
 
+use super::backup::{self, BackupArgs};
 use super::Context;
+use crate::schedule;
 
 /// Arguments of `pgkeep daemon`.
 #[derive(Debug, Args)]
-pub struct DaemonArgs {}
+pub struct DaemonArgs {
+    /// Take one backup right away before waiting for the schedule
+    #[arg(long)]
+    pub now: bool,
+}
+
+/// Longest single sleep, so a changed wall clock (suspend, NTP) is noticed.
+const MAX_NAP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs `pgkeep daemon`.
 pub async fn run(ctx: &Context, args: DaemonArgs) -> Result<i32> {
-    let _ = (ctx, args);
-    bail!("`pgkeep daemon` is not available in this build yet")
+    let summary = schedule::summary(&ctx.config.schedule);
+    if let Some(e) = summary
+        .error
+        .as_ref()
+        .filter(|_| summary.next_runs.is_empty())
+    {
+        bail!("{e}");
+    }
+    log(&format!(
+        "pgkeep daemon: {} ({}), backups in {}",
+        summary.expression,
+        summary.description,
+        ctx.config.backup_dir.display()
+    ));
+    let stop = super::progress_bar::cancel_on_signals();
+    let mut first = args.now;
+    loop {
+        if !first {
+            let Some(next) = schedule::next_runs(&ctx.config.schedule, Utc::now(), 1)?
+                .into_iter()
+                .next()
+            else {
+                bail!("`{}` never runs again", ctx.config.schedule.cron);
+            };
+            log(&format!(
+                "next backup at {}",
+                next.format("%Y-%m-%d %H:%M %Z")
+            ));
+            let next_utc = next.with_timezone(&Utc);
+            while Utc::now() < next_utc {
+                let left = (next_utc - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(MAX_NAP);
+                tokio::select! {
+                    _ = tokio::time::sleep(left) => {}
+                    _ = stop.cancelled() => {
+                        log("stopping (signal); no backup was running");
+                        return Ok(0);
+                    }
+                }
+            }
+        }
+        first = false;
+        log("starting scheduled backup");
+        let quiet = BackupArgs {
+            label: None,
+            json: false,
+            quiet: true,
+            scheduled: true,
+        };
+        match backup::run(ctx, quiet).await {
+            Ok(0) => log("scheduled backup done"),
+            Ok(code) => log(&format!(
+                "scheduled backup done, but a later step failed (exit {code})"
+            )),
+            Err(e) => log(&format!("scheduled backup FAILED: {}", super::one_line(&e))),
+        }
+        if stop.is_cancelled() {
+            log("stopping (signal)");
+            return Ok(0);
+        }
+    }
+}
+
+fn log(line: &str) {
+    println!("{} {line}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
 }

@@ -1,16 +1,121 @@
-//! `pgkeep offsite`: copy backups to offsite storage, list or fetch them. (Built by the schedule issue.)
+//! `pgkeep offsite`: copy backups to offsite storage, list where each lives, fetch one back.
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, Result};
 
 use super::Context;
+use crate::engine::catalog;
+use crate::offsite::{self, Store};
 
 /// Arguments of `pgkeep offsite`.
 #[derive(Debug, Args)]
-pub struct OffsiteArgs {}
+pub struct OffsiteArgs {
+    /// What to do
+    #[command(subcommand)]
+    pub action: OffsiteAction,
+}
+
+/// The offsite actions.
+#[derive(Debug, Subcommand)]
+pub enum OffsiteAction {
+    /// Copy BACKUP (or every backup not yet offsite) to each destination, checking sha256
+    Push {
+        /// A backup file name, or `latest`
+        backup: Option<String>,
+    },
+    /// Every backup and where it lives: here, offsite, or both
+    List,
+    /// Fetch a backup (and its manifest) from offsite into the backup directory
+    Pull {
+        /// The backup's file name
+        name: String,
+    },
+}
 
 /// Runs `pgkeep offsite`.
 pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
-    let _ = (ctx, args);
-    bail!("`pgkeep offsite` is not available in this build yet")
+    if ctx.config.offsite.is_empty() {
+        bail!("no offsite destination configured: add an [[offsite]] entry (kind = \"dir\" with path, or kind = \"s3\" with bucket) to pgkeep.toml");
+    }
+    let stores = offsite::open_all(&ctx.config)?;
+    let dir = &ctx.config.backup_dir;
+    match args.action {
+        OffsiteAction::Push { backup } => {
+            let entries = catalog::scan(dir)?;
+            for store in &stores {
+                if let Some(w) = store.same_disk_warning(dir) {
+                    eprintln!("pgkeep: warning: {w}");
+                }
+                match &backup {
+                    Some(spec) => {
+                        let entry = catalog::resolve(dir, spec, None)?;
+                        let sha = offsite::push(store, &entry).await?;
+                        println!(
+                            "copied {} to {} (sha256 {} read back and checked)",
+                            entry.name, store.label, sha
+                        );
+                    }
+                    None => {
+                        let copied = offsite::push_missing(store, &entries).await?;
+                        for n in &copied {
+                            println!("copied {n} to {}", store.label);
+                        }
+                        println!(
+                            "{}: {} copied, every backup here is there",
+                            store.label,
+                            copied.len()
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
+        OffsiteAction::List => {
+            let local = catalog::scan(dir)?;
+            let mut remote = Vec::new();
+            for s in &stores {
+                remote.push((s.label.clone(), s.list().await?));
+            }
+            let locs = offsite::locations(&local, &remote);
+            if locs.is_empty() {
+                println!("no backups here or offsite");
+            }
+            for l in locs {
+                let whereabouts = if l.offsite.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", l.offsite.join(", "))
+                };
+                println!("{:<8} {}{whereabouts}", l.word(), l.name);
+            }
+            Ok(0)
+        }
+        OffsiteAction::Pull { name } => {
+            let store = find_holder(&stores, &name).await?;
+            let pulled = offsite::pull(store, &name, dir).await?;
+            let check = if pulled.checked {
+                "sha256 matches its manifest".to_string()
+            } else {
+                format!(
+                    "no manifest offsite, so nothing to check against; sha256 {}",
+                    pulled.sha256
+                )
+            };
+            println!(
+                "fetched {} from {} ({check})",
+                pulled.path.display(),
+                store.label
+            );
+            Ok(0)
+        }
+    }
+}
+
+async fn find_holder<'a>(stores: &'a [Store], name: &str) -> Result<&'a Store> {
+    for s in stores {
+        if s.list().await?.iter().any(|o| o.name == name) {
+            return Ok(s);
+        }
+    }
+    bail!("no offsite copy named {name}: run `pgkeep offsite list` to see what is there")
 }

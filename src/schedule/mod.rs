@@ -1,9 +1,22 @@
-//! The backup schedule: cron expressions, next runs in a time zone, crontab install.
-//! (The schedule issue fills this in; the console's schedule pane shows a [`ScheduleSummary`].)
+//! The backup schedule: cron expressions, next runs in a time zone, crontab install, and the
+//! pipeline that runs after a scheduled backup. The console's schedule pane shows a
+//! [`ScheduleSummary`].
 
-use chrono::{DateTime, Local};
+pub mod cron;
+pub mod crontab;
+pub mod describe;
+pub mod next;
+pub mod pipeline;
+pub mod zone;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Local, Utc};
+use chrono_tz::Tz;
 
 use crate::config::ScheduleConfig;
+use crate::error::{Error, Result};
+use cron::CronExpr;
 
 /// How the installed crontab relates to the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,14 +48,196 @@ pub struct ScheduleSummary {
     pub crontab: CrontabState,
 }
 
-/// Summarises the configured schedule (placeholder until the schedule issue lands).
+/// How many runs the summary lists.
+pub const SUMMARY_RUNS: usize = 5;
+
+/// The configured expression parsed, and its zone.
+pub fn parse_config(config: &ScheduleConfig) -> std::result::Result<(CronExpr, Tz), String> {
+    let tz = next::configured_zone(config.timezone.as_deref())?;
+    let expr = CronExpr::parse(&config.cron).map_err(|e| format!("schedule.cron: {e}"))?;
+    Ok((expr, tz))
+}
+
+/// The next `count` runs of the configured schedule after `after`, in the configured zone.
+pub fn next_runs(
+    config: &ScheduleConfig,
+    after: DateTime<Utc>,
+    count: usize,
+) -> Result<Vec<DateTime<Tz>>> {
+    let (expr, tz) = parse_config(config).map_err(Error::Config)?;
+    Ok(next::next_runs(&expr, tz, after, count))
+}
+
+/// The longest gap between consecutive runs in the coming weeks (the schedule's interval).
+pub fn interval(config: &ScheduleConfig, now: DateTime<Utc>) -> Option<chrono::Duration> {
+    let runs = next_runs(config, now, 64).ok()?;
+    runs.windows(2).map(|w| w[1] - w[0]).max()
+}
+
+/// The five crontab fields for the system's zone and a note on where cron runs them.
+pub fn crontab_fields(config: &ScheduleConfig, now: DateTime<Utc>) -> Result<(String, String)> {
+    let (expr, tz) = parse_config(config).map_err(Error::Config)?;
+    zone::for_system_zone(&expr, tz, next::system_zone(), now).map_err(Error::Config)
+}
+
+/// Where the crontab job runs and what it runs.
+#[derive(Debug, Clone)]
+pub struct JobPaths {
+    /// The project folder the job changes into.
+    pub project: PathBuf,
+    /// The pgkeep executable.
+    pub exe: PathBuf,
+    /// An explicit config file, if one was given.
+    pub config: Option<PathBuf>,
+    /// The backup directory.
+    pub backup_dir: PathBuf,
+}
+
+impl JobPaths {
+    /// Absolute paths from the current directory and executable.
+    pub fn current(backup_dir: &Path, config: Option<&Path>) -> Result<JobPaths> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::Other(format!("cannot find pgkeep's own path: {e}")))?;
+        Ok(JobPaths {
+            backup_dir: cwd.join(backup_dir),
+            config: config.map(|c| cwd.join(c)),
+            project: cwd,
+            exe,
+        })
+    }
+}
+
+/// The log file the crontab job appends to.
+pub const CRON_LOG_NAME: &str = "pgkeep-cron.log";
+
+/// Above this size the cron log is cut to its newer half, at a line boundary.
+pub const CRON_LOG_MAX_BYTES: u64 = 1 << 20;
+
+/// Keeps the cron log below `max` bytes by keeping its newer half. Truncates in place, so the
+/// shell's `>>` descriptor (O_APPEND) keeps writing to the same file.
+pub fn trim_log(path: &Path, max: u64) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    if len <= max {
+        return Ok(false);
+    }
+    f.seek(SeekFrom::Start(len - max / 2))?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail)?;
+    let start = tail
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    f.set_len(0)?;
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&tail[start..])?;
+    Ok(true)
+}
+
+/// The crontab block for the configured schedule.
+pub fn crontab_block(
+    config: &ScheduleConfig,
+    paths: &JobPaths,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let (fields, note) = crontab_fields(config, now)?;
+    Ok(crontab::block(
+        &fields,
+        &note,
+        &paths.project,
+        &paths.exe,
+        paths.config.as_deref(),
+        &paths.backup_dir,
+    ))
+}
+
+/// How the user's crontab compares with the configured schedule (by the job's five fields).
+pub fn crontab_state(config: &ScheduleConfig, now: DateTime<Utc>) -> CrontabState {
+    let table = match crontab::read() {
+        Ok(t) => t,
+        Err(e) => return CrontabState::Unavailable(e.to_string()),
+    };
+    let Some(job) = crontab::installed_job(&table) else {
+        return CrontabState::NotInstalled;
+    };
+    let installed: Vec<&str> = job.split_whitespace().take(5).collect();
+    match crontab_fields(config, now) {
+        Ok((fields, _)) if fields.split_whitespace().eq(installed.iter().copied()) => {
+            CrontabState::Matches
+        }
+        _ => CrontabState::Differs(job),
+    }
+}
+
+/// Summarises the configured schedule: words, next runs in local time, crontab state.
+/// Runs `crontab -l` (a child process): call it when the config changes or on a slow tick,
+/// not on every frame. `error` also holds why the schedule cannot go into cron as is.
 pub fn summary(config: &ScheduleConfig) -> ScheduleSummary {
-    ScheduleSummary {
+    let now = Utc::now();
+    let zone_name = next::configured_zone(config.timezone.as_deref())
+        .map(|t| t.name().to_string())
+        .unwrap_or_else(|_| config.timezone.clone().unwrap_or_default());
+    let mut s = ScheduleSummary {
         expression: config.cron.clone(),
-        timezone: config.timezone.clone().unwrap_or_else(|| "system".into()),
-        description: format!("cron `{}`", config.cron),
+        timezone: zone_name.clone(),
+        description: String::new(),
         error: None,
         next_runs: Vec::new(),
-        crontab: CrontabState::Unavailable("schedule support is not built yet".into()),
+        crontab: crontab_state(config, now),
+    };
+    match parse_config(config) {
+        Ok((expr, tz)) => {
+            s.description = format!("{}, {zone_name}", describe::describe(&expr));
+            s.next_runs = next::next_runs(&expr, tz, now, SUMMARY_RUNS)
+                .iter()
+                .map(|t| t.with_timezone(&Local))
+                .collect();
+            if s.next_runs.is_empty() {
+                s.error = Some(format!(
+                    "`{}` never runs (no such date): check day and month",
+                    config.cron
+                ));
+            } else if let Err(e) = zone::for_system_zone(&expr, tz, next::system_zone(), now) {
+                s.error = Some(e);
+            }
+        }
+        Err(e) => {
+            s.description = format!("invalid: {e}");
+            s.error = Some(e);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_log_keeps_its_newer_half_from_a_line_start() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(CRON_LOG_NAME);
+        let text: String = (0..200).map(|i| format!("line {i:03}\n")).collect();
+        std::fs::write(&p, &text).unwrap();
+        assert!(!trim_log(&p, 10_000).unwrap());
+        assert!(trim_log(&p, 1000).unwrap());
+        let left = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            left.len() <= 500 && left.starts_with("line ") && left.ends_with("line 199\n"),
+            "{left}"
+        );
+        assert!(!trim_log(&d.path().join("missing.log"), 10).unwrap());
     }
 }

@@ -1,1 +1,0 @@
-//! Offsite copies: a directory or S3-compatible storage. (Schedule issue.)

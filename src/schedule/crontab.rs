@@ -1,0 +1,256 @@
+//! The invoking user's crontab, through `crontab -l` and `crontab -`: pgkeep owns one marked
+//! block (`# BEGIN pgkeep` … `# END pgkeep`) and leaves every other line byte-for-byte alone.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+
+/// First line of pgkeep's block.
+pub const BEGIN_MARK: &str = "# BEGIN pgkeep";
+/// Last line of pgkeep's block.
+pub const END_MARK: &str = "# END pgkeep";
+
+/// What `install` or `remove` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The crontab was written.
+    Written,
+    /// The crontab already was as wanted; nothing was written.
+    Unchanged,
+}
+
+/// Reads the user's crontab; "no crontab for <user>" is an empty one.
+pub fn read() -> Result<String> {
+    let out = Command::new("crontab")
+        .arg("-l")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Other(format!("cannot run crontab ({e}): install cron (`sudo apt-get install cron`) or use `pgkeep daemon`")))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("no crontab for") {
+        return Ok(String::new());
+    }
+    Err(Error::Other(format!(
+        "crontab -l failed: {}",
+        err.trim().replace('\n', " ")
+    )))
+}
+
+/// Replaces the user's crontab with `text`.
+pub fn write(text: &str) -> Result<()> {
+    let mut child = Command::new("crontab")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::Other(format!(
+                "cannot run crontab ({e}): install cron or use `pgkeep daemon`"
+            ))
+        })?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::Other(format!("writing to crontab failed: {e}")))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Other(format!("crontab - failed: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::Other(format!(
+            "crontab refused the new table ({}); your crontab is unchanged",
+            err.trim().replace('\n', " ")
+        )));
+    }
+    Ok(())
+}
+
+/// The pgkeep block inside `crontab`, as (start byte, end byte) covering whole lines.
+fn block_span(crontab: &str) -> Option<(usize, usize)> {
+    let mut pos = 0;
+    let mut start = None;
+    for line in crontab.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if start.is_none() && trimmed.starts_with(BEGIN_MARK) {
+            start = Some(pos);
+        } else if start.is_some() && trimmed == END_MARK {
+            return Some((start.unwrap(), pos + line.len()));
+        }
+        pos += line.len();
+    }
+    None
+}
+
+/// The crontab text with pgkeep's block removed (everything else untouched).
+pub fn without_block(crontab: &str) -> String {
+    match block_span(crontab) {
+        Some((a, b)) => format!("{}{}", &crontab[..a], &crontab[b..]),
+        None => crontab.to_string(),
+    }
+}
+
+/// The crontab text with pgkeep's block set to `block` (replaced in place, or appended).
+pub fn with_block(crontab: &str, block: &str) -> String {
+    match block_span(crontab) {
+        Some((a, b)) => format!("{}{}{}", &crontab[..a], block, &crontab[b..]),
+        None if crontab.is_empty() || crontab.ends_with('\n') => format!("{crontab}{block}"),
+        None => format!("{crontab}\n{block}"),
+    }
+}
+
+/// The job line inside pgkeep's block, if installed.
+pub fn installed_job(crontab: &str) -> Option<String> {
+    let (a, b) = block_span(crontab)?;
+    crontab[a..b]
+        .lines()
+        .find(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+}
+
+/// The block to install: markers, a comment about zones, the job line.
+pub fn block(
+    cron_fields: &str,
+    zone_note: &str,
+    project: &Path,
+    exe: &Path,
+    config: Option<&Path>,
+    backup_dir: &Path,
+) -> String {
+    let log = backup_dir.join(super::CRON_LOG_NAME);
+    let config_arg = config
+        .map(|c| format!(" --config {}", quote(c)))
+        .unwrap_or_default();
+    format!(
+        "{BEGIN_MARK} (managed by `pgkeep schedule install`, removed by `pgkeep schedule remove`)\n\
+         # {zone_note}\n\
+         {cron_fields} cd {} && {}{config_arg} --backup-dir {} backup --quiet --scheduled >> {} 2>&1\n\
+         {END_MARK}\n",
+        quote(project),
+        quote(exe),
+        quote(backup_dir),
+        quote(&log)
+    )
+}
+
+/// Quotes a path for /bin/sh inside a crontab line (`%` is special to cron and is escaped).
+fn quote(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    let plain = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c));
+    let q = if plain {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    };
+    q.replace('%', r"\%")
+}
+
+/// Writes `block` into the crontab; nothing is written when it is already there.
+pub fn install(block: &str) -> Result<Change> {
+    let current = read()?;
+    let wanted = with_block(&current, block);
+    if wanted == current {
+        return Ok(Change::Unchanged);
+    }
+    write(&wanted)?;
+    Ok(Change::Written)
+}
+
+/// Removes pgkeep's block from the crontab, if there is one.
+pub fn remove() -> Result<Change> {
+    let current = read()?;
+    let wanted = without_block(&current);
+    if wanted == current {
+        return Ok(Change::Unchanged);
+    }
+    write(&wanted)?;
+    Ok(Change::Written)
+}
+
+/// Whether a cron daemon (`cron`/`crond`) is running: without one an installed crontab never
+/// fires (typical in containers).
+pub fn daemon_running() -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    rd.flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("comm"))
+            .map(|c| matches!(c.trim(), "cron" | "crond"))
+            .unwrap_or(false)
+    })
+}
+
+/// Connection settings in this shell's environment that a cron job will not see (names only).
+pub fn env_cron_will_not_see() -> Vec<String> {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| {
+            k.starts_with("PGKEEP_")
+                || matches!(
+                    k.as_str(),
+                    "PGHOST" | "PGPORT" | "PGUSER" | "PGPASSWORD" | "PGDATABASE"
+                )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOCK: &str =
+        "# BEGIN pgkeep (x)\n# note\n0 2 * * * cd /p && /bin/pgkeep backup\n# END pgkeep\n";
+
+    #[test]
+    fn block_is_added_replaced_and_removed_leaving_other_lines() {
+        let mine = "MAILTO=me\n17 4 * * * /usr/bin/true # mine\n";
+        let with = with_block(mine, BLOCK);
+        assert_eq!(with, format!("{mine}{BLOCK}"));
+        assert_eq!(with_block(&with, BLOCK), with);
+        let other = BLOCK.replace("0 2", "0 3");
+        let replaced = with_block(&format!("{with}5 5 * * * x\n"), &other);
+        assert_eq!(replaced, format!("{mine}{other}5 5 * * * x\n"));
+        assert_eq!(without_block(&replaced), format!("{mine}5 5 * * * x\n"));
+        assert_eq!(
+            installed_job(&replaced).unwrap(),
+            "0 3 * * * cd /p && /bin/pgkeep backup"
+        );
+        // no trailing newline: one is added before the block, the line itself is untouched
+        assert_eq!(
+            with_block("1 1 * * * a", BLOCK),
+            format!("1 1 * * * a\n{BLOCK}")
+        );
+    }
+
+    #[test]
+    fn paths_are_quoted_for_sh_and_cron() {
+        assert_eq!(quote(Path::new("/srv/app")), "/srv/app");
+        assert_eq!(quote(Path::new("/srv/my app")), "'/srv/my app'");
+        assert_eq!(quote(Path::new("/srv/50%")), r"'/srv/50\%'");
+        let b = block(
+            "0 2 * * *",
+            "runs in UTC",
+            Path::new("/p"),
+            Path::new("/bin/pgkeep"),
+            None,
+            Path::new("/p/db"),
+        );
+        assert_eq!(
+            b.lines()
+                .filter(|l| l.contains("pgkeep") && l.contains("backup"))
+                .count(),
+            1
+        );
+    }
+}

@@ -165,7 +165,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("pgkeep: error: {}", one_line(&e));
-            if std::env::var_os("RUST_BACKTRACE").is_some() {
+            if std::env::var("RUST_BACKTRACE").is_ok_and(|v| !v.is_empty() && v != "0") {
                 eprintln!("{e:?}");
             }
             1

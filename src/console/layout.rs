@@ -133,7 +133,8 @@ pub fn gauge_label(p: &JobProgress) -> String {
     }
     match l.bytes_total {
         Some(total) => parts.push(format!("{} of {}", format::size(l.bytes_done), format::size(total))),
-        None if l.bytes_done > 0 => parts.push(format!("{} → {}", format::size(l.bytes_done), format::size(l.bytes_written))),
+        None if l.bytes_written > 0 => parts.push(format!("{} → {}", format::size(l.bytes_done), format::size(l.bytes_written))),
+        None if l.bytes_done > 0 => parts.push(format::size(l.bytes_done)),
         None => {}
     }
     if p.rate > 0.0 {

@@ -147,7 +147,7 @@ fn start_job(
         started_at: state.now,
         ended_at: None,
         outcome: JobOutcome::Running,
-        log: vec![format!("$ {command}")],
+        log: Vec::new(),
     });
     state.log.push(format!("pgkeep: {what} started ($ {command})"));
     state.flash = None;

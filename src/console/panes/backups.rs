@@ -42,17 +42,35 @@ pub fn first_visible(selected: usize, height: usize) -> usize {
     selected.saturating_sub(height - 1)
 }
 
-fn row(state: &State, e: &BackupEntry, selected: bool) -> Row<'static> {
+/// True for the `.partial` file of the backup job running now.
+pub fn being_written(state: &State, e: &BackupEntry) -> bool {
+    let Some(job) = &state.job else { return false };
+    let since = state.history.last().map(|r| r.started_at).unwrap_or(state.now);
+    job.progress.kind == Some(crate::engine::progress::JobKind::Backup)
+        && e.status == BackupStatus::Interrupted
+        && e.database == state.database
+        && e.time >= since - chrono::Duration::seconds(5)
+}
+
+fn row(state: &State, e: &BackupEntry, selected: bool, wide: bool) -> Row<'static> {
     let t = state.theme;
+    let (status, style) = if being_written(state, e) {
+        ("being written…".to_string(), t.warn())
+    } else {
+        (status_text(&e.status, state.now), status_style(t, &e.status))
+    };
     let label = e.label.clone().unwrap_or_default();
-    let r = Row::new(vec![
+    let mut cells = vec![
         Cell::from(format::local(e.time)),
         Cell::from(format::ago(e.time, state.now)),
         Cell::from(format::size(e.size)),
+        Cell::from(Span::styled(status, style)),
         Cell::from(label),
-        Cell::from(Span::styled(status_text(&e.status, state.now), status_style(t, &e.status))),
-        Cell::from(Span::styled(e.name.clone(), t.dim())),
-    ]);
+    ];
+    if wide {
+        cells.push(Cell::from(Span::styled(e.name.clone(), t.dim())));
+    }
+    let r = Row::new(cells);
     if selected {
         r.style(t.selected())
     } else {
@@ -68,6 +86,9 @@ pub fn detail(state: &State) -> Line<'static> {
     };
     match (&e.manifest, &e.status) {
         (_, BackupStatus::VerifyFailed { message, .. }) => Line::from(Span::styled(message.clone(), t.fail())),
+        (_, BackupStatus::Interrupted) if being_written(state, e) => {
+            Line::from(Span::styled("the running backup is writing this file; it is renamed when complete", t.warn()))
+        }
         (_, BackupStatus::Interrupted) => Line::from(Span::styled(
             "never finished: not restorable; the next successful backup removes it (or D)",
             t.fail(),
@@ -106,6 +127,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let visible = table_area.height.saturating_sub(1) as usize;
+    let wide = table_area.width >= 100;
     let first = first_visible(state.selected, visible);
     let rows: Vec<Row> = state
         .backups
@@ -113,21 +135,23 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .enumerate()
         .skip(first)
         .take(visible)
-        .map(|(i, e)| row(state, e, i == state.selected))
+        .map(|(i, e)| row(state, e, i == state.selected, wide))
         .collect();
-    let header = Row::new(["local time", "age", "size", "label", "status", "file"]).style(t.label());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(16),
-            Constraint::Length(10),
-            Constraint::Length(9),
-            Constraint::Length(14),
-            Constraint::Length(22),
-            Constraint::Min(10),
-        ],
-    )
-    .header(header);
+    let mut titles = vec!["local time", "age", "size", "status", "label"];
+    let mut widths = vec![
+        Constraint::Length(16),
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Length(22),
+        Constraint::Length(16),
+    ];
+    if wide {
+        titles.push("file");
+        widths.push(Constraint::Min(10));
+    } else {
+        widths[4] = Constraint::Min(6);
+    }
+    let table = Table::new(rows, widths).header(Row::new(titles).style(t.label()));
     frame.render_widget(table, table_area);
     frame.render_widget(Paragraph::new(detail(state)), detail_area);
 }

@@ -16,7 +16,8 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
         return vec![Line::from(Span::styled("reading the schedule…", t.dim()))];
     };
     let mut out = vec![Line::from(Span::styled(s.description.clone(), t.text()))];
-    out.push(Line::from(Span::styled(format!("cron `{}` · {}", s.expression, s.timezone), t.dim())));
+    let expr = if s.description.contains(&s.expression) { String::new() } else { format!("cron `{}` · ", s.expression) };
+    out.push(Line::from(Span::styled(format!("{expr}time zone {}", s.timezone), t.dim())));
     if let Some(e) = &s.error {
         out.push(Line::from(Span::styled(e.clone(), t.fail())));
     }

@@ -39,16 +39,17 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
             ))]));
             let a = &f.archiver;
             let last = a.last_archived_at.map(|x| format::ago(x, state.now)).unwrap_or_else(|| "never".into());
-            let mut wal = vec![Span::raw(format!(
-                "wal_level {} · archive_mode {} · {} archived, last {last} · ",
-                f.wal_level, a.archive_mode, a.archived_count
-            ))];
+            out.push(kv(t, "WAL", vec![Span::raw(format!(
+                "wal_level {} · archive_mode {}",
+                f.wal_level, a.archive_mode
+            ))]));
+            let mut wal = vec![Span::raw(format!("{} archived, last {last} · ", a.archived_count))];
             let failed = match a.last_failed_at {
                 Some(x) if a.failed_count > 0 => format!("failed: {} (last {})", a.failed_count, format::ago(x, state.now)),
                 _ => format!("failed: {}", a.failed_count),
             };
             wal.push(Span::styled(failed, t.level(a.level())));
-            out.push(kv(t, "WAL", wal));
+            out.push(kv(t, "archiving", wal));
         }
         None => out.push(kv(t, "server", vec![Span::styled(
             format!("UNREACHABLE: {}", s.problem.clone().unwrap_or_default()),

@@ -19,6 +19,8 @@ pub struct LogView {
     pub source: String,
     /// The source's latest notice ("no log source: ...").
     pub notice: Option<String>,
+    /// Lines matching the query, kept current by [`LogView::push`] and [`LogView::set_query`].
+    matches: usize,
 }
 
 impl LogView {
@@ -32,14 +34,22 @@ impl LogView {
             query: None,
             source: String::new(),
             notice: None,
+            matches: 0,
         }
     }
 
     /// Appends a line, dropping the oldest beyond capacity.
     pub fn push(&mut self, line: String) {
         if self.lines.len() == self.capacity {
-            self.lines.pop_front();
+            if let Some(old) = self.lines.pop_front() {
+                if self.is_match(&old) {
+                    self.matches -= 1;
+                }
+            }
             self.bottom = self.bottom.saturating_sub(1);
+        }
+        if self.is_match(&line) {
+            self.matches += 1;
         }
         self.lines.push_back(line);
     }
@@ -106,15 +116,23 @@ impl LogView {
         false
     }
 
+    /// Sets (or clears, with None or "") the search and counts its matches.
+    pub fn set_query(&mut self, query: Option<String>) {
+        self.query = query.filter(|q| !q.is_empty());
+        self.matches = 0;
+        self.matches = self.lines.iter().filter(|l| self.is_match(l)).count();
+    }
+
+    fn is_match(&self, line: &str) -> bool {
+        match &self.query {
+            Some(q) => line.to_lowercase().contains(&q.to_lowercase()),
+            None => false,
+        }
+    }
+
     /// Number of lines matching the query (for the title).
     pub fn match_count(&self) -> usize {
-        match &self.query {
-            Some(q) if !q.is_empty() => {
-                let q = q.to_lowercase();
-                self.lines.iter().filter(|l| l.to_lowercase().contains(&q)).count()
-            }
-            _ => 0,
-        }
+        self.matches
     }
 }
 
@@ -153,7 +171,8 @@ mod tests {
     #[test]
     fn search_wraps_both_ways() {
         let mut v = view(20, 100);
-        v.query = Some("LINE 1".into());
+        v.set_query(Some("LINE 1".into()));
+        assert_eq!(v.match_count(), 11);
         v.top();
         assert!(v.find(true));
         assert_eq!(v.bottom_line(), 1);
@@ -163,7 +182,7 @@ mod tests {
         assert_eq!(v.bottom_line(), 1);
         assert!(v.find(false));
         assert_eq!(v.bottom_line(), 19);
-        v.query = Some("absent".into());
+        v.set_query(Some("absent".into()));
         assert!(!v.find(true));
     }
 }

@@ -286,7 +286,7 @@ fn search_key(state: &mut State, key: KeyEvent) {
         KeyCode::Enter => {
             let q = std::mem::take(input);
             state.search_input = None;
-            state.log.query = (!q.is_empty()).then_some(q);
+            state.log.set_query(Some(q));
             if state.log.query.is_some() && !state.log.find(false) {
                 state.flash = Some("no match in the log".into());
             }

@@ -37,7 +37,11 @@ async fn run_until(app: &mut App, what: &str, done: impl Fn(&App) -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while !done(app) {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        assert!(!left.is_zero(), "timed out waiting for {what}; job history: {:?}", app.state.history);
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {what}; job history: {:?}",
+            app.state.history
+        );
         let _ = tokio::time::timeout(left, app.next()).await;
     }
 }
@@ -48,13 +52,21 @@ async fn pressing_b_runs_a_real_backup_until_it_is_listed() {
     let db = c.new_db("console_app");
     c.pgbench_init(&db, 1);
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.backup_dir = dir.path().join("db_backups");
-    config.log.file = Some(c.log_file());
+    let config = Config {
+        backup_dir: dir.path().join("db_backups"),
+        log: pgkeep::config::LogConfig {
+            file: Some(c.log_file()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let mut app = App::new(config, target(&db), "pgkeep --backup-dir db_backups".into());
     app.start_background();
 
-    run_until(&mut app, "the first status snapshot", |a| a.state.status.is_some()).await;
+    run_until(&mut app, "the first status snapshot", |a| {
+        a.state.status.is_some()
+    })
+    .await;
     let status = app.state.status.clone().unwrap();
     assert!(status.reachable(), "status: {:?}", status.problem);
     assert!(status.server.as_ref().unwrap().database_size.unwrap() > 0);
@@ -63,24 +75,49 @@ async fn pressing_b_runs_a_real_backup_until_it_is_listed() {
     app.handle(key('b'));
     assert!(app.state.job_running());
     run_until(&mut app, "the backup to appear complete in the list", |a| {
-        !a.state.job_running() && a.state.backups.iter().any(|e| e.status == BackupStatus::Complete)
+        !a.state.job_running()
+            && a.state
+                .backups
+                .iter()
+                .any(|e| e.status == BackupStatus::Complete)
     })
     .await;
     let record = app.state.history.last().unwrap();
-    assert!(matches!(record.outcome, JobOutcome::Succeeded(_)), "{record:?}");
+    assert!(
+        matches!(record.outcome, JobOutcome::Succeeded(_)),
+        "{record:?}"
+    );
     assert_eq!(record.command, "pgkeep --backup-dir db_backups backup");
     let files = common::complete_backups(&app.state.backup_dir);
     assert_eq!(files.len(), 1);
     assert_eq!(app.state.backups[0].path, files[0]);
     let m = app.state.backups[0].manifest.as_ref().expect("manifest");
-    assert!(m.tables.iter().any(|t| t.name.contains("pgbench_accounts") && t.rows == Some(100_000)));
-    assert!(!app.state.log.lines.iter().any(|l| l.contains(&c.password)), "no secret in the log pane");
+    assert!(m
+        .tables
+        .iter()
+        .any(|t| t.name.contains("pgbench_accounts") && t.rows == Some(100_000)));
+    assert!(
+        !app.state.log.lines.iter().any(|l| l.contains(&c.password)),
+        "no secret in the log pane"
+    );
 
     // The log pane follows the server's log: a line the server writes now shows up.
     let marker = format!("pgkeep_console_marker_{}", std::process::id());
-    let _ = c.client_cmd("psql").args(["-X", "-q", "-d", &db, "-c", &format!("SELECT {marker}")]).output();
-    run_until(&mut app, "the server's log line", |a| a.state.log.lines.iter().any(|l| l.contains(&marker))).await;
-    let line = app.state.log.lines.iter().find(|l| l.contains(&marker)).unwrap();
+    let _ = c
+        .client_cmd("psql")
+        .args(["-X", "-q", "-d", &db, "-c", &format!("SELECT {marker}")])
+        .output();
+    run_until(&mut app, "the server's log line", |a| {
+        a.state.log.lines.iter().any(|l| l.contains(&marker))
+    })
+    .await;
+    let line = app
+        .state
+        .log
+        .lines
+        .iter()
+        .find(|l| l.contains(&marker))
+        .unwrap();
     assert!(line.contains("ERROR"), "{line}");
 
     app.handle(key('q'));
@@ -94,21 +131,31 @@ async fn cancelling_a_backup_leaves_nothing_complete_looking() {
     let db = c.new_db("console_cancel");
     c.pgbench_init(&db, 5);
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.backup_dir = dir.path().join("db_backups");
+    let config = Config {
+        backup_dir: dir.path().join("db_backups"),
+        ..Default::default()
+    };
     let mut app = App::new(config, target(&db), "pgkeep".into());
     app.handle(key('b'));
     app.handle(key('c'));
     app.handle(key('y'));
-    run_until(&mut app, "the cancelled job to end", |a| !a.state.job_running()).await;
+    run_until(&mut app, "the cancelled job to end", |a| {
+        !a.state.job_running()
+    })
+    .await;
     let outcome = &app.state.history.last().unwrap().outcome;
     // A very fast machine may finish before the cancel lands; then the backup is complete.
     match outcome {
         JobOutcome::Cancelled => {
-            assert!(common::complete_backups(&app.state.backup_dir).is_empty(), "no .sql.gz after a cancel");
+            assert!(
+                common::complete_backups(&app.state.backup_dir).is_empty(),
+                "no .sql.gz after a cancel"
+            );
             assert!(app.state.dialog.is_none());
         }
-        JobOutcome::Succeeded(_) => assert_eq!(common::complete_backups(&app.state.backup_dir).len(), 1),
+        JobOutcome::Succeeded(_) => {
+            assert_eq!(common::complete_backups(&app.state.backup_dir).len(), 1)
+        }
         other => panic!("unexpected outcome {other:?}"),
     }
     app.shutdown().await;

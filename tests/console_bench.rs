@@ -16,7 +16,12 @@ use ratatui::Terminal;
 #[ignore]
 fn render_10k_backups_and_10k_log_lines() {
     let mut s = state();
-    let template = entry(9, BackupStatus::Verified { at: now() }, Some("nightly"), true);
+    let template = entry(
+        9,
+        BackupStatus::Verified { at: now() },
+        Some("nightly"),
+        true,
+    );
     s.backups = (0..10_000)
         .map(|i| {
             let mut e = template.clone();
@@ -27,7 +32,10 @@ fn render_10k_backups_and_10k_log_lines() {
         .collect();
     s.selected = 5_000;
     for i in 0..10_000 {
-        s.log.push(format!("2026-11-24 10:{:02}:00 UTC [{i}] LOG:  checkpoint complete: wrote {i} buffers", i % 60));
+        s.log.push(format!(
+            "2026-11-24 10:{:02}:00 UTC [{i}] LOG:  checkpoint complete: wrote {i} buffers",
+            i % 60
+        ));
     }
     s.log.set_query(Some("buffers".into()));
     for (w, h) in [(120, 40), (200, 60)] {

@@ -39,10 +39,20 @@ fn full_layout_names_all_four_panes_and_no_alarm_words() {
     let mut healthy = state();
     healthy.log.lines.clear();
     healthy.log.notice = Some(pgkeep::monitor::logs::HOW_TO_CONFIGURE.into());
-    healthy.backups.retain(|e| e.status.is_restorable() && e.manifest.is_some() && !matches!(e.status, pgkeep::engine::catalog::BackupStatus::VerifyFailed { .. }));
+    healthy.backups.retain(|e| {
+        e.status.is_restorable()
+            && e.manifest.is_some()
+            && !matches!(
+                e.status,
+                pgkeep::engine::catalog::BackupStatus::VerifyFailed { .. }
+            )
+    });
     let screen = text(&render(&healthy, 120, 40)).to_lowercase();
     for bad in ["error", "refused", "unreachable"] {
-        assert!(!screen.contains(bad), "healthy screen shows '{bad}':\n{screen}");
+        assert!(
+            !screen.contains(bad),
+            "healthy screen shows '{bad}':\n{screen}"
+        );
     }
 }
 
@@ -50,7 +60,12 @@ fn full_layout_names_all_four_panes_and_no_alarm_words() {
 fn dialogs() {
     let mut s = state();
     let entry = Box::new(s.backups[1].clone());
-    update(&mut s, Msg::Request(Dangerous::Restore { entry: entry.clone() }));
+    update(
+        &mut s,
+        Msg::Request(Dangerous::Restore {
+            entry: entry.clone(),
+        }),
+    );
     for c in "sho".chars() {
         update(&mut s, key(c));
     }
@@ -68,8 +83,18 @@ fn dialogs() {
 
     let mut s = state();
     update(&mut s, key('b'));
-    update(&mut s, Msg::Job(JobEvent::Log("server 15.8 · pg_dump 15.8 · 2 tables".into())));
-    update(&mut s, Msg::Job(JobEvent::Failed("pg_dump failed: connection to server lost".into())));
+    update(
+        &mut s,
+        Msg::Job(JobEvent::Log(
+            "server 15.8 · pg_dump 15.8 · 2 tables".into(),
+        )),
+    );
+    update(
+        &mut s,
+        Msg::Job(JobEvent::Failed(
+            "pg_dump failed: connection to server lost".into(),
+        )),
+    );
     snap("dialog_error", &s);
     update(&mut s, code(KeyCode::Esc));
     update(&mut s, key('J'));
@@ -86,15 +111,18 @@ fn job_gauge_and_search() {
     let mut s = state();
     update(&mut s, key('b'));
     update(&mut s, Msg::Job(JobEvent::Phase(Phase::Dump)));
-    update(&mut s, Msg::Job(JobEvent::Progress(Progress {
-        bytes_done: 60_000_000,
-        bytes_written: 12_000_000,
-        bytes_total: None,
-        table: Some("public.invoice".into()),
-        rows_done: 60_000,
-        rows_total: 124_000,
-        elapsed: std::time::Duration::from_secs(20),
-    })));
+    update(
+        &mut s,
+        Msg::Job(JobEvent::Progress(Progress {
+            bytes_done: 60_000_000,
+            bytes_written: 12_000_000,
+            bytes_total: None,
+            table: Some("public.invoice".into()),
+            rows_done: 60_000,
+            rows_total: 124_000,
+            elapsed: std::time::Duration::from_secs(20),
+        })),
+    );
     snap("job_running", &s);
 
     let mut s = state();
@@ -108,7 +136,11 @@ fn job_gauge_and_search() {
     snap("log_search_result", &s);
     let term = render(&s, 120, 40);
     let (x, y) = find(&term, "checkpoint complete").expect("match on screen");
-    assert_eq!(term.backend().buffer()[(x, y)].bg, Color::Yellow, "matches are highlighted");
+    assert_eq!(
+        term.backend().buffer()[(x, y)].bg,
+        Color::Yellow,
+        "matches are highlighted"
+    );
 }
 
 #[test]
@@ -151,13 +183,18 @@ fn failure_states_are_red_and_warnings_yellow() {
     assert_eq!(fg("verified 8h00m ago"), Color::Green);
     assert_eq!(fg("ERROR:"), Color::Red, "ERROR log lines are red");
     assert_eq!(fg("FATAL:"), Color::Red, "FATAL log lines are red");
-    assert_eq!(fg("WARNING:"), Color::Yellow, "WARNING log lines are yellow");
+    assert_eq!(
+        fg("WARNING:"),
+        Color::Yellow,
+        "WARNING log lines are yellow"
+    );
 }
 
 #[test]
 fn old_backup_and_failing_archiver_are_flagged() {
     let mut s = state();
-    s.backups.retain(|e| e.time < now() - chrono::Duration::hours(50));
+    s.backups
+        .retain(|e| e.time < now() - chrono::Duration::hours(50));
     let st = s.status.as_mut().unwrap();
     st.last_backup_at = None;
     let a = &mut st.server.as_mut().unwrap().archiver;
@@ -167,13 +204,22 @@ fn old_backup_and_failing_archiver_are_flagged() {
     let (x, y) = find(&term, "failed: 3").unwrap();
     assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
     let (x, y) = find(&term, "— overdue").unwrap();
-    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red, "a backup older than 50 h is red");
+    assert_eq!(
+        term.backend().buffer()[(x, y)].fg,
+        Color::Red,
+        "a backup older than 50 h is red"
+    );
 
     let mut s = state();
-    s.backups.retain(|e| e.time < now() - chrono::Duration::hours(30));
+    s.backups
+        .retain(|e| e.time < now() - chrono::Duration::hours(30));
     let term = render(&s, 120, 40);
     let (x, y) = find(&term, "— overdue").unwrap();
-    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Yellow, "a backup older than 26 h is yellow");
+    assert_eq!(
+        term.backend().buffer()[(x, y)].fg,
+        Color::Yellow,
+        "a backup older than 26 h is yellow"
+    );
 }
 
 #[test]
@@ -182,6 +228,12 @@ fn no_color_uses_no_colours() {
     s.theme.color = false;
     let term = render(&s, 120, 40);
     let buf = term.backend().buffer();
-    assert!(buf.content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
-    assert!(text(&term).contains("FAILED verification"), "failures still say so in words");
+    assert!(buf
+        .content()
+        .iter()
+        .all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    assert!(
+        text(&term).contains("FAILED verification"),
+        "failures still say so in words"
+    );
 }

@@ -26,7 +26,11 @@ impl Tmux {
         self.cmd().arg("send-keys").args(keys).status().unwrap();
     }
     fn alive(&self) -> bool {
-        self.cmd().arg("has-session").output().map(|o| o.status.success()).unwrap_or(false)
+        self.cmd()
+            .arg("has-session")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
     }
     fn wait(&self, what: &str, secs: u64, f: impl Fn(&str) -> bool) -> String {
         let end = Instant::now() + Duration::from_secs(secs);
@@ -35,7 +39,10 @@ impl Tmux {
             if f(&s) {
                 return s;
             }
-            assert!(Instant::now() < end, "timed out waiting for {what}; screen:\n{s}");
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -48,7 +55,11 @@ impl Drop for Tmux {
 }
 
 fn have_tmux() -> bool {
-    Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 fn write_script(dir: &Path, db: &str, backups: &Path, err: &Path) -> PathBuf {
@@ -87,7 +98,9 @@ fn open_press_b_see_the_backup_press_q() {
     let backups = dir.path().join("db_backups");
     let err = dir.path().join("stderr");
     let script = write_script(dir.path(), &db, &backups, &err);
-    let tmux = Tmux { socket: dir.path().join("tmux.sock") };
+    let tmux = Tmux {
+        socket: dir.path().join("tmux.sock"),
+    };
     let ok = tmux
         .cmd()
         .args(["new-session", "-d", "-x", "120", "-y", "40"])
@@ -104,19 +117,27 @@ fn open_press_b_see_the_backup_press_q() {
     tmux.wait("the status pane", 30, |s| s.contains("server       up"));
     let screen = tmux.screen().to_lowercase();
     for bad in ["error", "refused", "unreachable"] {
-        assert!(!screen.contains(bad), "healthy console shows '{bad}':\n{screen}");
+        assert!(
+            !screen.contains(bad),
+            "healthy console shows '{bad}':\n{screen}"
+        );
     }
 
     tmux.keys(&["b"]);
     let screen = tmux.wait("the new backup on screen", 120, |s| {
-        s.contains("complete") && s.contains("sha256") && !common::complete_backups(&backups).is_empty()
+        s.contains("complete")
+            && s.contains("sha256")
+            && !common::complete_backups(&backups).is_empty()
     });
     let files = common::complete_backups(&backups);
     assert_eq!(files.len(), 1, "exactly one backup file");
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
     // The file column may cut the name at the pane's edge; its time stamp is always shown.
     let stamp = &name[db.len() + 1..db.len() + 1 + 19];
-    assert!(screen.contains(stamp), "the backup {name} is listed:\n{screen}");
+    assert!(
+        screen.contains(stamp),
+        "the backup {name} is listed:\n{screen}"
+    );
     assert!(!screen.contains(&c.password), "no password on screen");
 
     tmux.keys(&["q"]);
@@ -126,5 +147,8 @@ fn open_press_b_see_the_backup_press_q() {
     }
     assert!(!tmux.alive(), "q did not quit:\n{}", tmux.screen());
     let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    assert!(!stderr.contains("panicked"), "the console panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "the console panicked: {stderr}"
+    );
 }

@@ -22,24 +22,37 @@ fn is_restore(e: &[Effect]) -> bool {
 fn restore_needs_the_exact_database_name_and_enter() {
     let mut s = state();
     assert!(press(&mut s, "r").is_empty());
-    assert!(matches!(s.dialog, Some(Dialog::ConfirmRestore { .. })), "r opens the confirmation");
+    assert!(
+        matches!(s.dialog, Some(Dialog::ConfirmRestore { .. })),
+        "r opens the confirmation"
+    );
     for wrong in ["sho", "Shop", "shop ", "shopx"] {
         let mut s = s.clone();
         let mut effects = press(&mut s, wrong);
         effects.extend(update(&mut s, code(KeyCode::Enter)));
         assert!(!is_restore(&effects), "{wrong:?} must not restore");
-        assert!(matches!(s.dialog, Some(Dialog::ConfirmRestore { mismatch: true, .. })));
+        assert!(matches!(
+            s.dialog,
+            Some(Dialog::ConfirmRestore { mismatch: true, .. })
+        ));
     }
     // Typing the name without Enter does nothing yet.
     assert!(!is_restore(&press(&mut s, "shop")));
     let effects = update(&mut s, code(KeyCode::Enter));
     match effects.as_slice() {
-        [Effect::StartRestore { entry }] => assert_eq!(entry.name, s.backups[1].name, "the selected backup"),
+        [Effect::StartRestore { entry }] => {
+            assert_eq!(entry.name, s.backups[1].name, "the selected backup")
+        }
         other => panic!("expected one restore effect, got {other:?}"),
     }
     assert!(s.dialog.is_none());
     assert!(s.job_running());
-    assert!(s.history.last().unwrap().command.ends_with(&format!("restore {}", s.backups[1].name)));
+    assert!(s
+        .history
+        .last()
+        .unwrap()
+        .command
+        .ends_with(&format!("restore {}", s.backups[1].name)));
 }
 
 #[test]
@@ -63,7 +76,10 @@ fn keys_inside_the_dialog_do_not_trigger_actions() {
     let mut s = state();
     press(&mut s, "r");
     let effects = press(&mut s, "bqDvc");
-    assert!(effects.is_empty(), "typing in the dialog starts nothing: {effects:?}");
+    assert!(
+        effects.is_empty(),
+        "typing in the dialog starts nothing: {effects:?}"
+    );
     assert!(!s.quit);
 }
 
@@ -81,43 +97,78 @@ fn delete_asks_and_defaults_to_no() {
     let mut s = state();
     press(&mut s, "D");
     assert!(matches!(s.dialog, Some(Dialog::YesNo { yes: false, .. })));
-    assert!(update(&mut s, code(KeyCode::Enter)).is_empty(), "Enter takes the default: no");
+    assert!(
+        update(&mut s, code(KeyCode::Enter)).is_empty(),
+        "Enter takes the default: no"
+    );
     assert!(s.dialog.is_none());
     press(&mut s, "D");
     assert!(press(&mut s, "n").is_empty());
     press(&mut s, "D");
     let effects = press(&mut s, "y");
-    assert_eq!(effects, vec![Effect::DeleteBackup { path: s.backups[1].path.clone() }]);
+    assert_eq!(
+        effects,
+        vec![Effect::DeleteBackup {
+            path: s.backups[1].path.clone()
+        }]
+    );
 }
 
 #[test]
 fn confirmed_is_the_only_way_to_a_dangerous_effect() {
     let mut s = state();
     let entry = Box::new(s.backups[1].clone());
-    assert!(update(&mut s, Msg::Request(Dangerous::Restore { entry: entry.clone() })).is_empty());
-    assert!(is_restore(&update(&mut s, Msg::Confirmed(Dangerous::Restore { entry }))));
+    assert!(update(
+        &mut s,
+        Msg::Request(Dangerous::Restore {
+            entry: entry.clone()
+        })
+    )
+    .is_empty());
+    assert!(is_restore(&update(
+        &mut s,
+        Msg::Confirmed(Dangerous::Restore { entry })
+    )));
 }
 
 #[test]
 fn one_job_at_a_time_and_cancel_asks() {
     let mut s = state();
     assert_eq!(press(&mut s, "b"), vec![Effect::StartBackup]);
-    assert!(press(&mut s, "b").is_empty(), "a second job is refused while one runs");
+    assert!(
+        press(&mut s, "b").is_empty(),
+        "a second job is refused while one runs"
+    );
     assert!(press(&mut s, "v").is_empty());
     assert!(press(&mut s, "c").is_empty());
-    assert!(matches!(s.dialog, Some(Dialog::YesNo { action: Dangerous::CancelJob, .. })));
+    assert!(matches!(
+        s.dialog,
+        Some(Dialog::YesNo {
+            action: Dangerous::CancelJob,
+            ..
+        })
+    ));
     assert_eq!(press(&mut s, "y"), vec![Effect::CancelJob]);
-    update(&mut s, Msg::Job(JobEvent::Failed("cancelled; nothing was changed".into())));
+    update(
+        &mut s,
+        Msg::Job(JobEvent::Failed("cancelled; nothing was changed".into())),
+    );
     assert!(!s.job_running());
     assert_eq!(s.history.last().unwrap().outcome, JobOutcome::Cancelled);
-    assert!(s.dialog.is_none(), "a cancelled job is not shown as a failure");
+    assert!(
+        s.dialog.is_none(),
+        "a cancelled job is not shown as a failure"
+    );
 }
 
 #[test]
 fn failures_open_the_error_dialog_and_stay_in_the_history() {
     let mut s = state();
     press(&mut s, "b");
-    let effects = update(&mut s, Msg::Job(JobEvent::Failed("pg_dump failed: out of memory".into())));
+    let effects = update(
+        &mut s,
+        Msg::Job(JobEvent::Failed("pg_dump failed: out of memory".into())),
+    );
     assert_eq!(effects, vec![Effect::RefreshCatalog]);
     match &s.dialog {
         Some(Dialog::Error { message, .. }) => assert_eq!(message, "pg_dump failed: out of memory"),
@@ -141,7 +192,10 @@ fn quit_asks_only_while_a_job_runs() {
     assert!(!s.quit);
     assert!(press(&mut s, "n").is_empty());
     let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    assert!(update(&mut s, ctrl_c).is_empty(), "Ctrl-C asks too while a job runs");
+    assert!(
+        update(&mut s, ctrl_c).is_empty(),
+        "Ctrl-C asks too while a job runs"
+    );
     assert_eq!(press(&mut s, "y"), vec![Effect::Quit]);
     assert!(s.quit);
 }
@@ -170,7 +224,15 @@ fn catalog_refresh_keeps_the_selection_on_the_same_backup() {
     let mut s = state();
     let selected = s.backups[1].path.clone();
     let mut newer = backups();
-    newer.insert(0, entry(0, pgkeep::engine::catalog::BackupStatus::Complete, None, true));
+    newer.insert(
+        0,
+        entry(
+            0,
+            pgkeep::engine::catalog::BackupStatus::Complete,
+            None,
+            true,
+        ),
+    );
     update(&mut s, Msg::Catalog(Ok(newer)));
     assert_eq!(s.selected_backup().unwrap().path, selected);
     update(&mut s, Msg::Catalog(Ok(vec![])));
@@ -193,7 +255,10 @@ fn log_search_follow_and_bounded_buffer() {
     assert!(s.log.follow);
     let cap = s.log.capacity;
     for i in 0..cap + 50 {
-        update(&mut s, Msg::Log(pgkeep::monitor::logs::LogEvent::Line(format!("line {i}"))));
+        update(
+            &mut s,
+            Msg::Log(pgkeep::monitor::logs::LogEvent::Line(format!("line {i}"))),
+        );
     }
     assert_eq!(s.log.lines.len(), cap);
 }
@@ -203,7 +268,10 @@ fn ticks_redraw_only_when_something_visible_changes() {
     let mut s = state();
     s.dirty = false;
     update(&mut s, Msg::Tick(now() + chrono::Duration::seconds(10)));
-    assert!(!s.dirty, "an idle tick within the same minute draws nothing");
+    assert!(
+        !s.dirty,
+        "an idle tick within the same minute draws nothing"
+    );
     update(&mut s, Msg::Tick(now() + chrono::Duration::seconds(70)));
     assert!(s.dirty);
 }

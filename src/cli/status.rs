@@ -35,7 +35,11 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
     println!("target       {} ({})", s.target, target.kind_name());
     match &s.server {
         Some(f) => {
-            println!("server       up · PostgreSQL {} · started {}", f.version, ago(f.started_at));
+            println!(
+                "server       up · PostgreSQL {} · started {}",
+                f.version,
+                ago(f.started_at)
+            );
             println!(
                 "database     {} · {} · {}/{} connections",
                 s.database,
@@ -57,7 +61,10 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
                 }
             );
         }
-        None => println!("server       UNREACHABLE: {}", s.problem.clone().unwrap_or_default()),
+        None => println!(
+            "server       UNREACHABLE: {}",
+            s.problem.clone().unwrap_or_default()
+        ),
     }
     let age = s.last_backup_age(now);
     let last = match s.last_backup_at {
@@ -85,7 +92,10 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
             .unwrap_or_default()
     );
     if !s.leftovers.is_empty() {
-        println!("leftovers    {} (remove with `pgkeep cleanup`)", s.leftovers.join(", "));
+        println!(
+            "leftovers    {} (remove with `pgkeep cleanup`)",
+            s.leftovers.join(", ")
+        );
     }
     if !s.reachable() {
         eprintln!("pgkeep: the database server is not reachable: check that it runs, or run `pgkeep doctor`");

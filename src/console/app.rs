@@ -48,7 +48,12 @@ impl App {
     /// A new app for `target` with `config`; `cli_prefix` is shown in job logs.
     pub fn new(config: Config, target: Arc<dyn Target>, cli_prefix: String) -> App {
         let (tx, rx) = unbounded_channel();
-        let state = State::new(target.database(), config.backup_dir.clone(), cli_prefix, config.log.buffer_lines);
+        let state = State::new(
+            target.database(),
+            config.backup_dir.clone(),
+            cli_prefix,
+            config.log.buffer_lines,
+        );
         App {
             state,
             tx,
@@ -77,7 +82,11 @@ impl App {
                 }
             }
         }));
-        let (tx, target, dir) = (self.tx.clone(), self.target.clone(), self.config.backup_dir.clone());
+        let (tx, target, dir) = (
+            self.tx.clone(),
+            self.target.clone(),
+            self.config.backup_dir.clone(),
+        );
         self.background.push(tokio::spawn(async move {
             loop {
                 let s = status::collect(target.as_ref(), &dir).await;
@@ -87,12 +96,18 @@ impl App {
                 tokio::time::sleep(STATUS_EVERY).await;
             }
         }));
-        self.background.push(tokio::spawn(watch_catalog(self.config.backup_dir.clone(), self.tx.clone())));
+        self.background.push(tokio::spawn(watch_catalog(
+            self.config.backup_dir.clone(),
+            self.tx.clone(),
+        )));
         let (tx, sched) = (self.tx.clone(), self.config.schedule.clone());
         self.background.push(tokio::spawn(async move {
             loop {
                 let c = sched.clone();
-                let Ok(s) = tokio::task::spawn_blocking(move || crate::schedule::summary(&c)).await else { return };
+                let Ok(s) = tokio::task::spawn_blocking(move || crate::schedule::summary(&c)).await
+                else {
+                    return;
+                };
                 if tx.send(Msg::Schedule(Box::new(s))).is_err() {
                     return;
                 }
@@ -170,7 +185,9 @@ impl App {
             Effect::StartVerify { entry } => {
                 let target = self.target.clone();
                 self.spawn_job(move |sink, cancel| async move {
-                    verify::verify(target.as_ref(), &entry, &sink, &cancel).await.map(|o| o.message)
+                    verify::verify(target.as_ref(), &entry, &sink, &cancel)
+                        .await
+                        .map(|o| o.message)
                 });
             }
             Effect::CancelJob => {
@@ -229,7 +246,10 @@ impl App {
 
 /// Removes a backup and its manifest; Ok with the file name.
 fn delete_backup(path: &Path) -> Result<String, String> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     std::fs::remove_file(path).map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
     match std::fs::remove_file(Manifest::path_for(path)) {
         Ok(()) => {}
@@ -273,7 +293,8 @@ async fn watch_catalog(dir: PathBuf, tx: UnboundedSender<Msg>) {
         let prev = last.clone();
         let Ok((fp, scan)) = tokio::task::spawn_blocking(move || {
             let fp = fingerprint(&d);
-            let scan = (prev.as_ref() != Some(&fp)).then(|| catalog::scan(&d).map_err(|e| e.to_string()));
+            let scan =
+                (prev.as_ref() != Some(&fp)).then(|| catalog::scan(&d).map_err(|e| e.to_string()));
             (fp, scan)
         })
         .await
@@ -292,5 +313,7 @@ async fn watch_catalog(dir: PathBuf, tx: UnboundedSender<Msg>) {
 
 /// Whether `entries` holds a backup not in `before` (for tests and scripts).
 pub fn has_new_backup(before: &[PathBuf], entries: &[BackupEntry]) -> bool {
-    entries.iter().any(|e| e.status.is_restorable() && !before.contains(&e.path))
+    entries
+        .iter()
+        .any(|e| e.status.is_restorable() && !before.contains(&e.path))
 }

@@ -58,7 +58,8 @@ fn draw_full(frame: &mut Frame, area: Rect, state: &State) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let [status, schedule] = Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(top);
+    let [status, schedule] =
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(top);
     draw_title(frame, title, state);
     panes::status::draw(frame, status, state);
     panes::schedule::draw(frame, schedule, state);
@@ -69,7 +70,10 @@ fn draw_full(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 fn draw_reduced(frame: &mut Frame, area: Rect, state: &State) {
-    let others: Vec<Pane> = Pane::ALL.into_iter().filter(|p| *p != state.focus).collect();
+    let others: Vec<Pane> = Pane::ALL
+        .into_iter()
+        .filter(|p| *p != state.focus)
+        .collect();
     let [title, tabs, summaries, main, gauge, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -83,7 +87,11 @@ fn draw_reduced(frame: &mut Frame, area: Rect, state: &State) {
     let t = state.theme;
     let mut spans = vec![];
     for p in Pane::ALL {
-        let style = if p == state.focus { t.selected() } else { t.dim() };
+        let style = if p == state.focus {
+            t.selected()
+        } else {
+            t.dim()
+        };
         spans.push(Span::styled(format!(" {} ", p.title()), style));
         spans.push(Span::raw(" "));
     }
@@ -111,12 +119,19 @@ fn draw_reduced(frame: &mut Frame, area: Rect, state: &State) {
 
 fn draw_title(frame: &mut Frame, area: Rect, state: &State) {
     let t = state.theme;
-    let target = state.status.as_ref().map(|s| s.target.clone()).unwrap_or_default();
+    let target = state
+        .status
+        .as_ref()
+        .map(|s| s.target.clone())
+        .unwrap_or_default();
     let line = Line::from(vec![
         Span::styled(" pgkeep ", t.key()),
         Span::raw(format!("· database {} ", state.database)),
         Span::styled(format!("· {target} "), t.dim()),
-        Span::styled(format!("· {}", state.local_now().format("%a %Y-%m-%d %H:%M")), t.dim()),
+        Span::styled(
+            format!("· {}", state.local_now().format("%a %Y-%m-%d %H:%M")),
+            t.dim(),
+        ),
     ]);
     frame.render_widget(Paragraph::new(line), area);
 }
@@ -129,11 +144,23 @@ pub fn gauge_label(p: &JobProgress) -> String {
         parts.push(format::fit(tbl, 32));
     }
     if l.rows_total > 0 || l.rows_done > 0 {
-        parts.push(format!("{}/{} rows", format::count(l.rows_done), format::count(l.rows_total)));
+        parts.push(format!(
+            "{}/{} rows",
+            format::count(l.rows_done),
+            format::count(l.rows_total)
+        ));
     }
     match l.bytes_total {
-        Some(total) => parts.push(format!("{} of {}", format::size(l.bytes_done), format::size(total))),
-        None if l.bytes_written > 0 => parts.push(format!("{} → {}", format::size(l.bytes_done), format::size(l.bytes_written))),
+        Some(total) => parts.push(format!(
+            "{} of {}",
+            format::size(l.bytes_done),
+            format::size(total)
+        )),
+        None if l.bytes_written > 0 => parts.push(format!(
+            "{} → {}",
+            format::size(l.bytes_done),
+            format::size(l.bytes_written)
+        )),
         None if l.bytes_done > 0 => parts.push(format::size(l.bytes_done)),
         None => {}
     }
@@ -151,8 +178,15 @@ fn draw_gauge(frame: &mut Frame, area: Rect, state: &State) {
     let Some(job) = &state.job else { return };
     let t = state.theme;
     let p = &job.progress;
-    let phase = p.phase.map(|ph| ph.to_string()).unwrap_or_else(|| "starting".into());
-    let cancel = if job.cancel_requested { " · cancelling…" } else { " · c cancels" };
+    let phase = p
+        .phase
+        .map(|ph| ph.to_string())
+        .unwrap_or_else(|| "starting".into());
+    let cancel = if job.cancel_requested {
+        " · cancelling…"
+    } else {
+        " · c cancels"
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.warn())
@@ -174,7 +208,11 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
             Span::styled("█  Enter searches · Esc cancels", t.dim()),
         ])
     } else if let Some(f) = &state.flash {
-        let style = if f.contains("FAILED") { t.fail() } else { t.warn() };
+        let style = if f.contains("FAILED") {
+            t.fail()
+        } else {
+            t.warn()
+        };
         Line::from(Span::styled(f.clone(), style))
     } else {
         let keys: &[(&str, &str)] = &[

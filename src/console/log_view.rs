@@ -106,7 +106,11 @@ impl LogView {
         let n = self.lines.len();
         let cur = self.bottom_line();
         for step in 1..=n {
-            let i = if forward { (cur + step) % n } else { (cur + n - step % n) % n };
+            let i = if forward {
+                (cur + step) % n
+            } else {
+                (cur + n - step % n) % n
+            };
             if self.lines[i].to_lowercase().contains(&q) {
                 self.bottom = i;
                 self.follow = false;

@@ -46,11 +46,18 @@ pub fn cli_prefix(ctx: &Context, target: &dyn Target) -> String {
     parts.extend(target.cli_flags());
     parts.push("--backup-dir".into());
     parts.push(ctx.config.backup_dir.display().to_string());
-    parts.iter().map(|p| shell_quote(p)).collect::<Vec<_>>().join(" ")
+    parts
+        .iter()
+        .map(|p| shell_quote(p))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=,".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@=,".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -106,7 +113,10 @@ async fn forward_terminal_events(tx: UnboundedSender<Msg>) {
 
 async fn forward_signals(tx: UnboundedSender<Msg>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         return;
     };
     tokio::select! {

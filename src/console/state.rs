@@ -43,7 +43,11 @@ impl Pane {
     pub fn cycle(self, forward: bool) -> Pane {
         let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
         let n = Pane::ALL.len();
-        Pane::ALL[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+        Pane::ALL[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
     }
 }
 
@@ -211,7 +215,9 @@ impl State {
 
     /// The job being recorded (the last in the history while one runs).
     pub fn current_record(&mut self) -> Option<&mut JobRecord> {
-        self.history.last_mut().filter(|r| r.outcome == JobOutcome::Running)
+        self.history
+            .last_mut()
+            .filter(|r| r.outcome == JobOutcome::Running)
     }
 
     /// Local time of `now`, for the header.

@@ -74,7 +74,9 @@ impl Theme {
     /// A pane's border: bright when focused.
     pub fn border(&self, focused: bool) -> Style {
         match (focused, self.color) {
-            (true, true) => Style::default().fg(Color::LightCyan).add_modifier(Modifier::BOLD),
+            (true, true) => Style::default()
+                .fg(Color::LightCyan)
+                .add_modifier(Modifier::BOLD),
             (true, false) => Style::default().add_modifier(Modifier::BOLD),
             (false, _) => self.dim(),
         }
@@ -101,7 +103,10 @@ impl Theme {
 
     /// A log line by severity: ERROR/FATAL/PANIC red, WARNING yellow.
     pub fn log_line(&self, line: &str) -> Style {
-        if ["ERROR:", "FATAL:", "PANIC:"].iter().any(|k| line.contains(k)) {
+        if ["ERROR:", "FATAL:", "PANIC:"]
+            .iter()
+            .any(|k| line.contains(k))
+        {
             self.fail()
         } else if line.contains("WARNING:") {
             self.warn()

@@ -135,7 +135,10 @@ fn start_job(
         (_, None) => return Vec::new(),
     };
     let mut progress = JobProgress::default();
-    progress.reduce(&JobEvent::Started { kind, what: what.clone() });
+    progress.reduce(&JobEvent::Started {
+        kind,
+        what: what.clone(),
+    });
     state.job = Some(ActiveJob {
         progress,
         cancel_requested: false,
@@ -149,7 +152,9 @@ fn start_job(
         outcome: JobOutcome::Running,
         log: Vec::new(),
     });
-    state.log.push(format!("pgkeep: {what} started ($ {command})"));
+    state
+        .log
+        .push(format!("pgkeep: {what} started ($ {command})"));
     state.flash = None;
     vec![effect]
 }
@@ -228,17 +233,25 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             })
         }
         KeyCode::Char('b') => return start_job(state, JobKind::Backup, None),
-        KeyCode::Char('r') => match restorable(state) {
-            Some(entry) => return update(state, Msg::Request(Dangerous::Restore { entry })),
-            None => state.flash = Some("select a finished backup to restore (interrupted or damaged ones cannot be)".into()),
-        },
+        KeyCode::Char('r') => {
+            match restorable(state) {
+                Some(entry) => return update(state, Msg::Request(Dangerous::Restore { entry })),
+                None => state.flash = Some(
+                    "select a finished backup to restore (interrupted or damaged ones cannot be)"
+                        .into(),
+                ),
+            }
+        }
         KeyCode::Char('v') => match restorable(state) {
             Some(entry) => return start_job(state, JobKind::Verify, Some(entry)),
             None => state.flash = Some("select a finished backup to verify".into()),
         },
         KeyCode::Char('D') => {
             if let Some(e) = state.selected_backup().cloned() {
-                return update(state, Msg::Request(Dangerous::Delete { entry: Box::new(e) }));
+                return update(
+                    state,
+                    Msg::Request(Dangerous::Delete { entry: Box::new(e) }),
+                );
             }
         }
         KeyCode::Char('c') => {
@@ -280,7 +293,9 @@ fn restorable(state: &State) -> Option<Box<crate::engine::catalog::BackupEntry>>
 }
 
 fn search_key(state: &mut State, key: KeyEvent) {
-    let Some(input) = state.search_input.as_mut() else { return };
+    let Some(input) = state.search_input.as_mut() else {
+        return;
+    };
     match key.code {
         KeyCode::Esc => state.search_input = None,
         KeyCode::Enter => {
@@ -306,14 +321,20 @@ fn pane_key(state: &mut State, key: KeyEvent) {
         (Pane::Backups, KeyCode::Down | KeyCode::Char('j')) => {
             state.selected = (state.selected + 1).min(n.saturating_sub(1))
         }
-        (Pane::Backups, KeyCode::Up | KeyCode::Char('k')) => state.selected = state.selected.saturating_sub(1),
-        (Pane::Backups, KeyCode::PageDown) => state.selected = (state.selected + 10).min(n.saturating_sub(1)),
+        (Pane::Backups, KeyCode::Up | KeyCode::Char('k')) => {
+            state.selected = state.selected.saturating_sub(1)
+        }
+        (Pane::Backups, KeyCode::PageDown) => {
+            state.selected = (state.selected + 10).min(n.saturating_sub(1))
+        }
         (Pane::Backups, KeyCode::PageUp) => state.selected = state.selected.saturating_sub(10),
         (Pane::Backups, KeyCode::Char('g') | KeyCode::Home) => state.selected = 0,
         (Pane::Backups, KeyCode::Char('G') | KeyCode::End) => state.selected = n.saturating_sub(1),
         (Pane::Backups, KeyCode::Enter) => {
             if let Some(e) = state.selected_backup() {
-                state.dialog = Some(Dialog::Details { entry: Box::new(e.clone()) });
+                state.dialog = Some(Dialog::Details {
+                    entry: Box::new(e.clone()),
+                });
             }
         }
         (Pane::Log, KeyCode::Down | KeyCode::Char('j')) => state.log.scroll(1),

@@ -94,7 +94,9 @@ fn follow_file(path: &Path, tail: usize, tx: &UnboundedSender<LogEvent>) {
             return;
         }
         std::thread::sleep(POLL_EVERY);
-        let Ok(meta) = std::fs::metadata(path) else { continue };
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue;
+        };
         let restart = match &cursor {
             None => true,
             Some(c) => meta.ino() != c.inode || meta.len() < c.pos,
@@ -140,7 +142,10 @@ mod tests {
     use std::io::Write;
 
     async fn next_line(rx: &mut tokio::sync::mpsc::UnboundedReceiver<LogEvent>) -> LogEvent {
-        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap()
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -152,7 +157,10 @@ mod tests {
         let h = FileLogSource::new(&path).follow(2, tx);
         assert_eq!(next_line(&mut rx).await, LogEvent::Line("two".into()));
         assert_eq!(next_line(&mut rx).await, LogEvent::Line("three".into()));
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         write!(f, "fo").unwrap();
         f.flush().unwrap();
         tokio::time::sleep(Duration::from_millis(700)).await;

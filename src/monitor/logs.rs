@@ -73,7 +73,9 @@ pub async fn source_for(config: &Config, target: &dyn Target) -> Box<dyn LogSour
 /// The server's current log file (`pg_current_logfile()` against `data_directory`), when
 /// it exists and is readable from here.
 pub async fn current_logfile(target: &dyn Target) -> Option<PathBuf> {
-    let client = crate::target::connect(target, target.database()).await.ok()?;
+    let client = crate::target::connect(target, target.database())
+        .await
+        .ok()?;
     let row = client
         .query_one(
             "SELECT pg_current_logfile(), current_setting('data_directory')",

@@ -47,7 +47,11 @@ pub struct Archiver {
 impl Archiver {
     /// Red when the latest attempt failed, yellow when some failed earlier.
     pub fn level(&self) -> Level {
-        match (self.failed_count, self.last_failed_at, self.last_archived_at) {
+        match (
+            self.failed_count,
+            self.last_failed_at,
+            self.last_archived_at,
+        ) {
             (0, _, _) => Level::Ok,
             (_, Some(f), Some(a)) if a > f => Level::Warn,
             _ => Level::Fail,
@@ -109,7 +113,8 @@ impl ServerStatus {
 
     /// Age of the newest complete backup at `now`.
     pub fn last_backup_age(&self, now: DateTime<Utc>) -> Option<Duration> {
-        self.last_backup_at.map(|t| (now - t).to_std().unwrap_or_default())
+        self.last_backup_at
+            .map(|t| (now - t).to_std().unwrap_or_default())
     }
 }
 
@@ -135,11 +140,10 @@ pub async fn collect(target: &dyn Target, backup_dir: &Path) -> ServerStatus {
         Vec::new()
     };
     let dir = backup_dir.to_path_buf();
-    let (free_bytes, last_backup_at) = tokio::task::spawn_blocking(move || {
-        (free_space_near(&dir), last_complete_backup(&dir))
-    })
-    .await
-    .unwrap_or((None, None));
+    let (free_bytes, last_backup_at) =
+        tokio::task::spawn_blocking(move || (free_space_near(&dir), last_complete_backup(&dir)))
+            .await
+            .unwrap_or((None, None));
     ServerStatus {
         checked_at: Utc::now(),
         target: target.describe(),
@@ -159,7 +163,11 @@ pub async fn collect(target: &dyn Target, backup_dir: &Path) -> ServerStatus {
 pub fn free_space_near(dir: &Path) -> Option<u64> {
     let mut p = Some(dir);
     while let Some(d) = p {
-        let probe = if d.as_os_str().is_empty() { Path::new(".") } else { d };
+        let probe = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
         if probe.exists() {
             return fsutil::free_space(probe).ok();
         }

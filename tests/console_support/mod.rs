@@ -45,20 +45,49 @@ pub fn manifest(t: DateTime<Utc>, verification: Option<Verification>) -> Manifes
         target: "postgres@db:5432/shop".into(),
         database_size_bytes: Some(98_765_432),
         tables: vec![
-            TableEntry { name: "public.invoice".into(), estimated_rows: 120_000, rows: Some(120_345) },
-            TableEntry { name: "public.customer".into(), estimated_rows: 4_000, rows: Some(4_012) },
+            TableEntry {
+                name: "public.invoice".into(),
+                estimated_rows: 120_000,
+                rows: Some(120_345),
+            },
+            TableEntry {
+                name: "public.customer".into(),
+                estimated_rows: 4_000,
+                rows: Some(4_012),
+            },
         ],
         verification,
     }
 }
 
 /// A backup entry.
-pub fn entry(h: i64, status: BackupStatus, label: Option<&str>, with_manifest: bool) -> BackupEntry {
+pub fn entry(
+    h: i64,
+    status: BackupStatus,
+    label: Option<&str>,
+    with_manifest: bool,
+) -> BackupEntry {
     let t = hours_ago(h);
-    let name = format!("shop_{}.sql.gz{}", t.format("%Y-%m-%dT%H-%M-%SZ"), if status == BackupStatus::Interrupted { ".partial" } else { "" });
+    let name = format!(
+        "shop_{}.sql.gz{}",
+        t.format("%Y-%m-%dT%H-%M-%SZ"),
+        if status == BackupStatus::Interrupted {
+            ".partial"
+        } else {
+            ""
+        }
+    );
     let verification = match &status {
-        BackupStatus::Verified { at } => Some(Verification { at: *at, ok: true, message: "2 tables match".into() }),
-        BackupStatus::VerifyFailed { at, message } => Some(Verification { at: *at, ok: false, message: message.clone() }),
+        BackupStatus::Verified { at } => Some(Verification {
+            at: *at,
+            ok: true,
+            message: "2 tables match".into(),
+        }),
+        BackupStatus::VerifyFailed { at, message } => Some(Verification {
+            at: *at,
+            ok: false,
+            message: message.clone(),
+        }),
         _ => None,
     };
     let mut m = with_manifest.then(|| manifest(t, verification));
@@ -81,9 +110,23 @@ pub fn entry(h: i64, status: BackupStatus, label: Option<&str>, with_manifest: b
 pub fn backups() -> Vec<BackupEntry> {
     vec![
         entry(1, BackupStatus::Interrupted, None, false),
-        entry(9, BackupStatus::Verified { at: hours_ago(8) }, Some("nightly"), true),
+        entry(
+            9,
+            BackupStatus::Verified { at: hours_ago(8) },
+            Some("nightly"),
+            true,
+        ),
         entry(33, BackupStatus::Complete, Some("before upgrade"), true),
-        entry(57, BackupStatus::VerifyFailed { at: hours_ago(50), message: "row count of public.invoice differs: 120,345 in the manifest, 0 restored".into() }, None, true),
+        entry(
+            57,
+            BackupStatus::VerifyFailed {
+                at: hours_ago(50),
+                message: "row count of public.invoice differs: 120,345 in the manifest, 0 restored"
+                    .into(),
+            },
+            None,
+            true,
+        ),
         entry(81, BackupStatus::ChecksumMismatch, None, true),
         entry(400, BackupStatus::NoManifest, None, false),
     ]
@@ -135,7 +178,12 @@ pub fn schedule() -> ScheduleSummary {
 
 /// The full fixture state, colours on.
 pub fn state() -> State {
-    let mut s = State::new("shop", PathBuf::from("/srv/facturatie/db_backups"), "pgkeep --backup-dir db_backups".into(), 10_000);
+    let mut s = State::new(
+        "shop",
+        PathBuf::from("/srv/facturatie/db_backups"),
+        "pgkeep --backup-dir db_backups".into(),
+        10_000,
+    );
     s.now = now();
     s.theme = Theme { color: true };
     s.backups = backups();
@@ -170,7 +218,8 @@ pub fn code(c: KeyCode) -> Msg {
 /// Draws `state` on a w x h test terminal.
 pub fn render(state: &State, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| pgkeep::console::layout::draw(f, state)).unwrap();
+    term.draw(|f| pgkeep::console::layout::draw(f, state))
+        .unwrap();
     term
 }
 
@@ -178,7 +227,11 @@ pub fn render(state: &State, w: u16, h: u16) -> Terminal<TestBackend> {
 pub fn text(term: &Terminal<TestBackend>) -> String {
     let buf = term.backend().buffer();
     (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -16,7 +16,12 @@ use crate::engine::catalog::BackupEntry;
 /// Keys: printable characters type, Backspace erases, Enter confirms, Esc cancels.
 pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     let database = state.database.clone();
-    let Some(Dialog::ConfirmRestore { entry, typed, mismatch }) = state.dialog.as_mut() else {
+    let Some(Dialog::ConfirmRestore {
+        entry,
+        typed,
+        mismatch,
+    }) = state.dialog.as_mut()
+    else {
         return Vec::new();
     };
     match key.code {
@@ -40,7 +45,14 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 }
 
 /// Draws the dialog.
-pub fn draw(frame: &mut Frame, area: Rect, state: &State, entry: &BackupEntry, typed: &str, mismatch: bool) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    entry: &BackupEntry,
+    typed: &str,
+    mismatch: bool,
+) {
     let t = state.theme;
     let db = &state.database;
     let size = state

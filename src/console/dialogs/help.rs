@@ -33,8 +33,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let inner = super::frame_dialog(frame, rect, "keys (Esc closes)", t.border(true));
     let mut lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| Line::from(vec![Span::styled(format!(" {k:<16}"), t.key()), Span::raw(*what)]))
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<16}"), t.key()),
+                Span::raw(*what),
+            ])
+        })
         .collect();
-    lines.push(Line::from(Span::styled(" every action also exists as a pgkeep subcommand", t.dim())));
+    lines.push(Line::from(Span::styled(
+        " every action also exists as a pgkeep subcommand",
+        t.dim(),
+    )));
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -39,14 +39,22 @@ fn outcome_span(t: Theme, o: &JobOutcome) -> Span<'static> {
 /// Draws the history.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
     let t = state.theme;
-    let rect = super::centered(area, area.width.saturating_sub(8).max(40), area.height.saturating_sub(4).max(8));
+    let rect = super::centered(
+        area,
+        area.width.saturating_sub(8).max(40),
+        area.height.saturating_sub(4).max(8),
+    );
     let inner = super::frame_dialog(frame, rect, "job history (Esc closes)", t.border(true));
     if state.history.is_empty() {
-        frame.render_widget(Paragraph::new("No jobs in this session yet: b takes a backup."), inner);
+        frame.render_widget(
+            Paragraph::new("No jobs in this session yet: b takes a backup."),
+            inner,
+        );
         return;
     }
     let list_h = (state.history.len() as u16).min(inner.height / 3).max(1);
-    let [list, detail] = Layout::vertical([Constraint::Length(list_h + 1), Constraint::Min(1)]).areas(inner);
+    let [list, detail] =
+        Layout::vertical([Constraint::Length(list_h + 1), Constraint::Min(1)]).areas(inner);
     let lines: Vec<Line> = state
         .history
         .iter()
@@ -57,13 +65,21 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
         .collect();
     frame.render_widget(Paragraph::new(lines), list);
     if let Some(r) = state.history.get(selected) {
-        let mut lines = vec![Line::from(Span::styled(format!("$ {}", r.command.trim_start_matches("$ ")), t.label()))];
+        let mut lines = vec![Line::from(Span::styled(
+            format!("$ {}", r.command.trim_start_matches("$ ")),
+            t.label(),
+        ))];
         if let JobOutcome::Failed(m) = &r.outcome {
             lines.push(Line::from(Span::styled(m.clone(), t.fail())));
         }
         let room = detail.height.saturating_sub(lines.len() as u16) as usize;
         let skip = r.log.len().saturating_sub(room);
-        lines.extend(r.log.iter().skip(skip).map(|l| Line::from(Span::styled(l.clone(), t.log_line(l)))));
+        lines.extend(
+            r.log
+                .iter()
+                .skip(skip)
+                .map(|l| Line::from(Span::styled(l.clone(), t.log_line(l)))),
+        );
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), detail);
     }
 }
@@ -77,7 +93,11 @@ fn job_line(t: Theme, r: &JobRecord, state: &State, selected: bool) -> Line<'sta
         Span::raw(format!("{} ", format::local(r.started_at))),
         Span::raw(format!("{:<8} ", r.kind.to_string())),
         outcome_span(t, &r.outcome),
-        Span::raw(format!("  {took:>6}  {}  ({})", r.what, format::ago(r.started_at, state.now))),
+        Span::raw(format!(
+            "  {took:>6}  {}  ({})",
+            r.what,
+            format::ago(r.started_at, state.now)
+        )),
     ]);
     if selected {
         line = line.style(t.selected());

@@ -41,10 +41,14 @@ pub fn closes(key: KeyEvent) -> bool {
 pub fn draw(frame: &mut Frame, state: &State) {
     let area = frame.area();
     match &state.dialog {
-        Some(Dialog::ConfirmRestore { entry, typed, mismatch }) => {
-            confirm_restore::draw(frame, area, state, entry, typed, *mismatch)
+        Some(Dialog::ConfirmRestore {
+            entry,
+            typed,
+            mismatch,
+        }) => confirm_restore::draw(frame, area, state, entry, typed, *mismatch),
+        Some(Dialog::YesNo { question, yes, .. }) => {
+            yes_no::draw(frame, area, state, question, *yes)
         }
-        Some(Dialog::YesNo { question, yes, .. }) => yes_no::draw(frame, area, state, question, *yes),
         Some(Dialog::Help) => help::draw(frame, area, state),
         Some(Dialog::JobHistory { selected }) => job_history::draw(frame, area, state, *selected),
         Some(Dialog::Error { title, message }) => error::draw(frame, area, state, title, message),
@@ -66,7 +70,12 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// Clears `rect` and draws a dialog frame titled `title`; returns the inner area.
-pub fn frame_dialog(frame: &mut Frame, rect: Rect, title: &str, style: ratatui::style::Style) -> Rect {
+pub fn frame_dialog(
+    frame: &mut Frame,
+    rect: Rect,
+    title: &str,
+    style: ratatui::style::Style,
+) -> Rect {
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)

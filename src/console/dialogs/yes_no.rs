@@ -18,7 +18,12 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     let confirm = match key.code {
         KeyCode::Char('y') | KeyCode::Char('Y') => true,
         KeyCode::Enter => *yes,
-        KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab | KeyCode::Char('h') | KeyCode::Char('l') => {
+        KeyCode::Left
+        | KeyCode::Right
+        | KeyCode::Tab
+        | KeyCode::BackTab
+        | KeyCode::Char('h')
+        | KeyCode::Char('l') => {
             *yes = !*yes;
             return Vec::new();
         }
@@ -49,7 +54,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, question: &str, yes: b
     let lines = vec![
         Line::from(question.to_string()),
         Line::from(""),
-        Line::from(vec![button("yes (y)", yes), Span::raw("   "), button("no (n)", !yes)]),
+        Line::from(vec![
+            button("yes (y)", yes),
+            Span::raw("   "),
+            button("no (n)", !yes),
+        ]),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

@@ -45,7 +45,11 @@ pub fn first_visible(selected: usize, height: usize) -> usize {
 /// True for the `.partial` file of the backup job running now.
 pub fn being_written(state: &State, e: &BackupEntry) -> bool {
     let Some(job) = &state.job else { return false };
-    let since = state.history.last().map(|r| r.started_at).unwrap_or(state.now);
+    let since = state
+        .history
+        .last()
+        .map(|r| r.started_at)
+        .unwrap_or(state.now);
     job.progress.kind == Some(crate::engine::progress::JobKind::Backup)
         && e.status == BackupStatus::Interrupted
         && e.database == state.database
@@ -57,7 +61,10 @@ fn row(state: &State, e: &BackupEntry, selected: bool, wide: bool) -> Row<'stati
     let (status, style) = if being_written(state, e) {
         ("being written…".to_string(), t.warn())
     } else {
-        (status_text(&e.status, state.now), status_style(t, &e.status))
+        (
+            status_text(&e.status, state.now),
+            status_style(t, &e.status),
+        )
     };
     let label = e.label.clone().unwrap_or_default();
     let mut cells = vec![
@@ -85,10 +92,13 @@ pub fn detail(state: &State) -> Line<'static> {
         return Line::from(Span::styled("", t.dim()));
     };
     match (&e.manifest, &e.status) {
-        (_, BackupStatus::VerifyFailed { message, .. }) => Line::from(Span::styled(message.clone(), t.fail())),
-        (_, BackupStatus::Interrupted) if being_written(state, e) => {
-            Line::from(Span::styled("the running backup is writing this file; it is renamed when complete", t.warn()))
+        (_, BackupStatus::VerifyFailed { message, .. }) => {
+            Line::from(Span::styled(message.clone(), t.fail()))
         }
+        (_, BackupStatus::Interrupted) if being_written(state, e) => Line::from(Span::styled(
+            "the running backup is writing this file; it is renamed when complete",
+            t.warn(),
+        )),
         (_, BackupStatus::Interrupted) => Line::from(Span::styled(
             "never finished: not restorable; the next successful backup removes it (or D)",
             t.fail(),
@@ -99,12 +109,23 @@ pub fn detail(state: &State) -> Line<'static> {
             Span::styled(" · took ", t.label()),
             Span::raw(format!("{:.1}s", m.duration_secs)),
             Span::styled(" · database ", t.label()),
-            Span::raw(m.database_size_bytes.map(format::size).unwrap_or_else(|| "?".into())),
+            Span::raw(
+                m.database_size_bytes
+                    .map(format::size)
+                    .unwrap_or_else(|| "?".into()),
+            ),
             Span::styled(" · ", t.label()),
-            Span::raw(format!("{} tables, {} rows", m.tables.len(), format::count(m.total_rows()))),
+            Span::raw(format!(
+                "{} tables, {} rows",
+                m.tables.len(),
+                format::count(m.total_rows())
+            )),
             Span::styled("  (Enter: details)", t.dim()),
         ]),
-        (None, _) => Line::from(Span::styled("no manifest (made by another tool): restorable, not checked", t.warn())),
+        (None, _) => Line::from(Span::styled(
+            "no manifest (made by another tool): restorable, not checked",
+            t.warn(),
+        )),
     }
 }
 
@@ -112,17 +133,28 @@ pub fn detail(state: &State) -> Line<'static> {
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let t = state.theme;
     let n = state.backups.len();
-    let extra = if n == 0 { String::new() } else { format!(" ({}/{n})", state.selected + 1) };
+    let extra = if n == 0 {
+        String::new()
+    } else {
+        format!(" ({}/{n})", state.selected + 1)
+    };
     let block = super::block(state, Pane::Backups, &extra);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [table_area, detail_area] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [table_area, detail_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     if let Some(p) = &state.catalog_problem {
-        frame.render_widget(Paragraph::new(Span::styled(p.clone(), t.fail())), table_area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(p.clone(), t.fail())),
+            table_area,
+        );
         return;
     }
     if n == 0 {
-        let msg = format!("No backups in {} yet. Press b to take one now.", state.backup_dir.display());
+        let msg = format!(
+            "No backups in {} yet. Press b to take one now.",
+            state.backup_dir.display()
+        );
         frame.render_widget(Paragraph::new(msg), table_area);
         return;
     }
@@ -162,7 +194,16 @@ pub fn summary(state: &State) -> Line<'static> {
     let newest = state
         .backups
         .first()
-        .map(|e| format!("newest {} ({})", format::ago(e.time, state.now), status_text(&e.status, state.now)))
+        .map(|e| {
+            format!(
+                "newest {} ({})",
+                format::ago(e.time, state.now),
+                status_text(&e.status, state.now)
+            )
+        })
         .unwrap_or_else(|| "none yet".into());
-    Line::from(vec![Span::styled("backups: ", t.label()), Span::raw(format!("{} · {newest}", state.backups.len()))])
+    Line::from(vec![
+        Span::styled("backups: ", t.label()),
+        Span::raw(format!("{} · {newest}", state.backups.len())),
+    ])
 }

@@ -29,7 +29,10 @@ pub fn highlighted(t: Theme, line: &str, query: Option<&str>) -> Line<'static> {
         if s > at {
             spans.push(Span::styled(line[at..s].to_string(), base));
         }
-        spans.push(Span::styled(line[s..s + q.len()].to_string(), t.highlight()));
+        spans.push(Span::styled(
+            line[s..s + q.len()].to_string(),
+            t.highlight(),
+        ));
         at = s + q.len();
     }
     spans.push(Span::styled(line[at..].to_string(), base));
@@ -42,7 +45,11 @@ fn title_extra(state: &State) -> String {
     if !log.source.is_empty() {
         s.push_str(&format!(" — {}", log.source));
     }
-    s.push_str(if log.follow { " · following" } else { " · paused (f follows)" });
+    s.push_str(if log.follow {
+        " · following"
+    } else {
+        " · paused (f follows)"
+    });
     if let Some(q) = &log.query {
         s.push_str(&format!(" · /{q}: {} matching lines", log.match_count()));
     }
@@ -68,7 +75,11 @@ pub fn visible_lines(state: &State, height: usize) -> Vec<Line<'static>> {
     let bottom = log.bottom_line();
     let first = (bottom + 1).saturating_sub(room);
     let query = log.query.as_deref();
-    out.extend(log.lines.range(first..=bottom).map(|l| highlighted(t, l, query)));
+    out.extend(
+        log.lines
+            .range(first..=bottom)
+            .map(|l| highlighted(t, l, query)),
+    );
     out
 }
 
@@ -84,8 +95,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
 /// One line for the reduced layout: the newest log line.
 pub fn summary(state: &State) -> Line<'static> {
     let t = state.theme;
-    let last = state.log.lines.back().or(state.log.notice.as_ref()).cloned().unwrap_or_default();
-    Line::from(vec![Span::styled("log: ", t.label()), Span::styled(last.clone(), t.log_line(&last))])
+    let last = state
+        .log
+        .lines
+        .back()
+        .or(state.log.notice.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    Line::from(vec![
+        Span::styled("log: ", t.label()),
+        Span::styled(last.clone(), t.log_line(&last)),
+    ])
 }
 
 /// Style of the search prompt.

@@ -15,7 +15,11 @@ pub fn block(state: &State, pane: Pane, extra: &str) -> Block<'static> {
     let focused = state.focus == pane;
     Block::default()
         .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Rounded })
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
         .border_style(state.theme.border(focused))
         .title(format!(" {}{} ", pane.title(), extra))
 }

@@ -16,14 +16,23 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
         return vec![Line::from(Span::styled("reading the schedule…", t.dim()))];
     };
     let mut out = vec![Line::from(Span::styled(s.description.clone(), t.text()))];
-    let expr = if s.description.contains(&s.expression) { String::new() } else { format!("cron `{}` · ", s.expression) };
-    out.push(Line::from(Span::styled(format!("{expr}time zone {}", s.timezone), t.dim())));
+    let expr = if s.description.contains(&s.expression) {
+        String::new()
+    } else {
+        format!("cron `{}` · ", s.expression)
+    };
+    out.push(Line::from(Span::styled(
+        format!("{expr}time zone {}", s.timezone),
+        t.dim(),
+    )));
     if let Some(e) = &s.error {
         out.push(Line::from(Span::styled(e.clone(), t.fail())));
     }
     let crontab = match &s.crontab {
         CrontabState::Matches => Span::styled("crontab: installed, matches", t.ok()),
-        CrontabState::NotInstalled => Span::styled("crontab: not installed (pgkeep schedule install)", t.warn()),
+        CrontabState::NotInstalled => {
+            Span::styled("crontab: not installed (pgkeep schedule install)", t.warn())
+        }
         CrontabState::Differs(line) => Span::styled(format!("crontab differs: {line}"), t.warn()),
         CrontabState::Unavailable(why) => Span::styled(format!("crontab: {why}"), t.dim()),
     };
@@ -33,7 +42,10 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
     } else {
         out.push(Line::from(Span::styled("next runs:", t.label())));
         for r in s.next_runs.iter().take(5) {
-            out.push(Line::from(format!("  {}", r.format("%a %Y-%m-%d %H:%M %Z"))));
+            out.push(Line::from(format!(
+                "  {}",
+                r.format("%a %Y-%m-%d %H:%M %Z")
+            )));
         }
     }
     out
@@ -50,7 +62,10 @@ pub fn summary(state: &State) -> Line<'static> {
                 .first()
                 .map(|n| format!(" · next {}", n.format("%a %H:%M")))
                 .unwrap_or_default();
-            Line::from(vec![Span::styled("schedule: ", t.label()), Span::raw(format!("{}{next}", s.description))])
+            Line::from(vec![
+                Span::styled("schedule: ", t.label()),
+                Span::raw(format!("{}{next}", s.description)),
+            ])
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::console::format;
@@ -204,5 +204,10 @@ pub fn summary(state: &State) -> Line<'static> {
 /// Draws the pane.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let block = super::block(state, Pane::Status, "");
-    frame.render_widget(Paragraph::new(lines(state)).block(block), area);
+    frame.render_widget(
+        Paragraph::new(lines(state))
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
 }

@@ -20,10 +20,7 @@ fn status_json_reports_the_live_server_and_the_last_backup() {
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
     assert_eq!(v["database"], db.as_str());
-    assert!(
-        v["server"]["version"].as_str().unwrap().starts_with("15")
-            || v["server"]["version"].is_string()
-    );
+    assert!(!v["server"]["version"].as_str().unwrap().is_empty());
     assert!(v["server"]["database_size"].as_u64().unwrap() > 0);
     assert!(v["last_backup_at"].is_null());
 

@@ -237,3 +237,45 @@ fn no_color_uses_no_colours() {
         "failures still say so in words"
     );
 }
+
+#[test]
+fn container_state_and_failing_checks_are_shown() {
+    let mut s = state();
+    let st = s.status.as_mut().unwrap();
+    st.container = Some(pgkeep::monitor::container::ContainerStatus {
+        name: "facturatie-db-1".into(),
+        state: "restarting".into(),
+        health: Some("unhealthy".into()),
+        restart_count: 4,
+        image: "postgres:15".into(),
+        ..Default::default()
+    });
+    st.checks = vec![
+        pgkeep::monitor::checks::Check {
+            name: "backup dir writable".into(),
+            ok: false,
+            detail: "db_backups is owned by root".into(),
+            fix: Some("sudo chown -R 999:999 db_backups".into()),
+        },
+        pgkeep::monitor::checks::Check {
+            name: "server reachable".into(),
+            ok: true,
+            detail: "ok".into(),
+            fix: None,
+        },
+    ];
+    s.focus = Pane::Status;
+    snap("status_container_checks", &s);
+    let term = render(&s, 120, 40);
+    let screen = text(&term);
+    assert!(
+        screen.contains("→ sudo chown -R"),
+        "the fix is shown"
+    );
+    assert!(
+        !screen.contains("server reachable"),
+        "passing checks are not listed"
+    );
+    let (x, y) = find(&term, "restarting").unwrap();
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+}

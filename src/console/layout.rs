@@ -49,9 +49,19 @@ fn gauge_height(state: &State) -> u16 {
 }
 
 fn draw_full(frame: &mut Frame, area: Rect, state: &State) {
+    // The top row grows (up to 16 rows) when the status pane has more to say
+    // (container state, failing checks), but the backups pane keeps at least 8 rows.
+    let inner_width = (area.width as usize * 62 / 100).saturating_sub(2).max(1);
+    let status_rows = panes::status::lines(state)
+        .iter()
+        .map(|l| l.width().div_ceil(inner_width).max(1) as u16)
+        .sum::<u16>()
+        + 2;
+    let spare = area.height.saturating_sub(1 + 8 + 10 + gauge_height(state) + 1);
+    let top_height = status_rows.clamp(10, 16).min(spare.max(10));
     let [title, top, backups, log, gauge, hints] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(10),
+        Constraint::Length(top_height),
         Constraint::Min(8),
         Constraint::Length(10),
         Constraint::Length(gauge_height(state)),

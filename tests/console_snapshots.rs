@@ -268,14 +268,42 @@ fn container_state_and_failing_checks_are_shown() {
     snap("status_container_checks", &s);
     let term = render(&s, 120, 40);
     let screen = text(&term);
-    assert!(
-        screen.contains("→ sudo chown -R"),
-        "the fix is shown"
-    );
+    assert!(screen.contains("→ sudo chown -R"), "the fix is shown");
     assert!(
         !screen.contains("server reachable"),
         "passing checks are not listed"
     );
     let (x, y) = find(&term, "restarting").unwrap();
     assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn long_log_lines_wrap_and_the_newest_stays_at_the_bottom() {
+    let mut s = state();
+    s.log
+        .push(format!("ERROR:  {} end-of-long-line", "x".repeat(200)));
+    s.log.push("the newest line".into());
+    for (w, h) in SIZES {
+        s.focus = Pane::Log;
+        let term = render(&s, w, h);
+        let screen = text(&term);
+        assert!(
+            screen.contains("end-of-long-line"),
+            "the long line is wrapped, not cut:\n{screen}"
+        );
+        let (_, y_long) = find(&term, "end-of-long-line").unwrap();
+        let (x, y_new) = find(&term, "the newest line").unwrap();
+        assert_eq!(y_new, y_long + 1, "the newest line follows right below");
+        let _ = x;
+        assert_eq!(
+            term.backend().buffer()[find(&term, "ERROR:").unwrap()].fg,
+            Color::Red
+        );
+        let wrapped_x = find(&term, "end-of-long-line").unwrap();
+        assert_eq!(
+            term.backend().buffer()[wrapped_x].fg,
+            Color::Red,
+            "continuation rows keep the colour"
+        );
+    }
 }

@@ -56,15 +56,47 @@ fn title_extra(state: &State) -> String {
     s
 }
 
-/// The visible lines of a pane `height` rows high.
-pub fn visible_lines(state: &State, height: usize) -> Vec<Line<'static>> {
+/// Cuts a styled line into rows of at most `width` characters (hard wrap, so the number of
+/// rows is exact and the newest line is never pushed off the bottom).
+pub fn hard_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    let mut rows = vec![Vec::new()];
+    let mut used = 0;
+    for span in line.spans {
+        let mut chunk = String::new();
+        for ch in span.content.chars() {
+            if used == width {
+                if !chunk.is_empty() {
+                    rows.last_mut()
+                        .unwrap()
+                        .push(Span::styled(std::mem::take(&mut chunk), span.style));
+                }
+                rows.push(Vec::new());
+                used = 0;
+            }
+            chunk.push(ch);
+            used += 1;
+        }
+        if !chunk.is_empty() {
+            rows.last_mut()
+                .unwrap()
+                .push(Span::styled(chunk, span.style));
+        }
+    }
+    rows.into_iter().map(Line::from).collect()
+}
+
+/// The visible rows of a pane `height` rows high and `width` wide: the newest (or the
+/// scrolled-to) line at the bottom, long lines wrapped.
+pub fn visible_rows(state: &State, height: usize, width: usize) -> Vec<Line<'static>> {
     let t = state.theme;
     let log = &state.log;
     let mut out = Vec::new();
     let mut room = height;
     if let Some(n) = &log.notice {
-        room = room.saturating_sub(1);
-        out.push(Line::from(Span::styled(n.clone(), t.warn())));
+        let rows = hard_wrap(Line::from(Span::styled(n.clone(), t.warn())), width);
+        room = room.saturating_sub(rows.len());
+        out.extend(rows);
     }
     if log.lines.is_empty() {
         if log.notice.is_none() {
@@ -72,14 +104,20 @@ pub fn visible_lines(state: &State, height: usize) -> Vec<Line<'static>> {
         }
         return out;
     }
-    let bottom = log.bottom_line();
-    let first = (bottom + 1).saturating_sub(room);
     let query = log.query.as_deref();
-    out.extend(
-        log.lines
-            .range(first..=bottom)
-            .map(|l| highlighted(t, l, query)),
-    );
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    for l in log.lines.range(..=log.bottom_line()).rev() {
+        if rows.len() >= room {
+            break;
+        }
+        let mut wrapped = hard_wrap(highlighted(t, l, query), width);
+        while let Some(r) = wrapped.pop() {
+            rows.push(r);
+        }
+    }
+    rows.truncate(room);
+    rows.reverse();
+    out.extend(rows);
     out
 }
 
@@ -88,8 +126,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let block = super::block(state, Pane::Log, &title_extra(state));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = visible_lines(state, inner.height as usize);
-    frame.render_widget(Paragraph::new(lines), inner);
+    let rows = visible_rows(state, inner.height as usize, inner.width as usize);
+    frame.render_widget(Paragraph::new(rows), inner);
 }
 
 /// One line for the reduced layout: the newest log line.

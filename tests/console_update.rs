@@ -275,3 +275,26 @@ fn ticks_redraw_only_when_something_visible_changes() {
     update(&mut s, Msg::Tick(now() + chrono::Duration::seconds(70)));
     assert!(s.dirty);
 }
+
+#[test]
+fn the_file_of_the_running_backup_cannot_be_deleted_and_restore_waits() {
+    let mut s = state();
+    press(&mut s, "b");
+    let mut entries = backups();
+    entries[0].time = now();
+    update(&mut s, Msg::Catalog(Ok(entries)));
+    s.selected = 0;
+    assert!(press(&mut s, "D").is_empty());
+    assert!(
+        s.dialog.is_none(),
+        "no delete dialog for the file being written"
+    );
+    s.selected = 1;
+    assert!(press(&mut s, "r").is_empty());
+    assert!(s.dialog.is_none(), "no restore dialog while a job runs");
+    press(&mut s, "D");
+    assert!(
+        matches!(s.dialog, Some(Dialog::YesNo { .. })),
+        "other backups can still be deleted"
+    );
+}

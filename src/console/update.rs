@@ -233,6 +233,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             })
         }
         KeyCode::Char('b') => return start_job(state, JobKind::Backup, None),
+        KeyCode::Char('r' | 'v') if state.job_running() => {
+            state.flash = Some("a job is already running: wait for it or cancel it with c".into())
+        }
         KeyCode::Char('r') => {
             match restorable(state) {
                 Some(entry) => return update(state, Msg::Request(Dangerous::Restore { entry })),
@@ -247,7 +250,14 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             None => state.flash = Some("select a finished backup to verify".into()),
         },
         KeyCode::Char('D') => {
-            if let Some(e) = state.selected_backup().cloned() {
+            let busy = state
+                .selected_backup()
+                .is_some_and(|e| super::panes::backups::being_written(state, e));
+            if busy {
+                state.flash = Some(
+                    "the running backup is writing this file: cancel it with c instead".into(),
+                );
+            } else if let Some(e) = state.selected_backup().cloned() {
                 return update(
                     state,
                     Msg::Request(Dangerous::Delete { entry: Box::new(e) }),

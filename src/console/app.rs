@@ -17,7 +17,7 @@ use super::state::State;
 use super::update::update;
 use crate::config::Config;
 use crate::engine::backup::{self, BackupOptions};
-use crate::engine::catalog::{self, BackupEntry};
+use crate::engine::catalog;
 use crate::engine::manifest::Manifest;
 use crate::engine::progress::{JobEvent, Sink};
 use crate::engine::restore::{self, RestoreOptions};
@@ -309,11 +309,4 @@ async fn watch_catalog(dir: PathBuf, tx: UnboundedSender<Msg>) {
         }
         tokio::time::sleep(CATALOG_EVERY).await;
     }
-}
-
-/// Whether `entries` holds a backup not in `before` (for tests and scripts).
-pub fn has_new_backup(before: &[PathBuf], entries: &[BackupEntry]) -> bool {
-    entries
-        .iter()
-        .any(|e| e.status.is_restorable() && !before.contains(&e.path))
 }

@@ -57,7 +57,9 @@ fn draw_full(frame: &mut Frame, area: Rect, state: &State) {
         .map(|l| l.width().div_ceil(inner_width).max(1) as u16)
         .sum::<u16>()
         + 2;
-    let spare = area.height.saturating_sub(1 + 8 + 10 + gauge_height(state) + 1);
+    let spare = area
+        .height
+        .saturating_sub(1 + 8 + 10 + gauge_height(state) + 1);
     let top_height = status_rows.clamp(10, 16).min(spare.max(10));
     let [title, top, backups, log, gauge, hints] = Layout::vertical([
         Constraint::Length(1),

@@ -78,6 +78,14 @@ pub fn draw(
             format::size(entry.size),
             entry.status.label()
         )),
+        if entry.database != *db {
+            Line::from(Span::styled(
+                format!("Note: this backup was taken of database {}, not {db}.", entry.database),
+                t.warn(),
+            ))
+        } else {
+            Line::from("")
+        },
         Line::from(Span::styled(
             "A safety backup is taken first; the current database is kept until the restore succeeds.",
             t.dim(),

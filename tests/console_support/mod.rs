@@ -17,8 +17,10 @@ use pgkeep::schedule::{CrontabState, ScheduleSummary};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-/// The fixed "now" of every fixture.
+/// The fixed "now" of every fixture; also pins local time to UTC so snapshots do not
+/// depend on the machine's time zone.
 pub fn now() -> DateTime<Utc> {
+    std::env::set_var("TZ", "UTC");
     Utc.with_ymd_and_hms(2026, 11, 24, 11, 0, 0).unwrap()
 }
 

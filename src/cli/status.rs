@@ -1,16 +1,104 @@
-//! `pgkeep status`: show server, backups, WAL archiving and schedule status. (Built by the console issue.)
+//! `pgkeep status`: show server, backups, WAL archiving and schedule status: the same
+//! snapshot the console's status pane shows.
 
 use clap::Args;
-use color_eyre::eyre::{bail, Result};
+use color_eyre::eyre::Result;
 
 use super::Context;
+use crate::monitor::status::{self, backup_age_level, Level};
+use crate::schedule;
 
 /// Arguments of `pgkeep status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
 
-/// Runs `pgkeep status`.
+/// Runs `pgkeep status`: exit 0 when the server is reachable, 1 when not.
 pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
-    let _ = (ctx, args);
-    bail!("`pgkeep status` is not available in this build yet")
+    let target = ctx.target().await?;
+    let s = status::collect(target.as_ref(), &ctx.config.backup_dir).await;
+    let sched = schedule::summary(&ctx.config.schedule);
+    let code = if s.reachable() { 0 } else { 1 };
+    if args.json {
+        let mut v = serde_json::to_value(&s)?;
+        v["next_run"] = serde_json::json!(sched.next_runs.first().map(|t| t.to_rfc3339()));
+        v["schedule"] = serde_json::json!(sched.description);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(code);
+    }
+    let now = chrono::Utc::now();
+    let ago = |t: chrono::DateTime<chrono::Utc>| crate::console::format::ago(t, now);
+    let size = crate::console::format::size;
+    println!("target       {} ({})", s.target, target.kind_name());
+    match &s.server {
+        Some(f) => {
+            println!(
+                "server       up · PostgreSQL {} · started {}",
+                f.version,
+                ago(f.started_at)
+            );
+            println!(
+                "database     {} · {} · {}/{} connections",
+                s.database,
+                f.database_size.map(size).unwrap_or_else(|| "?".into()),
+                f.connections,
+                f.max_connections
+            );
+            let a = &f.archiver;
+            println!(
+                "WAL          wal_level {} · archive_mode {} · {} archived (last {}) · failed: {}{}",
+                f.wal_level,
+                a.archive_mode,
+                a.archived_count,
+                a.last_archived_at.map(ago).unwrap_or_else(|| "never".into()),
+                a.failed_count,
+                match (a.level(), a.last_failed_at) {
+                    (Level::Ok, _) | (_, None) => String::new(),
+                    (_, Some(t)) => format!(" (last failure {})", ago(t)),
+                }
+            );
+        }
+        None => println!(
+            "server       UNREACHABLE: {}",
+            s.problem.clone().unwrap_or_default()
+        ),
+    }
+    let age = s.last_backup_age(now);
+    let last = match s.last_backup_at {
+        Some(t) => format!("{} ({})", ago(t), crate::console::format::local(t)),
+        None => "none yet: run `pgkeep backup`".into(),
+    };
+    let flag = match backup_age_level(age) {
+        Level::Ok => "",
+        Level::Warn => "  [overdue: older than 26 h]",
+        Level::Fail => "  [OVERDUE: older than 50 h or missing]",
+    };
+    println!("last backup  {last}{flag}");
+    println!(
+        "backup dir   {} · {} free",
+        s.backup_dir.display(),
+        s.free_bytes.map(size).unwrap_or_else(|| "?".into())
+    );
+    println!(
+        "schedule     {}{}",
+        sched.description,
+        sched
+            .next_runs
+            .first()
+            .map(|t| format!(" · next {}", t.format("%Y-%m-%d %H:%M %Z")))
+            .unwrap_or_default()
+    );
+    if !s.leftovers.is_empty() {
+        println!(
+            "leftovers    {} (remove with `pgkeep cleanup`)",
+            s.leftovers.join(", ")
+        );
+    }
+    if !s.reachable() {
+        eprintln!("pgkeep: the database server is not reachable: check that it runs, or run `pgkeep doctor`");
+    }
+    Ok(code)
 }

@@ -2,8 +2,14 @@
 //! [`LogEvent`]s into a channel. The console issue builds the file source (the server's log
 //! file or `pg_current_logfile()`); the compose issue adds `docker logs -f`.
 
+use std::path::{Path, PathBuf};
+
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
+
+use super::file_log::FileLogSource;
+use crate::config::Config;
+use crate::target::Target;
 
 /// What a log source sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,4 +27,64 @@ pub trait LogSource: Send + Sync + std::fmt::Debug {
     /// Starts following: first the last `tail` lines, then new ones as they come, until the
     /// receiver is dropped.
     fn follow(&self, tail: usize, tx: UnboundedSender<LogEvent>) -> JoinHandle<()>;
+}
+
+/// Used when no log can be followed: sends one notice saying how to configure a source.
+#[derive(Debug, Clone)]
+pub struct NoLogSource {
+    /// Why there is no source and what to do.
+    pub notice: String,
+}
+
+impl LogSource for NoLogSource {
+    fn describe(&self) -> String {
+        "no log source".into()
+    }
+
+    fn follow(&self, _tail: usize, tx: UnboundedSender<LogEvent>) -> JoinHandle<()> {
+        let notice = self.notice.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(LogEvent::Notice(notice));
+        })
+    }
+}
+
+/// The notice shown when the server's log cannot be followed.
+pub const HOW_TO_CONFIGURE: &str =
+    "no log source: set file = \"/path/to/postgresql.log\" under [log] in pgkeep.toml to follow the server's log here";
+
+/// Picks the log source for the configuration: `log.file` when set; otherwise, for the
+/// direct target, the server's `pg_current_logfile()` when this user can read it; otherwise
+/// a [`NoLogSource`] saying how to configure one.
+pub async fn source_for(config: &Config, target: &dyn Target) -> Box<dyn LogSource> {
+    if let Some(file) = &config.log.file {
+        return Box::new(FileLogSource::new(file));
+    }
+    if target.kind_name() == "direct" {
+        if let Some(path) = current_logfile(target).await {
+            return Box::new(FileLogSource::new(path));
+        }
+    }
+    Box::new(NoLogSource {
+        notice: HOW_TO_CONFIGURE.to_string(),
+    })
+}
+
+/// The server's current log file (`pg_current_logfile()` against `data_directory`), when
+/// it exists and is readable from here.
+pub async fn current_logfile(target: &dyn Target) -> Option<PathBuf> {
+    let client = crate::target::connect(target, target.database())
+        .await
+        .ok()?;
+    let row = client
+        .query_one(
+            "SELECT pg_current_logfile(), current_setting('data_directory')",
+            &[],
+        )
+        .await
+        .ok()?;
+    let file: Option<String> = row.get(0);
+    let data_dir: String = row.get(1);
+    let path = Path::new(&data_dir).join(file?);
+    std::fs::File::open(&path).ok().map(|_| path)
 }

@@ -3,4 +3,6 @@
 
 pub mod checks;
 pub mod container;
+pub mod file_log;
 pub mod logs;
+pub mod status;

@@ -1,0 +1,312 @@
+//! The app loop and the runner: one channel of owned [`Msg`]s; [`App::next`] takes the next
+//! message (and any already queued), folds it into the state with `update`, and turns the
+//! resulting [`Effect`]s into tokio tasks. Background tasks (clock, status, catalog, log,
+//! schedule) only send messages. No terminal here: the headless tests drive the same loop.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::msg::{Effect, Msg};
+use super::state::State;
+use super::update::update;
+use crate::config::Config;
+use crate::engine::backup::{self, BackupOptions};
+use crate::engine::catalog;
+use crate::engine::manifest::Manifest;
+use crate::engine::progress::{JobEvent, Sink};
+use crate::engine::restore::{self, RestoreOptions};
+use crate::engine::{fsutil, verify};
+use crate::monitor::{logs, status};
+use crate::target::Target;
+
+/// How often the server status is refreshed.
+pub const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// How often the backup directory is checked for changes.
+pub const CATALOG_EVERY: Duration = Duration::from_secs(2);
+/// How often the schedule summary is refreshed (it reads the crontab).
+pub const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
+
+/// The console without its terminal: state, message channel and running tasks.
+pub struct App {
+    /// What is shown.
+    pub state: State,
+    tx: UnboundedSender<Msg>,
+    rx: UnboundedReceiver<Msg>,
+    target: Arc<dyn Target>,
+    config: Config,
+    job: Option<(CancellationToken, JoinHandle<()>)>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl App {
+    /// A new app for `target` with `config`; `cli_prefix` is shown in job logs.
+    pub fn new(config: Config, target: Arc<dyn Target>, cli_prefix: String) -> App {
+        let (tx, rx) = unbounded_channel();
+        let state = State::new(
+            target.database(),
+            config.backup_dir.clone(),
+            cli_prefix,
+            config.log.buffer_lines,
+        );
+        App {
+            state,
+            tx,
+            rx,
+            target,
+            config,
+            job: None,
+            background: Vec::new(),
+        }
+    }
+
+    /// A sender for messages into the loop (terminal events, signals, tests).
+    pub fn sender(&self) -> UnboundedSender<Msg> {
+        self.tx.clone()
+    }
+
+    /// Starts the clock, status, catalog, schedule and log tasks.
+    pub fn start_background(&mut self) {
+        let tx = self.tx.clone();
+        self.background.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                if tx.send(Msg::Tick(Utc::now())).is_err() {
+                    return;
+                }
+            }
+        }));
+        let (tx, target, dir) = (
+            self.tx.clone(),
+            self.target.clone(),
+            self.config.backup_dir.clone(),
+        );
+        self.background.push(tokio::spawn(async move {
+            loop {
+                let s = status::collect(target.as_ref(), &dir).await;
+                if tx.send(Msg::Status(Box::new(s))).is_err() {
+                    return;
+                }
+                tokio::time::sleep(STATUS_EVERY).await;
+            }
+        }));
+        self.background.push(tokio::spawn(watch_catalog(
+            self.config.backup_dir.clone(),
+            self.tx.clone(),
+        )));
+        let (tx, sched) = (self.tx.clone(), self.config.schedule.clone());
+        self.background.push(tokio::spawn(async move {
+            loop {
+                let c = sched.clone();
+                let Ok(s) = tokio::task::spawn_blocking(move || crate::schedule::summary(&c)).await
+                else {
+                    return;
+                };
+                if tx.send(Msg::Schedule(Box::new(s))).is_err() {
+                    return;
+                }
+                tokio::time::sleep(SCHEDULE_EVERY).await;
+            }
+        }));
+        let (tx, target, config) = (self.tx.clone(), self.target.clone(), self.config.clone());
+        self.background.push(tokio::spawn(async move {
+            let source = logs::source_for(&config, target.as_ref()).await;
+            let _ = tx.send(Msg::LogSource(source.describe()));
+            let (ltx, mut lrx) = unbounded_channel();
+            let handle = source.follow(config.log.buffer_lines.min(2_000), ltx);
+            while let Some(ev) = lrx.recv().await {
+                if tx.send(Msg::Log(ev)).is_err() {
+                    break;
+                }
+            }
+            drop(lrx);
+            let _ = handle.await;
+        }));
+    }
+
+    /// Waits for the next message, then folds it and everything already queued into the
+    /// state and performs the effects. None when every sender is gone.
+    pub async fn next(&mut self) -> Option<()> {
+        let msg = self.rx.recv().await?;
+        self.handle(msg);
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle(msg);
+            if self.state.quit {
+                break;
+            }
+        }
+        Some(())
+    }
+
+    /// Folds one message in and performs its effects.
+    pub fn handle(&mut self, msg: Msg) {
+        let was_dirty = self.state.dirty;
+        let effects = update(&mut self.state, msg);
+        self.state.dirty |= was_dirty;
+        for e in effects {
+            self.perform(e);
+        }
+    }
+
+    /// Turns one effect into a task.
+    pub fn perform(&mut self, effect: Effect) {
+        match effect {
+            Effect::StartBackup => {
+                let opts = BackupOptions {
+                    label: None,
+                    compression_level: self.config.compression_level,
+                };
+                let (target, dir) = (self.target.clone(), self.config.backup_dir.clone());
+                self.spawn_job(move |sink, cancel| async move {
+                    backup::backup(target.as_ref(), &dir, &opts, &sink, &cancel)
+                        .await
+                        .map(|o| format!("wrote {}", o.path.display()))
+                });
+            }
+            Effect::StartRestore { entry } => {
+                let opts = RestoreOptions {
+                    into: None,
+                    safety_backup: true,
+                    compression_level: self.config.compression_level,
+                };
+                let (target, dir) = (self.target.clone(), self.config.backup_dir.clone());
+                self.spawn_job(move |sink, cancel| async move {
+                    restore::restore(target.as_ref(), &dir, &entry, &opts, &sink, &cancel)
+                        .await
+                        .map(|o| format!("{} now holds {}", o.database, entry.name))
+                });
+            }
+            Effect::StartVerify { entry } => {
+                let target = self.target.clone();
+                self.spawn_job(move |sink, cancel| async move {
+                    verify::verify(target.as_ref(), &entry, &sink, &cancel)
+                        .await
+                        .map(|o| o.message)
+                });
+            }
+            Effect::CancelJob => {
+                if let Some((cancel, _)) = &self.job {
+                    cancel.cancel();
+                }
+            }
+            Effect::DeleteBackup { path } => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Msg::Deleted(delete_backup(&path)));
+                });
+            }
+            Effect::RefreshCatalog => {
+                let (tx, dir) = (self.tx.clone(), self.config.backup_dir.clone());
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Msg::Catalog(catalog::scan(&dir).map_err(|e| e.to_string())));
+                });
+            }
+            Effect::Quit => {}
+        }
+    }
+
+    fn spawn_job<F, Fut>(&mut self, job: F)
+    where
+        F: FnOnce(Sink, CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = crate::Result<String>> + Send + 'static,
+    {
+        let tx = self.tx.clone();
+        let sink = Sink::new(move |e| {
+            let _ = tx.send(Msg::Job(e));
+        });
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        let handle = tokio::spawn(async move {
+            match job(sink.clone(), c).await {
+                Ok(msg) => sink.emit(JobEvent::Finished(msg)),
+                Err(e) => sink.emit(JobEvent::Failed(e.to_string())),
+            }
+        });
+        self.job = Some((cancel, handle));
+    }
+
+    /// Cancels a running job and waits (up to a minute) until it has cleaned up, then stops
+    /// the background tasks.
+    pub async fn shutdown(&mut self) {
+        if let Some((cancel, handle)) = self.job.take() {
+            cancel.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(60), handle).await;
+        }
+        for h in self.background.drain(..) {
+            h.abort();
+        }
+    }
+}
+
+/// Removes a backup and its manifest; Ok with the file name.
+fn delete_backup(path: &Path) -> Result<String, String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::fs::remove_file(path).map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
+    match std::fs::remove_file(Manifest::path_for(path)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("deleted {name} but not its manifest: {e}")),
+    }
+    if let Some(dir) = path.parent() {
+        let _ = fsutil::fsync_dir(dir);
+    }
+    Ok(name)
+}
+
+/// A cheap fingerprint of the directory: names, sizes and modification times.
+fn fingerprint(dir: &Path) -> Vec<(String, u64, i128)> {
+    let mut v: Vec<(String, u64, i128)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let m = e.metadata().ok()?;
+                    let t = m
+                        .modified()
+                        .ok()?
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos() as i128)
+                        .unwrap_or(0);
+                    Some((e.file_name().to_string_lossy().into_owned(), m.len(), t))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Scans the backup directory now and again whenever its fingerprint changes (also
+/// catching backups made by cron).
+async fn watch_catalog(dir: PathBuf, tx: UnboundedSender<Msg>) {
+    let mut last: Option<Vec<(String, u64, i128)>> = None;
+    loop {
+        let d = dir.clone();
+        let prev = last.clone();
+        let Ok((fp, scan)) = tokio::task::spawn_blocking(move || {
+            let fp = fingerprint(&d);
+            let scan =
+                (prev.as_ref() != Some(&fp)).then(|| catalog::scan(&d).map_err(|e| e.to_string()));
+            (fp, scan)
+        })
+        .await
+        else {
+            return;
+        };
+        last = Some(fp);
+        if let Some(scan) = scan {
+            if tx.send(Msg::Catalog(scan)).is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(CATALOG_EVERY).await;
+    }
+}

@@ -1,0 +1,24 @@
+//! A failed job's message, as the engine phrased it.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::console::state::State;
+
+/// Draws the failure dialog.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, title: &str, message: &str) {
+    let t = state.theme;
+    let rect = super::centered(area, 80, 10);
+    let inner = super::frame_dialog(frame, rect, title, t.fail());
+    let lines = vec![
+        Line::from(Span::styled(message.to_string(), t.fail())),
+        Line::from(""),
+        Line::from(Span::styled(
+            "Enter or Esc closes; J shows the job history with the job's log.",
+            t.dim(),
+        )),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}

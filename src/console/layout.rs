@@ -1,0 +1,251 @@
+//! Where everything goes. 120x40 and up: all four panes (backups the largest), the job
+//! gauge while a job runs and a key hint bar. Smaller: the focused pane large, the others as
+//! one-line summaries under a tab bar. Below 60x16: a "terminal too small" message.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::format;
+use super::panes;
+use super::state::{Pane, State};
+use crate::engine::progress::{format_duration, JobProgress};
+
+/// Smallest usable size.
+pub const MIN_WIDTH: u16 = 60;
+/// Smallest usable size.
+pub const MIN_HEIGHT: u16 = 16;
+/// From this size on, all four panes are shown at once.
+pub const FULL_WIDTH: u16 = 100;
+/// From this size on, all four panes are shown at once.
+pub const FULL_HEIGHT: u16 = 30;
+
+/// Draws one frame from the state.
+pub fn draw(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "terminal too small: {}x{}, pgkeep needs at least {MIN_WIDTH}x{MIN_HEIGHT} (120x40 shows everything)",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    if area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT {
+        draw_full(frame, area, state);
+    } else {
+        draw_reduced(frame, area, state);
+    }
+    super::dialogs::draw(frame, state);
+}
+
+fn gauge_height(state: &State) -> u16 {
+    if state.job.is_some() {
+        3
+    } else {
+        0
+    }
+}
+
+fn draw_full(frame: &mut Frame, area: Rect, state: &State) {
+    // The top row grows (up to 16 rows) when the status pane has more to say
+    // (container state, failing checks), but the backups pane keeps at least 8 rows.
+    let inner_width = (area.width as usize * 62 / 100).saturating_sub(2).max(1);
+    let status_rows = panes::status::lines(state)
+        .iter()
+        .map(|l| l.width().div_ceil(inner_width).max(1) as u16)
+        .sum::<u16>()
+        + 2;
+    let spare = area
+        .height
+        .saturating_sub(1 + 8 + 10 + gauge_height(state) + 1);
+    let top_height = status_rows.clamp(10, 16).min(spare.max(10));
+    let [title, top, backups, log, gauge, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(top_height),
+        Constraint::Min(8),
+        Constraint::Length(10),
+        Constraint::Length(gauge_height(state)),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [status, schedule] =
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(top);
+    draw_title(frame, title, state);
+    panes::status::draw(frame, status, state);
+    panes::schedule::draw(frame, schedule, state);
+    panes::backups::draw(frame, backups, state);
+    panes::log::draw(frame, log, state);
+    draw_gauge(frame, gauge, state);
+    draw_hints(frame, hints, state);
+}
+
+fn draw_reduced(frame: &mut Frame, area: Rect, state: &State) {
+    let others: Vec<Pane> = Pane::ALL
+        .into_iter()
+        .filter(|p| *p != state.focus)
+        .collect();
+    let [title, tabs, summaries, main, gauge, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(others.len() as u16),
+        Constraint::Min(5),
+        Constraint::Length(gauge_height(state)),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_title(frame, title, state);
+    let t = state.theme;
+    let mut spans = vec![];
+    for p in Pane::ALL {
+        let style = if p == state.focus {
+            t.selected()
+        } else {
+            t.dim()
+        };
+        spans.push(Span::styled(format!(" {} ", p.title()), style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled("(Tab switches)", t.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
+    let lines: Vec<Line> = others
+        .iter()
+        .map(|p| match p {
+            Pane::Status => panes::status::summary(state),
+            Pane::Backups => panes::backups::summary(state),
+            Pane::Log => panes::log::summary(state),
+            Pane::Schedule => panes::schedule::summary(state),
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), summaries);
+    match state.focus {
+        Pane::Status => panes::status::draw(frame, main, state),
+        Pane::Backups => panes::backups::draw(frame, main, state),
+        Pane::Log => panes::log::draw(frame, main, state),
+        Pane::Schedule => panes::schedule::draw(frame, main, state),
+    }
+    draw_gauge(frame, gauge, state);
+    draw_hints(frame, hints, state);
+}
+
+fn draw_title(frame: &mut Frame, area: Rect, state: &State) {
+    let t = state.theme;
+    let target = state
+        .status
+        .as_ref()
+        .map(|s| s.target.clone())
+        .unwrap_or_default();
+    let line = Line::from(vec![
+        Span::styled(" pgkeep ", t.key()),
+        Span::raw(format!("· database {} ", state.database)),
+        Span::styled(format!("· {target} "), t.dim()),
+        Span::styled(
+            format!("· {}", state.local_now().format("%a %Y-%m-%d %H:%M")),
+            t.dim(),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The gauge's label: percent, table, rows, bytes, rate and ETA.
+pub fn gauge_label(p: &JobProgress) -> String {
+    let l = &p.last;
+    let mut parts = vec![format!("{}%", p.percent())];
+    if let Some(tbl) = &l.table {
+        parts.push(format::fit(tbl, 32));
+    }
+    if l.rows_total > 0 || l.rows_done > 0 {
+        parts.push(format!(
+            "{}/{} rows",
+            format::count(l.rows_done),
+            format::count(l.rows_total)
+        ));
+    }
+    match l.bytes_total {
+        Some(total) => parts.push(format!(
+            "{} of {}",
+            format::size(l.bytes_done),
+            format::size(total)
+        )),
+        None if l.bytes_written > 0 => parts.push(format!(
+            "{} → {}",
+            format::size(l.bytes_done),
+            format::size(l.bytes_written)
+        )),
+        None if l.bytes_done > 0 => parts.push(format::size(l.bytes_done)),
+        None => {}
+    }
+    if p.rate > 0.0 {
+        parts.push(format!("{}/s", format::size(p.rate as u64)));
+    }
+    parts.push(format!("elapsed {}", format_duration(l.elapsed)));
+    if let Some(eta) = p.eta() {
+        parts.push(format!("ETA {}", format_duration(eta)));
+    }
+    parts.join(" · ")
+}
+
+fn draw_gauge(frame: &mut Frame, area: Rect, state: &State) {
+    let Some(job) = &state.job else { return };
+    let t = state.theme;
+    let p = &job.progress;
+    let phase = p
+        .phase
+        .map(|ph| ph.to_string())
+        .unwrap_or_else(|| "starting".into());
+    let cancel = if job.cancel_requested {
+        " · cancelling…"
+    } else {
+        " · c cancels"
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.warn())
+        .title(format!(" {} — {phase}{cancel} ", p.what));
+    let gauge = Gauge::default()
+        .block(block)
+        .gauge_style(t.ok())
+        .ratio(p.ratio())
+        .label(gauge_label(p));
+    frame.render_widget(gauge, area);
+}
+
+fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
+    let t = state.theme;
+    let line = if let Some(q) = &state.search_input {
+        Line::from(vec![
+            Span::styled("search log: /", t.key()),
+            Span::raw(q.clone()),
+            Span::styled("█  Enter searches · Esc cancels", t.dim()),
+        ])
+    } else if let Some(f) = &state.flash {
+        let style = if f.contains("FAILED") {
+            t.fail()
+        } else {
+            t.warn()
+        };
+        Line::from(Span::styled(f.clone(), style))
+    } else {
+        let keys: &[(&str, &str)] = &[
+            ("b", "backup"),
+            ("r", "restore"),
+            ("v", "verify"),
+            ("D", "delete"),
+            ("c", "cancel"),
+            ("J", "jobs"),
+            ("/", "search"),
+            ("f", "follow"),
+            ("Tab", "pane"),
+            ("?", "help"),
+            ("q", "quit"),
+        ];
+        let mut spans = Vec::new();
+        for (k, what) in keys {
+            spans.push(Span::styled(format!(" {k}"), t.key()));
+            spans.push(Span::raw(format!(" {what} ")));
+        }
+        Line::from(spans)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}

@@ -1,0 +1,213 @@
+//! The status pane: server reachability and facts, WAL archiving, free space, last backup
+//! age, next run, leftovers, and for the compose target the container and failing checks.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::console::format;
+use crate::console::state::{Pane, State};
+use crate::console::theme::Theme;
+use crate::monitor::status::{backup_age_level, latest_complete, Level, ServerStatus};
+
+fn kv(t: Theme, k: &str, v: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!("{k:<13}"), t.label())];
+    spans.extend(v);
+    Line::from(spans)
+}
+
+/// The pane's lines.
+pub fn lines(state: &State) -> Vec<Line<'static>> {
+    let t = state.theme;
+    let Some(s) = &state.status else {
+        return vec![Line::from(Span::styled("checking the server…", t.dim()))];
+    };
+    let mut out = Vec::new();
+    match &s.server {
+        Some(f) => {
+            let version = f
+                .version
+                .split_whitespace()
+                .next()
+                .unwrap_or(&f.version)
+                .to_string();
+            let up = format::age((state.now - f.started_at).to_std().unwrap_or_default());
+            out.push(kv(
+                t,
+                "server",
+                vec![
+                    Span::styled("up", t.ok()),
+                    Span::raw(format!(" · PostgreSQL {version} · for {up}")),
+                ],
+            ));
+            let size = f
+                .database_size
+                .map(format::size)
+                .unwrap_or_else(|| "?".into());
+            out.push(kv(
+                t,
+                "database",
+                vec![Span::raw(format!(
+                    "{} · {size} · {}/{} connections",
+                    s.database, f.connections, f.max_connections
+                ))],
+            ));
+            let a = &f.archiver;
+            let last = a
+                .last_archived_at
+                .map(|x| format::ago(x, state.now))
+                .unwrap_or_else(|| "never".into());
+            out.push(kv(
+                t,
+                "WAL",
+                vec![Span::raw(format!(
+                    "wal_level {} · archive_mode {}",
+                    f.wal_level, a.archive_mode
+                ))],
+            ));
+            let mut wal = vec![Span::raw(format!(
+                "{} archived, last {last} · ",
+                a.archived_count
+            ))];
+            let failed = match a.last_failed_at {
+                Some(x) if a.failed_count > 0 => format!(
+                    "failed: {} (last {})",
+                    a.failed_count,
+                    format::ago(x, state.now)
+                ),
+                _ => format!("failed: {}", a.failed_count),
+            };
+            wal.push(Span::styled(failed, t.level(a.level())));
+            out.push(kv(t, "archiving", wal));
+        }
+        None => out.push(kv(
+            t,
+            "server",
+            vec![Span::styled(
+                format!("UNREACHABLE: {}", s.problem.clone().unwrap_or_default()),
+                t.fail(),
+            )],
+        )),
+    }
+    out.push(backup_line(state, s));
+    let free = s.free_bytes.map(format::size).unwrap_or_else(|| "?".into());
+    out.push(kv(
+        t,
+        "backup dir",
+        vec![Span::raw(format!(
+            "{} · {free} free",
+            s.backup_dir.display()
+        ))],
+    ));
+    let next = state
+        .schedule
+        .as_ref()
+        .and_then(|sc| sc.next_runs.first())
+        .map(|n| n.format("%a %Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "not known".into());
+    out.push(kv(t, "next run", vec![Span::raw(next)]));
+    if !s.leftovers.is_empty() {
+        out.push(kv(
+            t,
+            "leftovers",
+            vec![Span::styled(
+                format!("{} (pgkeep cleanup)", s.leftovers.join(", ")),
+                t.warn(),
+            )],
+        ));
+    }
+    if let Some(c) = &s.container {
+        let style = if c.state == "running" && c.health.as_deref() != Some("unhealthy") {
+            t.ok()
+        } else {
+            t.fail()
+        };
+        let health = c
+            .health
+            .as_ref()
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        out.push(kv(
+            t,
+            "container",
+            vec![
+                Span::styled(format!("{}{health}", c.state), style),
+                Span::raw(format!(" · {} · restarts {}", c.name, c.restart_count)),
+            ],
+        ));
+        if let Some(w) = &c.volume_warning {
+            out.push(Line::from(Span::styled(w.clone(), t.fail())));
+        }
+    }
+    for c in s.checks.iter().filter(|c| !c.ok) {
+        let fix = c
+            .fix
+            .as_ref()
+            .map(|f| format!(" → {f}"))
+            .unwrap_or_default();
+        out.push(Line::from(Span::styled(
+            format!("✗ {}: {}{fix}", c.name, c.detail),
+            t.fail(),
+        )));
+    }
+    out
+}
+
+fn backup_line(state: &State, s: &ServerStatus) -> Line<'static> {
+    let t = state.theme;
+    // The live catalog is fresher than the snapshot.
+    let last = latest_complete(&state.backups).or(s.last_backup_at);
+    let age = last.map(|x| (state.now - x).to_std().unwrap_or_default());
+    let level = backup_age_level(age);
+    let text = match last {
+        Some(x) => format!("{} ({})", format::ago(x, state.now), format::local(x)),
+        None => "none yet: press b".into(),
+    };
+    let mut spans = vec![Span::styled(text, t.level(level))];
+    if level != Level::Ok && last.is_some() {
+        spans.push(Span::styled(" — overdue", t.level(level)));
+    }
+    kv(t, "last backup", spans)
+}
+
+/// One line for the reduced layout.
+pub fn summary(state: &State) -> Line<'static> {
+    let t = state.theme;
+    match state.status.as_ref() {
+        None => Line::from(Span::styled("status: checking…", t.dim())),
+        Some(s) if s.server.is_none() => Line::from(Span::styled(
+            "status: server UNREACHABLE (Tab to status for details)",
+            t.fail(),
+        )),
+        Some(s) => {
+            let last = latest_complete(&state.backups).or(s.last_backup_at);
+            let level =
+                backup_age_level(last.map(|x| (state.now - x).to_std().unwrap_or_default()));
+            let last = last
+                .map(|x| format::ago(x, state.now))
+                .unwrap_or_else(|| "none".into());
+            Line::from(vec![
+                Span::styled("status: ", t.label()),
+                Span::styled("server up", t.ok()),
+                Span::raw(" · last backup "),
+                Span::styled(last, t.level(level)),
+                Span::raw(format!(
+                    " · {} free",
+                    s.free_bytes.map(format::size).unwrap_or_else(|| "?".into())
+                )),
+            ])
+        }
+    }
+}
+
+/// Draws the pane.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    let block = super::block(state, Pane::Status, "");
+    frame.render_widget(
+        Paragraph::new(lines(state))
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}

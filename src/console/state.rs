@@ -1,0 +1,227 @@
+//! Everything the console shows, in one owned value. Only `update` changes it; drawing
+//! reads it.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Local, Utc};
+
+use super::log_view::LogView;
+use super::theme::Theme;
+use crate::engine::catalog::BackupEntry;
+use crate::engine::progress::{JobKind, JobProgress};
+use crate::monitor::status::ServerStatus;
+use crate::schedule::ScheduleSummary;
+
+/// The four panes, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    /// Server status.
+    Status,
+    /// The backup list.
+    Backups,
+    /// The server's log.
+    Log,
+    /// The backup schedule.
+    Schedule,
+}
+
+impl Pane {
+    /// All panes in Tab order.
+    pub const ALL: [Pane; 4] = [Pane::Status, Pane::Backups, Pane::Log, Pane::Schedule];
+
+    /// The pane's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Status => "status",
+            Pane::Backups => "backups",
+            Pane::Log => "log",
+            Pane::Schedule => "schedule",
+        }
+    }
+
+    /// The next pane (`forward`) or the previous one.
+    pub fn cycle(self, forward: bool) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        let n = Pane::ALL.len();
+        Pane::ALL[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    /// Still running.
+    Running,
+    /// Succeeded, with the engine's result message.
+    Succeeded(String),
+    /// Failed, with the engine's one-line message.
+    Failed(String),
+    /// Cancelled by the operator.
+    Cancelled,
+}
+
+/// One job, running or past, as the history shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// What kind of job.
+    pub kind: JobKind,
+    /// "backup of shop".
+    pub what: String,
+    /// The equivalent command line (no secrets).
+    pub command: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub outcome: JobOutcome,
+    /// The job's log lines.
+    pub log: Vec<String>,
+}
+
+/// The running job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveJob {
+    /// Its progress, folded from events.
+    pub progress: JobProgress,
+    /// The operator asked to cancel it.
+    pub cancel_requested: bool,
+}
+
+/// An open dialog; it receives keys before the panes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialog {
+    /// Restore: the database name must be typed exactly.
+    ConfirmRestore {
+        /// The backup to restore.
+        entry: Box<BackupEntry>,
+        /// What was typed so far.
+        typed: String,
+        /// Shown after a wrong name was entered.
+        mismatch: bool,
+    },
+    /// A yes/no question, defaulting to no.
+    YesNo {
+        /// The question.
+        question: String,
+        /// What "yes" does.
+        action: super::msg::Dangerous,
+        /// Whether "yes" is highlighted.
+        yes: bool,
+    },
+    /// Every key.
+    Help,
+    /// Past and running jobs; the selected one's log.
+    JobHistory {
+        /// Index into the history, newest first.
+        selected: usize,
+    },
+    /// A failed job's message.
+    Error {
+        /// What failed.
+        title: String,
+        /// The engine's message.
+        message: String,
+    },
+    /// Everything about one backup.
+    Details {
+        /// The backup.
+        entry: Box<BackupEntry>,
+    },
+}
+
+/// The whole console state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The clock, moved by ticks (drawing never reads the system clock).
+    pub now: DateTime<Utc>,
+    /// Colours.
+    pub theme: Theme,
+    /// The focused pane.
+    pub focus: Pane,
+    /// The protected database.
+    pub database: String,
+    /// Where backups live.
+    pub backup_dir: PathBuf,
+    /// `pgkeep` plus the global flags that select this target (no secrets).
+    pub cli_prefix: String,
+    /// The catalog, newest first.
+    pub backups: Vec<BackupEntry>,
+    /// Why the catalog could not be read.
+    pub catalog_problem: Option<String>,
+    /// Index of the selected backup.
+    pub selected: usize,
+    /// The latest status snapshot.
+    pub status: Option<ServerStatus>,
+    /// The schedule.
+    pub schedule: Option<ScheduleSummary>,
+    /// The log pane.
+    pub log: LogView,
+    /// The running job.
+    pub job: Option<ActiveJob>,
+    /// Jobs of this session, newest last.
+    pub history: Vec<JobRecord>,
+    /// The open dialog.
+    pub dialog: Option<Dialog>,
+    /// The log search being typed after `/`.
+    pub search_input: Option<String>,
+    /// A short message for the hint bar ("backup deleted").
+    pub flash: Option<String>,
+    /// Set when the console should exit.
+    pub quit: bool,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+}
+
+impl State {
+    /// A fresh state for `database` with backups in `backup_dir`.
+    pub fn new(database: &str, backup_dir: PathBuf, cli_prefix: String, log_lines: usize) -> State {
+        State {
+            now: Utc::now(),
+            theme: Theme::from_env(),
+            focus: Pane::Backups,
+            database: database.to_string(),
+            backup_dir,
+            cli_prefix,
+            backups: Vec::new(),
+            catalog_problem: None,
+            selected: 0,
+            status: None,
+            schedule: None,
+            log: LogView::new(log_lines),
+            job: None,
+            history: Vec::new(),
+            dialog: None,
+            search_input: None,
+            flash: None,
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// The selected backup.
+    pub fn selected_backup(&self) -> Option<&BackupEntry> {
+        self.backups.get(self.selected)
+    }
+
+    /// True while a job runs.
+    pub fn job_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The job being recorded (the last in the history while one runs).
+    pub fn current_record(&mut self) -> Option<&mut JobRecord> {
+        self.history
+            .last_mut()
+            .filter(|r| r.outcome == JobOutcome::Running)
+    }
+
+    /// Local time of `now`, for the header.
+    pub fn local_now(&self) -> DateTime<Local> {
+        self.now.with_timezone(&Local)
+    }
+}

@@ -1,0 +1,358 @@
+//! `update(&mut State, Msg) -> Vec<Effect>`: the only place the state changes. Pure: no
+//! I/O, no clocks; the runner performs the effects. Keys go to the open dialog first, then
+//! to the log search being typed, then to the global keys, then to the focused pane.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::msg::{Dangerous, Effect, Msg};
+use super::state::{ActiveJob, Dialog, JobOutcome, JobRecord, Pane, State};
+use crate::engine::progress::{JobEvent, JobKind, JobProgress};
+use crate::monitor::logs::LogEvent;
+
+/// Applies one message; returns what the runner must do.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    state.dirty = true;
+    match msg {
+        Msg::Key(key) => return on_key(state, key),
+        Msg::Resize(..) => {}
+        Msg::Tick(now) => {
+            let minute_changed = now.timestamp() / 60 != state.now.timestamp() / 60;
+            state.dirty = minute_changed || state.job_running();
+            state.now = now;
+        }
+        Msg::Job(event) => return on_job(state, event),
+        Msg::Status(s) => state.status = Some(*s),
+        Msg::Log(LogEvent::Line(l)) => {
+            state.dirty = state.log.follow || state.log.lines.len() == state.log.capacity;
+            state.log.push(l);
+        }
+        Msg::Log(LogEvent::Notice(n)) => state.log.notice = Some(n),
+        Msg::LogSource(s) => state.log.source = s,
+        Msg::Catalog(Ok(entries)) => set_catalog(state, entries),
+        Msg::Catalog(Err(e)) => state.catalog_problem = Some(e),
+        Msg::Schedule(s) => state.schedule = Some(*s),
+        Msg::Request(d) => request(state, d),
+        Msg::Confirmed(d) => return confirmed(state, d),
+        Msg::Deleted(Ok(name)) => {
+            state.flash = Some(format!("deleted {name}"));
+            return vec![Effect::RefreshCatalog];
+        }
+        Msg::Deleted(Err(e)) => {
+            state.dialog = Some(Dialog::Error {
+                title: "delete failed".into(),
+                message: e,
+            })
+        }
+        Msg::Terminate => {
+            state.quit = true;
+            return vec![Effect::Quit];
+        }
+    }
+    Vec::new()
+}
+
+/// Replaces the catalog, keeping the same backup selected when it is still there.
+fn set_catalog(state: &mut State, entries: Vec<crate::engine::catalog::BackupEntry>) {
+    let keep = state.selected_backup().map(|e| e.path.clone());
+    state.backups = entries;
+    state.catalog_problem = None;
+    state.selected = keep
+        .and_then(|p| state.backups.iter().position(|e| e.path == p))
+        .unwrap_or(state.selected)
+        .min(state.backups.len().saturating_sub(1));
+}
+
+fn request(state: &mut State, d: Dangerous) {
+    state.dialog = Some(match d {
+        Dangerous::Restore { entry } => Dialog::ConfirmRestore {
+            entry,
+            typed: String::new(),
+            mismatch: false,
+        },
+        Dangerous::Delete { entry } => Dialog::YesNo {
+            question: format!("Delete backup {} and its manifest?", entry.name),
+            action: Dangerous::Delete { entry },
+            yes: false,
+        },
+        Dangerous::CancelJob => Dialog::YesNo {
+            question: "Cancel the running job? Nothing half-done is kept.".into(),
+            action: Dangerous::CancelJob,
+            yes: false,
+        },
+        Dangerous::Quit => Dialog::YesNo {
+            question: "A job is running. Cancel it and quit?".into(),
+            action: Dangerous::Quit,
+            yes: false,
+        },
+    });
+}
+
+fn confirmed(state: &mut State, d: Dangerous) -> Vec<Effect> {
+    state.dialog = None;
+    match d {
+        Dangerous::Restore { entry } => start_job(state, JobKind::Restore, Some(entry)),
+        Dangerous::Delete { entry } => vec![Effect::DeleteBackup { path: entry.path }],
+        Dangerous::CancelJob => match &mut state.job {
+            Some(job) => {
+                job.cancel_requested = true;
+                vec![Effect::CancelJob]
+            }
+            None => Vec::new(),
+        },
+        Dangerous::Quit => {
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+    }
+}
+
+/// Records a new job and returns its start effect; refuses while another runs.
+fn start_job(
+    state: &mut State,
+    kind: JobKind,
+    entry: Option<Box<crate::engine::catalog::BackupEntry>>,
+) -> Vec<Effect> {
+    if state.job_running() {
+        state.flash = Some("a job is already running: wait for it or cancel it with c".into());
+        return Vec::new();
+    }
+    let (what, command, effect) = match (kind, entry) {
+        (JobKind::Backup, _) => (
+            format!("backup of {}", state.database),
+            format!("{} backup", state.cli_prefix),
+            Effect::StartBackup,
+        ),
+        (JobKind::Restore, Some(e)) => (
+            format!("restore of {} from {}", state.database, e.name),
+            format!("{} restore {}", state.cli_prefix, e.name),
+            Effect::StartRestore { entry: e },
+        ),
+        (JobKind::Verify, Some(e)) => (
+            format!("verification of {}", e.name),
+            format!("{} verify {}", state.cli_prefix, e.name),
+            Effect::StartVerify { entry: e },
+        ),
+        (_, None) => return Vec::new(),
+    };
+    let mut progress = JobProgress::default();
+    progress.reduce(&JobEvent::Started {
+        kind,
+        what: what.clone(),
+    });
+    state.job = Some(ActiveJob {
+        progress,
+        cancel_requested: false,
+    });
+    state.history.push(JobRecord {
+        kind,
+        what: what.clone(),
+        command: command.clone(),
+        started_at: state.now,
+        ended_at: None,
+        outcome: JobOutcome::Running,
+        log: Vec::new(),
+    });
+    state
+        .log
+        .push(format!("pgkeep: {what} started ($ {command})"));
+    state.flash = None;
+    vec![effect]
+}
+
+fn on_job(state: &mut State, event: JobEvent) -> Vec<Effect> {
+    let Some(job) = state.job.as_mut() else {
+        return Vec::new();
+    };
+    job.progress.reduce(&event);
+    let cancelled = job.cancel_requested;
+    let what = job.progress.what.clone();
+    let now = state.now;
+    let outcome = match &event {
+        JobEvent::Finished(msg) => Some(JobOutcome::Succeeded(msg.clone())),
+        JobEvent::Failed(_) if cancelled => Some(JobOutcome::Cancelled),
+        JobEvent::Failed(msg) => Some(JobOutcome::Failed(msg.clone())),
+        _ => None,
+    };
+    if let JobEvent::Log(line) = &event {
+        state.log.push(format!("pgkeep: {line}"));
+        if let Some(r) = state.current_record() {
+            r.log.push(line.clone());
+        }
+    }
+    let Some(outcome) = outcome else {
+        return Vec::new();
+    };
+    let summary = match &outcome {
+        JobOutcome::Succeeded(m) => format!("{what} finished: {m}"),
+        JobOutcome::Failed(m) => format!("{what} FAILED: {m}"),
+        _ => format!("{what} cancelled; nothing was changed"),
+    };
+    state.log.push(format!("pgkeep: {summary}"));
+    if let Some(r) = state.current_record() {
+        r.log.push(summary.clone());
+        r.ended_at = Some(now);
+        r.outcome = outcome.clone();
+    }
+    state.job = None;
+    state.flash = Some(summary);
+    if let JobOutcome::Failed(message) = outcome {
+        state.dialog = Some(Dialog::Error {
+            title: format!("{what} failed"),
+            message,
+        });
+    }
+    vec![Effect::RefreshCatalog]
+}
+
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    if key.kind == crossterm::event::KeyEventKind::Release {
+        state.dirty = false;
+        return Vec::new();
+    }
+    let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+    if ctrl_c {
+        state.dialog = None;
+        return quit(state);
+    }
+    if state.dialog.is_some() {
+        return super::dialogs::on_key(state, key);
+    }
+    if state.search_input.is_some() {
+        search_key(state, key);
+        return Vec::new();
+    }
+    state.flash = None;
+    match key.code {
+        KeyCode::Char('q') => return quit(state),
+        KeyCode::Tab => state.focus = state.focus.cycle(true),
+        KeyCode::BackTab => state.focus = state.focus.cycle(false),
+        KeyCode::Char('?') => state.dialog = Some(Dialog::Help),
+        KeyCode::Char('J') => {
+            state.dialog = Some(Dialog::JobHistory {
+                selected: state.history.len().saturating_sub(1),
+            })
+        }
+        KeyCode::Char('b') => return start_job(state, JobKind::Backup, None),
+        KeyCode::Char('r' | 'v') if state.job_running() => {
+            state.flash = Some("a job is already running: wait for it or cancel it with c".into())
+        }
+        KeyCode::Char('r') => {
+            match restorable(state) {
+                Some(entry) => return update(state, Msg::Request(Dangerous::Restore { entry })),
+                None => state.flash = Some(
+                    "select a finished backup to restore (interrupted or damaged ones cannot be)"
+                        .into(),
+                ),
+            }
+        }
+        KeyCode::Char('v') => match restorable(state) {
+            Some(entry) => return start_job(state, JobKind::Verify, Some(entry)),
+            None => state.flash = Some("select a finished backup to verify".into()),
+        },
+        KeyCode::Char('D') => {
+            let busy = state
+                .selected_backup()
+                .is_some_and(|e| super::panes::backups::being_written(state, e));
+            if busy {
+                state.flash = Some(
+                    "the running backup is writing this file: cancel it with c instead".into(),
+                );
+            } else if let Some(e) = state.selected_backup().cloned() {
+                return update(
+                    state,
+                    Msg::Request(Dangerous::Delete { entry: Box::new(e) }),
+                );
+            }
+        }
+        KeyCode::Char('c') => {
+            if state.job_running() {
+                return update(state, Msg::Request(Dangerous::CancelJob));
+            }
+            state.flash = Some("no job is running".into());
+        }
+        KeyCode::Char('/') => {
+            state.focus = Pane::Log;
+            state.search_input = Some(String::new());
+        }
+        KeyCode::Char('f') => state.log.toggle_follow(),
+        KeyCode::Char('n') => {
+            state.log.find(true);
+        }
+        KeyCode::Char('N') => {
+            state.log.find(false);
+        }
+        _ => pane_key(state, key),
+    }
+    Vec::new()
+}
+
+fn quit(state: &mut State) -> Vec<Effect> {
+    if state.job_running() {
+        request(state, Dangerous::Quit);
+        return Vec::new();
+    }
+    state.quit = true;
+    vec![Effect::Quit]
+}
+
+fn restorable(state: &State) -> Option<Box<crate::engine::catalog::BackupEntry>> {
+    state
+        .selected_backup()
+        .filter(|e| e.status.is_restorable())
+        .map(|e| Box::new(e.clone()))
+}
+
+fn search_key(state: &mut State, key: KeyEvent) {
+    let Some(input) = state.search_input.as_mut() else {
+        return;
+    };
+    match key.code {
+        KeyCode::Esc => state.search_input = None,
+        KeyCode::Enter => {
+            let q = std::mem::take(input);
+            state.search_input = None;
+            state.log.set_query(Some(q));
+            if state.log.query.is_some() && !state.log.find(false) {
+                state.flash = Some("no match in the log".into());
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        KeyCode::Char(c) => input.push(c),
+        _ => {}
+    }
+}
+
+/// Movement keys for the focused pane.
+fn pane_key(state: &mut State, key: KeyEvent) {
+    let n = state.backups.len();
+    match (state.focus, key.code) {
+        (Pane::Backups, KeyCode::Down | KeyCode::Char('j')) => {
+            state.selected = (state.selected + 1).min(n.saturating_sub(1))
+        }
+        (Pane::Backups, KeyCode::Up | KeyCode::Char('k')) => {
+            state.selected = state.selected.saturating_sub(1)
+        }
+        (Pane::Backups, KeyCode::PageDown) => {
+            state.selected = (state.selected + 10).min(n.saturating_sub(1))
+        }
+        (Pane::Backups, KeyCode::PageUp) => state.selected = state.selected.saturating_sub(10),
+        (Pane::Backups, KeyCode::Char('g') | KeyCode::Home) => state.selected = 0,
+        (Pane::Backups, KeyCode::Char('G') | KeyCode::End) => state.selected = n.saturating_sub(1),
+        (Pane::Backups, KeyCode::Enter) => {
+            if let Some(e) = state.selected_backup() {
+                state.dialog = Some(Dialog::Details {
+                    entry: Box::new(e.clone()),
+                });
+            }
+        }
+        (Pane::Log, KeyCode::Down | KeyCode::Char('j')) => state.log.scroll(1),
+        (Pane::Log, KeyCode::Up | KeyCode::Char('k')) => state.log.scroll(-1),
+        (Pane::Log, KeyCode::PageDown) => state.log.scroll(10),
+        (Pane::Log, KeyCode::PageUp) => state.log.scroll(-10),
+        (Pane::Log, KeyCode::Char('g') | KeyCode::Home) => state.log.top(),
+        (Pane::Log, KeyCode::Char('G') | KeyCode::End) => state.log.end(),
+        _ => state.dirty = false,
+    }
+}

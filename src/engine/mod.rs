@@ -3,12 +3,17 @@
 
 pub mod backup;
 pub mod catalog;
+pub mod dbprops;
 pub mod dumpscan;
 pub mod fsutil;
+pub mod load;
 pub mod lock;
 pub mod manifest;
 pub mod pgtools;
+pub mod precheck;
 pub mod progress;
 pub mod restore;
 pub mod retention;
+pub mod scratch;
+pub mod swap;
 pub mod verify;

@@ -2,77 +2,10 @@
 //! changed live database reads the same in `pg_dump --create`; `--into`; consent.
 
 mod common;
-
-use std::path::Path;
+mod restore_support;
 
 use common::{cluster, complete_backups, pgkeep, stderr, stdout};
-
-/// Creates the role the fixture grants to (once per cluster).
-fn ensure_clerk_role() {
-    cluster().psql(
-        "postgres",
-        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgkeep_clerk') THEN CREATE ROLE pgkeep_clerk; END IF; END $$",
-    );
-}
-
-/// A database holding the invoicing fixture plus database-level settings, comment, grants.
-fn invoicing_db(prefix: &str) -> String {
-    ensure_clerk_role();
-    let c = cluster();
-    let db = c.new_db(prefix);
-    c.psql(&db, include_str!("fixtures/invoicing.sql"));
-    c.psql(
-        "postgres",
-        &format!(
-            "ALTER DATABASE \"{db}\" SET work_mem = '16MB';
-             ALTER DATABASE \"{db}\" SET search_path = billing, \"CRM\", public;
-             ALTER ROLE pgkeep_clerk IN DATABASE \"{db}\" SET statement_timeout = '5s';
-             COMMENT ON DATABASE \"{db}\" IS 'Facturatie: invoices ''24';
-             GRANT CONNECT, TEMPORARY ON DATABASE \"{db}\" TO pgkeep_clerk;
-             REVOKE TEMPORARY ON DATABASE \"{db}\" FROM PUBLIC;
-             ALTER DATABASE \"{db}\" CONNECTION LIMIT 50;"
-        ),
-    );
-    db
-}
-
-fn databases_like(prefix: &str) -> Vec<String> {
-    let out = cluster().psql(
-        "postgres",
-        &format!("SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}') ORDER BY 1"),
-    );
-    out.lines().map(str::to_string).collect()
-}
-
-fn plain_dump(db: &str) -> String {
-    let out = cluster().client_cmd("pg_dump").args(["-d", db]).output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Equal texts, or a panic naming the first line that differs (dumps are long).
-fn assert_same(got: &str, want: &str) {
-    if got == want {
-        return;
-    }
-    let (g, w): (Vec<_>, Vec<_>) = (got.lines().collect(), want.lines().collect());
-    let i = g.iter().zip(&w).position(|(a, b)| a != b).unwrap_or(g.len().min(w.len()));
-    panic!(
-        "dumps differ at line {}:\n  got:  {:?}\n  want: {:?}",
-        i + 1,
-        g.get(i),
-        w.get(i)
-    );
-}
-
-fn backup(db: &str, dir: &Path) {
-    let out = pgkeep(db, dir, &["backup", "--quiet"]);
-    assert!(out.status.success(), "backup failed: {}", stderr(&out));
-}
+use restore_support::{assert_same, backup, databases_like, invoicing_db, plain_dump};
 
 #[test]
 fn rich_schema_round_trips_over_a_changed_database() {

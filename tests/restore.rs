@@ -35,32 +35,52 @@ fn rich_schema_round_trips_over_a_changed_database() {
     // The replaced database is kept, with the changes, under <db>_pre_restore_<ts>.
     let left = databases_like(&db);
     assert_eq!(left.len(), 2, "{left:?}");
-    let previous = left.iter().find(|n| n.contains("_pre_restore_")).expect("pre-restore database");
+    let previous = left
+        .iter()
+        .find(|n| n.contains("_pre_restore_"))
+        .expect("pre-restore database");
     assert!(stdout(&out).contains(previous.as_str()), "{}", stdout(&out));
     // The replaced database is exactly the live one before the restore.
-    assert_same(&c.dump_create(previous).replace(previous.as_str(), &db), &changed);
+    assert_same(
+        &c.dump_create(previous).replace(previous.as_str(), &db),
+        &changed,
+    );
     // A pre-restore safety backup was taken, and it is a normal, complete backup.
     let backups = complete_backups(dir.path());
     assert_eq!(backups.len(), 2, "{backups:?}");
     let manifest = std::fs::read_to_string(format!("{}.json", backups[1].display())).unwrap();
-    assert!(manifest.contains("\"label\": \"pre-restore\""), "{manifest}");
+    assert!(
+        manifest.contains("\"label\": \"pre-restore\""),
+        "{manifest}"
+    );
 }
 
 #[test]
 fn into_creates_a_new_database_and_refuses_an_existing_one() {
-    let c = cluster();
     let db = invoicing_db("into");
     let dir = tempfile::tempdir().unwrap();
     backup(&db, dir.path());
     let copy = format!("{db}_copy");
-    let out = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--into", &copy]);
-    assert!(out.status.success(), "restore --into failed: {}", stderr(&out));
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--into", &copy],
+    );
+    assert!(
+        out.status.success(),
+        "restore --into failed: {}",
+        stderr(&out)
+    );
     assert_eq!(plain_dump(&copy), plain_dump(&db));
     // Nothing was swapped: no pre-restore database, no safety backup.
     assert_eq!(databases_like(&db), vec![db.clone(), copy.clone()]);
     assert_eq!(complete_backups(dir.path()).len(), 1);
 
-    let out = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--into", &copy]);
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--into", &copy],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
     assert_eq!(databases_like(&db), vec![db.clone(), copy]);
@@ -79,8 +99,15 @@ fn refused_without_yes_when_not_on_a_terminal() {
     assert!(!out.status.success());
     let err = stderr(&out);
     let first = err.lines().next().unwrap_or_default();
-    assert!(first.starts_with("pgkeep: error:") && first.contains("--yes"), "{err}");
+    assert!(
+        first.starts_with("pgkeep: error:") && first.contains("--yes"),
+        "{err}"
+    );
     assert_eq!(c.dump_create(&db), before);
     assert_eq!(databases_like(&db), vec![db.clone()]);
-    assert_eq!(complete_backups(dir.path()).len(), 1, "no safety backup either");
+    assert_eq!(
+        complete_backups(dir.path()).len(),
+        1,
+        "no safety backup either"
+    );
 }

@@ -15,7 +15,11 @@ fn cleanup_lists_asks_and_drops_leftovers() {
     c.psql(&db, "CREATE TABLE t (a int); INSERT INTO t VALUES (1)");
     let dir = tempfile::tempdir().unwrap();
     backup(&db, dir.path());
-    let out = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--no-safety-backup"]);
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     // A scratch database whose pgkeep is gone (as after a SIGKILL).
     let mut gone = std::process::Command::new("true").spawn().unwrap();
@@ -27,11 +31,27 @@ fn cleanup_lists_asks_and_drops_leftovers() {
 
     let out = pgkeep(&db, dir.path(), &["cleanup"]);
     assert!(!out.status.success(), "cleanup dropped without consent");
-    assert!(stderr(&out).lines().next().unwrap_or_default().contains("--yes"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("--yes"),
+        "{}",
+        stderr(&out)
+    );
     for n in &left[1..] {
-        assert!(stdout(&out).contains(n.as_str()), "{n} not listed: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(n.as_str()),
+            "{n} not listed: {}",
+            stdout(&out)
+        );
     }
-    assert_eq!(databases_like(&db), left, "something was dropped without consent");
+    assert_eq!(
+        databases_like(&db),
+        left,
+        "something was dropped without consent"
+    );
 
     let out = pgkeep(&db, dir.path(), &["cleanup", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -40,5 +60,9 @@ fn cleanup_lists_asks_and_drops_leftovers() {
 
     let out = pgkeep(&db, dir.path(), &["cleanup", "--yes"]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("nothing to clean up"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("nothing to clean up"),
+        "{}",
+        stdout(&out)
+    );
 }

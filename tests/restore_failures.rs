@@ -24,13 +24,33 @@ fn changed_after_backup(prefix: &str, dir: &Path) -> (String, PathBuf) {
 fn assert_refused(db: &str, dir: &Path, file: &Path, expect: &str) {
     let c = cluster();
     let before = c.dump_create(db);
-    let out = pgkeep(db, dir, &["restore", file.to_str().unwrap(), "--yes", "--no-safety-backup"]);
+    let out = pgkeep(
+        db,
+        dir,
+        &[
+            "restore",
+            file.to_str().unwrap(),
+            "--yes",
+            "--no-safety-backup",
+        ],
+    );
     let err = stderr(&out);
-    assert!(!out.status.success(), "restore of {} succeeded", file.display());
+    assert!(
+        !out.status.success(),
+        "restore of {} succeeded",
+        file.display()
+    );
     let first = err.lines().next().unwrap_or_default();
-    assert!(first.starts_with("pgkeep: error:") && first.contains(expect), "{err}");
+    assert!(
+        first.starts_with("pgkeep: error:") && first.contains(expect),
+        "{err}"
+    );
     assert_eq!(c.dump_create(db), before, "the live database changed");
-    assert_eq!(databases_like(db), vec![db.to_string()], "a database was left behind");
+    assert_eq!(
+        databases_like(db),
+        vec![db.to_string()],
+        "a database was left behind"
+    );
 }
 
 #[test]
@@ -42,7 +62,11 @@ fn flipped_byte_is_refused() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&bad, &bytes).unwrap();
-    std::fs::copy(format!("{}.json", good.display()), format!("{}.json", bad.display())).unwrap();
+    std::fs::copy(
+        format!("{}.json", good.display()),
+        format!("{}.json", bad.display()),
+    )
+    .unwrap();
     assert_refused(&db, dir.path(), &bad, "sha256");
     // Without the manifest the gzip CRC still catches it.
     std::fs::remove_file(format!("{}.json", bad.display())).unwrap();
@@ -70,7 +94,11 @@ fn sql_error_in_the_middle_fails_and_changes_nothing() {
     let sql = gunzip(&good);
     // Insert a failing statement before the statement that follows the data.
     let at = sql.find("\n\\.\n").expect("COPY data") + 4;
-    let broken = format!("{}SELECT * FROM no_such_table_here;\n{}", &sql[..at], &sql[at..]);
+    let broken = format!(
+        "{}SELECT * FROM no_such_table_here;\n{}",
+        &sql[..at],
+        &sql[at..]
+    );
     let bad = dir.path().join(format!("{db}_2020-01-03T00-00-00Z.sql.gz"));
     gzip_to(&bad, &broken);
     assert_refused(&db, dir.path(), &bad, "no_such_table_here");
@@ -83,12 +111,19 @@ fn sigkill_during_the_load_leaves_the_live_database_and_the_next_run_cleans_up()
     c.pgbench_init(&db, 3);
     let dir = tempfile::tempdir().unwrap();
     backup(&db, dir.path());
-    c.psql(&db, "UPDATE pgbench_branches SET filler = 'after the backup'");
+    c.psql(
+        &db,
+        "UPDATE pgbench_branches SET filler = 'after the backup'",
+    );
     let before = c.dump_create(&db);
 
-    let mut child = pgkeep_cmd(&db, dir.path(), &["restore", "latest", "--yes", "--no-safety-backup"])
-        .spawn()
-        .unwrap();
+    let mut child = pgkeep_cmd(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    )
+    .spawn()
+    .unwrap();
     let app = format!("pgkeep-restore-{}", child.id());
     let loading = wait_for(60, || {
         c.psql(
@@ -100,20 +135,41 @@ fn sigkill_during_the_load_leaves_the_live_database_and_the_next_run_cleans_up()
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the restore finished before it was killed");
+    assert!(
+        !status.success(),
+        "the restore finished before it was killed"
+    );
 
     assert_eq!(c.dump_create(&db), before, "the live database changed");
     let scratch = format!("{db}_pgkeep_scratch_{}_", child.id());
     assert!(
-        wait_for(60, || c.psql("postgres", &format!("SELECT count(*) FROM pg_stat_activity WHERE starts_with(datname, '{scratch}')")) == "0"),
+        wait_for(60, || c.psql(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE starts_with(datname, '{scratch}')"
+            )
+        ) == "0"),
         "the killed restore's psql never ended"
     );
 
     // The next run drops the abandoned scratch database and restores.
-    let out = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--no-safety-backup"]);
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let left = databases_like(&db);
     assert_eq!(left.len(), 2, "{left:?}");
-    assert!(left.iter().all(|n| !n.contains("_pgkeep_scratch_")), "{left:?}");
-    assert_eq!(c.psql(&db, "SELECT count(*) FROM pgbench_branches WHERE filler = 'after the backup'"), "0");
+    assert!(
+        left.iter().all(|n| !n.contains("_pgkeep_scratch_")),
+        "{left:?}"
+    );
+    assert_eq!(
+        c.psql(
+            &db,
+            "SELECT count(*) FROM pgbench_branches WHERE filler = 'after the backup'"
+        ),
+        "0"
+    );
 }

@@ -38,13 +38,19 @@ pub fn invoicing_db(prefix: &str) -> String {
 pub fn databases_like(prefix: &str) -> Vec<String> {
     let out = cluster().psql(
         "postgres",
-        &format!("SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}') ORDER BY 1"),
+        &format!(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}') ORDER BY 1"
+        ),
     );
     out.lines().map(str::to_string).collect()
 }
 
 pub fn plain_dump(db: &str) -> String {
-    let out = cluster().client_cmd("pg_dump").args(["-d", db]).output().unwrap();
+    let out = cluster()
+        .client_cmd("pg_dump")
+        .args(["-d", db])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -59,7 +65,11 @@ pub fn assert_same(got: &str, want: &str) {
         return;
     }
     let (g, w): (Vec<_>, Vec<_>) = (got.lines().collect(), want.lines().collect());
-    let i = g.iter().zip(&w).position(|(a, b)| a != b).unwrap_or(g.len().min(w.len()));
+    let i = g
+        .iter()
+        .zip(&w)
+        .position(|(a, b)| a != b)
+        .unwrap_or(g.len().min(w.len()));
     panic!(
         "dumps differ at line {}:\n  got:  {:?}\n  want: {:?}",
         i + 1,
@@ -73,18 +83,22 @@ pub fn backup(db: &str, dir: &Path) {
     assert!(out.status.success(), "backup failed: {}", stderr(&out));
 }
 
-
 /// The pgkeep command set up like `common::pgkeep`, to spawn instead of waiting.
 pub fn pgkeep_cmd(db: &str, backup_dir: &Path, args: &[&str]) -> std::process::Command {
     let c = cluster();
     let mut cmd = std::process::Command::new(crate::common::pgkeep_bin());
     cmd.arg("--backup-dir").arg(backup_dir).args(args);
-    cmd.env_remove("PGKEEP_URL").env_remove("PGKEEP_CONFIG").env("PGKEEP_TARGET", "direct");
+    cmd.env_remove("PGKEEP_URL")
+        .env_remove("PGKEEP_CONFIG")
+        .env("PGKEEP_TARGET", "direct");
     for (k, v) in c.pgkeep_env(db) {
         cmd.env(k, v);
     }
     let path = std::env::var("PATH").unwrap_or_default();
-    cmd.env("PATH", format!("{}:{path}", crate::common::pg_bin().display()));
+    cmd.env(
+        "PATH",
+        format!("{}:{path}", crate::common::pg_bin().display()),
+    );
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -94,14 +108,20 @@ pub fn pgkeep_cmd(db: &str, backup_dir: &Path, args: &[&str]) -> std::process::C
 /// The SQL inside a `.sql.gz`.
 pub fn gunzip(path: &Path) -> String {
     let mut s = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()), &mut s)
-        .unwrap();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut s,
+    )
+    .unwrap();
     s
 }
 
 /// Writes `sql` gzip-compressed to `path`.
 pub fn gzip_to(path: &Path, sql: &str) {
-    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
     std::io::Write::write_all(&mut e, sql.as_bytes()).unwrap();
     e.finish().unwrap();
 }

@@ -111,3 +111,52 @@ fn refused_without_yes_when_not_on_a_terminal() {
         "no safety backup either"
     );
 }
+
+/// Runs `pgkeep restore latest --no-safety-backup` on a pseudo-terminal (util-linux
+/// `script`), typing `answer`; returns (success, what the terminal showed).
+fn restore_on_a_terminal(db: &str, dir: &std::path::Path, answer: &str) -> (bool, String) {
+    use std::io::{Read, Write};
+    let c = cluster();
+    let cmdline = format!(
+        "{} --backup-dir {} restore latest --no-safety-backup",
+        common::pgkeep_bin().display(),
+        dir.display()
+    );
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-q", "-e", "-c", &cmdline, "/dev/null"]);
+    cmd.env_remove("PGKEEP_URL").env_remove("PGKEEP_CONFIG").env("PGKEEP_TARGET", "direct");
+    for (k, v) in c.pgkeep_env(db) {
+        cmd.env(k, v);
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.env("PATH", format!("{}:{path}", common::pg_bin().display()));
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("script(1) runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let mut shown = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut shown).unwrap();
+    drop(stdin);
+    (child.wait().unwrap().success(), shown)
+}
+
+#[test]
+fn on_a_terminal_the_database_name_must_be_typed_back() {
+    let c = cluster();
+    let db = c.new_db("tty");
+    c.psql(&db, "CREATE TABLE t (a int); INSERT INTO t VALUES (1)");
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    c.psql(&db, "INSERT INTO t VALUES (2)");
+
+    let (ok, shown) = restore_on_a_terminal(&db, dir.path(), "not-the-name");
+    assert!(!ok, "{shown}");
+    assert!(shown.contains(&format!("REPLACES database \"{db}\"")), "{shown}");
+    assert!(shown.contains("did not match"), "{shown}");
+    assert_eq!(c.psql(&db, "SELECT count(*) FROM t"), "2");
+    assert_eq!(databases_like(&db), vec![db.clone()]);
+
+    let (ok, shown) = restore_on_a_terminal(&db, dir.path(), &db);
+    assert!(ok, "{shown}");
+    assert_eq!(c.psql(&db, "SELECT count(*) FROM t"), "1");
+}

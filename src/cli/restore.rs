@@ -17,7 +17,8 @@ use crate::target::{self, Target};
 /// Arguments of `pgkeep restore`.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// The backup: a name from `pgkeep list`, a path, or `latest`
+    /// The backup: a name from `pgkeep list`, a path, or `latest` (the newest finished backup
+    /// of the database that is not a `pre-restore` safety backup)
     #[arg(value_name = "BACKUP|latest")]
     pub backup: String,
     /// Do not ask for confirmation (needed when not on a terminal)
@@ -40,11 +41,7 @@ pub struct RestoreArgs {
 /// Runs `pgkeep restore`.
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     let target = ctx.target().await?;
-    let entry = catalog::resolve(
-        &ctx.config.backup_dir,
-        &args.backup,
-        Some(target.database()),
-    )?;
+    let entry = resolve(&ctx.config.backup_dir, &args.backup, target.database())?;
     let dest = args
         .into
         .clone()
@@ -102,6 +99,22 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             Err(e.into())
         }
     }
+}
+
+/// Finds the backup; `latest` skips `pre-restore` safety backups, so restoring `latest`
+/// twice does not restore the state the first restore replaced.
+fn resolve(dir: &std::path::Path, spec: &str, database: &str) -> crate::Result<BackupEntry> {
+    if spec == "latest" {
+        let newest = catalog::scan(dir)?.into_iter().find(|e| {
+            e.status.is_restorable()
+                && e.database == database
+                && e.label.as_deref() != Some(restore::SAFETY_LABEL)
+        });
+        if let Some(e) = newest {
+            return Ok(e);
+        }
+    }
+    catalog::resolve(dir, spec, Some(database))
 }
 
 /// Shows what will be replaced and requires the database's name typed back; refuses when

@@ -35,6 +35,7 @@ echo "backup: $(du -h "$FILE" | cut -f1) compressed, $(psql -Atc "SELECT pg_size
 cat "$FILE" >/dev/null   # both runs start with the file in the page cache
 
 createdb plain
+psql -qc CHECKPOINT
 t0=$(now); gunzip -c "$FILE" | psql -q -X plain >/dev/null; t1=$(now)
 plain=$(secs "$t0" "$t1")
 dropdb plain

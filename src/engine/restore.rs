@@ -16,7 +16,7 @@ use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog::{BackupEntry, BackupStatus};
 use crate::engine::dbprops::DbProps;
 use crate::engine::lock::DbLock;
-use crate::engine::progress::{JobEvent, Phase, Sink};
+use crate::engine::progress::{JobEvent, Phase, Progress, Sink};
 use crate::engine::{fsutil, load, precheck, scratch, swap};
 use crate::error::{Error, Result};
 use crate::target::Target;
@@ -101,6 +101,10 @@ pub async fn restore(
     }
 
     sink.phase(Phase::Load);
+    sink.emit(JobEvent::Progress(Progress {
+        bytes_total: Some(backup.size),
+        ..Default::default()
+    }));
     let scratch_db = scratch::scratch_name(&dest);
     scratch::create(&admin, &scratch_db, live_props.as_ref()).await?;
     let swapped = load_and_swap(

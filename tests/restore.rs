@@ -124,18 +124,26 @@ fn restore_on_a_terminal(db: &str, dir: &std::path::Path, answer: &str) -> (bool
     );
     let mut cmd = std::process::Command::new("script");
     cmd.args(["-q", "-e", "-c", &cmdline, "/dev/null"]);
-    cmd.env_remove("PGKEEP_URL").env_remove("PGKEEP_CONFIG").env("PGKEEP_TARGET", "direct");
+    cmd.env_remove("PGKEEP_URL")
+        .env_remove("PGKEEP_CONFIG")
+        .env("PGKEEP_TARGET", "direct");
     for (k, v) in c.pgkeep_env(db) {
         cmd.env(k, v);
     }
     let path = std::env::var("PATH").unwrap_or_default();
     cmd.env("PATH", format!("{}:{path}", common::pg_bin().display()));
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("script(1) runs");
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
     let mut shown = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut shown).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut shown)
+        .unwrap();
     drop(stdin);
     (child.wait().unwrap().success(), shown)
 }
@@ -151,12 +159,51 @@ fn on_a_terminal_the_database_name_must_be_typed_back() {
 
     let (ok, shown) = restore_on_a_terminal(&db, dir.path(), "not-the-name");
     assert!(!ok, "{shown}");
-    assert!(shown.contains(&format!("REPLACES database \"{db}\"")), "{shown}");
+    assert!(
+        shown.contains(&format!("REPLACES database \"{db}\"")),
+        "{shown}"
+    );
     assert!(shown.contains("did not match"), "{shown}");
     assert_eq!(c.psql(&db, "SELECT count(*) FROM t"), "2");
     assert_eq!(databases_like(&db), vec![db.clone()]);
 
     let (ok, shown) = restore_on_a_terminal(&db, dir.path(), &db);
     assert!(ok, "{shown}");
+    assert_eq!(c.psql(&db, "SELECT count(*) FROM t"), "1");
+}
+
+#[test]
+fn sessions_on_the_live_database_are_ended_for_the_swap() {
+    let c = cluster();
+    let db = c.new_db("busy");
+    c.psql(&db, "CREATE TABLE t (a int); INSERT INTO t VALUES (1)");
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    c.psql(&db, "INSERT INTO t VALUES (2)");
+    // An application session that stays connected (and busy) through the restore.
+    let mut app = c
+        .client_cmd("psql")
+        .args(["-X", "-q", "-d", &db, "-c", "SELECT pg_sleep(120)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let connected = restore_support::wait_for(30, || {
+        c.psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND query LIKE '%pg_sleep%'"),
+        ) != "0"
+    });
+    assert!(connected, "the application session did not start");
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !app.wait().unwrap().success(),
+        "the session should have been ended"
+    );
     assert_eq!(c.psql(&db, "SELECT count(*) FROM t"), "1");
 }

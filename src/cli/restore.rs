@@ -149,6 +149,9 @@ async fn confirm(
                 Ok(r) => format_size(r.get::<_, i64>(0).max(0) as u64, BINARY),
                 Err(_) => "unknown size".into(),
             },
+            Err(crate::Error::NoSuchDatabase(_)) => bail!(
+                "database \"{dest}\" does not exist on the server: use `--into {dest}` to create it from the backup"
+            ),
             Err(e) => return Err(e.into()),
         };
         writeln!(

@@ -96,7 +96,10 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         }
         Err(e) => {
             sink.emit(JobEvent::Failed(e.to_string()));
-            Err(e.into())
+            match e {
+                crate::Error::Cancelled => Err(e.into()),
+                e => bail!("{e} (the live database was not changed)"),
+            }
         }
     }
 }

@@ -126,7 +126,9 @@ pub fn stream_checked(
     if let Some(expected) = expected_sha {
         if !sha.eq_ignore_ascii_case(expected) {
             return Err(bad(format!(
-                "its sha256 is {sha}, the manifest says {expected} (the file was changed or damaged)"
+                "its sha256 ({}…) is not the manifest's ({}…): the file was changed or damaged",
+                &sha[..12],
+                expected.get(..12).unwrap_or(expected)
             )));
         }
     }

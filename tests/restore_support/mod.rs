@@ -29,7 +29,8 @@ pub fn invoicing_db(prefix: &str) -> String {
              COMMENT ON DATABASE \"{db}\" IS 'Facturatie: invoices ''24';
              GRANT CONNECT, TEMPORARY ON DATABASE \"{db}\" TO pgkeep_clerk;
              REVOKE TEMPORARY ON DATABASE \"{db}\" FROM PUBLIC;
-             ALTER DATABASE \"{db}\" CONNECTION LIMIT 50;"
+             ALTER DATABASE \"{db}\" CONNECTION LIMIT 50;
+             ALTER DATABASE \"{db}\" OWNER TO pgkeep_clerk;"
         ),
     );
     db

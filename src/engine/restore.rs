@@ -64,7 +64,7 @@ pub async fn restore(
             backup.name
         )));
     }
-    let admin = scratch::admin_connect(target).await?;
+    let admin = scratch::admin_connect_avoiding(target, &live).await?;
     if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
         sink.log(line);
     }

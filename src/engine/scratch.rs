@@ -75,11 +75,19 @@ fn pid_alive(pid: i32) -> bool {
 /// Connects to the server's maintenance database (`postgres`, else `template1`), for
 /// creating, renaming and dropping databases.
 pub async fn admin_connect(target: &dyn Target) -> Result<Client> {
-    match target::connect(target, "postgres").await {
-        Ok(c) => Ok(c),
-        Err(crate::Error::NoSuchDatabase(_)) => target::connect(target, "template1").await,
-        Err(e) => Err(e),
+    admin_connect_avoiding(target, "").await
+}
+
+/// Like [`admin_connect`], but never connected to `avoid` (a database about to be renamed
+/// cannot be the session's own).
+pub async fn admin_connect_avoiding(target: &dyn Target, avoid: &str) -> Result<Client> {
+    if avoid != "postgres" {
+        match target::connect(target, "postgres").await {
+            Err(crate::Error::NoSuchDatabase(_)) => {}
+            other => return other,
+        }
     }
+    target::connect(target, "template1").await
 }
 
 /// Creates an empty scratch database shaped like `like` (encoding, locale, tablespace) from

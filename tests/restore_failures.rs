@@ -173,3 +173,45 @@ fn sigkill_during_the_load_leaves_the_live_database_and_the_next_run_cleans_up()
         "0"
     );
 }
+
+#[test]
+fn ctrl_c_during_the_load_cancels_and_drops_the_scratch_database() {
+    let c = cluster();
+    let db = c.new_db("sigint");
+    c.pgbench_init(&db, 3);
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    c.psql(
+        &db,
+        "UPDATE pgbench_branches SET filler = 'after the backup'",
+    );
+    let before = c.dump_create(&db);
+
+    let child = pgkeep_cmd(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    )
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let app = format!("pgkeep-restore-{}", child.id());
+    let loading = wait_for(60, || {
+        c.psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}' AND state = 'active'"),
+        ) != "0"
+    });
+    assert!(loading, "the restore never started loading");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "the restore finished before it was interrupted"
+    );
+    assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    // pgkeep itself dropped its scratch database: nothing is left, nothing changed.
+    assert_eq!(databases_like(&db), vec![db.clone()]);
+    assert_eq!(c.dump_create(&db), before, "the live database changed");
+}

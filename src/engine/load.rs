@@ -1,8 +1,9 @@
 //! Loading a backup into a database: the file is decoded in-process on a blocking thread and
 //! streamed into `psql -X -v ON_ERROR_STOP=1 --single-transaction` (run through the target,
-//! so it works inside a container too). psql commits only when its stdin ends; stdin is
-//! closed only after every check on the stream passed, and on any failure psql is killed
-//! first, so a bad file or an SQL error never leaves a committed half-load.
+//! so it works inside a container too). stdin is closed only after every check on the stream
+//! passed; on any failure psql is killed first. The safety net is the scratch database, not
+//! the transaction: a dump with large objects commits its own `BEGIN ... COMMIT` block, so a
+//! failed load may leave a partly loaded database, which the caller always drops.
 
 use std::io::Write;
 use std::process::Stdio;
@@ -25,8 +26,7 @@ pub const SESSION_SETTINGS: &str =
     "SET synchronous_commit = off;\nSET maintenance_work_mem = '1GB';\n";
 
 /// Loads `backup` into the existing (empty) database `database`; returns the SQL byte count.
-/// On error the database may hold an uncommitted-then-rolled-back nothing, never a partial
-/// commit; the caller drops it.
+/// On error the database may hold part of the dump: the caller drops it.
 pub async fn load(
     target: &dyn Target,
     database: &str,

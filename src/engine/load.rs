@@ -20,10 +20,11 @@ use crate::engine::progress::{JobEvent, Sink};
 use crate::error::{Error, Result};
 use crate::target::{PgTool, Target};
 
-/// Session settings sent before the dump: the load commits once, and index builds get
-/// memory enough to sort in RAM.
+/// Session settings sent before the dump: commits do not wait for the WAL flush (a crash
+/// mid-load only loses the scratch database), and index builds get memory to sort in RAM
+/// (allocated only as needed; bounded so a small server is not pushed out of memory).
 pub const SESSION_SETTINGS: &str =
-    "SET synchronous_commit = off;\nSET maintenance_work_mem = '1GB';\n";
+    "SET synchronous_commit = off;\nSET maintenance_work_mem = '512MB';\n";
 
 /// Loads `backup` into the existing (empty) database `database`; returns the SQL byte count.
 /// On error the database may hold part of the dump: the caller drops it.

@@ -1,16 +1,187 @@
-//! `pgkeep restore`: restore a backup into the live database, safely (scratch load, then swap). (Built by the restore issue.)
+//! `pgkeep restore`: restore a backup into the live database, safely (checks, safety backup,
+//! scratch load, then swap). Asks for the database's name typed back unless `--yes`.
 
+use std::io::{BufRead, IsTerminal, Write};
+
+use chrono::{Local, Utc};
 use clap::Args;
 use color_eyre::eyre::{bail, Result};
+use humansize::{format_size, BINARY};
 
-use super::Context;
+use super::{list::age, progress_bar, show_progress, Context};
+use crate::engine::catalog::{self, BackupEntry};
+use crate::engine::progress::{JobEvent, JobKind};
+use crate::engine::restore::{self, RestoreOptions};
+use crate::target::{self, Target};
 
 /// Arguments of `pgkeep restore`.
 #[derive(Debug, Args)]
-pub struct RestoreArgs {}
+pub struct RestoreArgs {
+    /// The backup: a name from `pgkeep list`, a path, or `latest` (the newest finished backup
+    /// of the database that is not a `pre-restore` safety backup)
+    #[arg(value_name = "BACKUP|latest")]
+    pub backup: String,
+    /// Do not ask for confirmation (needed when not on a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Restore into this new database instead; nothing is replaced (refused if it exists)
+    #[arg(long, value_name = "DB")]
+    pub into: Option<String>,
+    /// Skip the `pre-restore` backup of the current database (the replaced database is still kept)
+    #[arg(long)]
+    pub no_safety_backup: bool,
+    /// Print one JSON object with the result
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar, even on a terminal
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
 /// Runs `pgkeep restore`.
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
-    let _ = (ctx, args);
-    bail!("`pgkeep restore` is not available in this build yet")
+    let target = ctx.target().await?;
+    let entry = resolve(&ctx.config.backup_dir, &args.backup, target.database())?;
+    let dest = args
+        .into
+        .clone()
+        .unwrap_or_else(|| target.database().to_string());
+    if !args.yes {
+        confirm(target.as_ref(), &entry, &args, &dest).await?;
+    }
+    let what = format!("restore of {} into {dest}", entry.name);
+    let sink = progress_bar::stderr_sink(
+        JobKind::Restore,
+        &what,
+        show_progress(args.quiet || args.json),
+    );
+    let cancel = progress_bar::cancel_on_signals();
+    let opts = RestoreOptions {
+        into: args.into.clone(),
+        safety_backup: !args.no_safety_backup,
+        compression_level: ctx.config.compression_level,
+    };
+    match restore::restore(
+        target.as_ref(),
+        &ctx.config.backup_dir,
+        &entry,
+        &opts,
+        &sink,
+        &cancel,
+    )
+    .await
+    {
+        Ok(out) => {
+            sink.emit(JobEvent::Finished(format!("{} restored", out.database)));
+            if args.json {
+                let v = serde_json::json!({
+                    "backup": entry.path,
+                    "database": out.database,
+                    "previous": out.previous,
+                    "safety_backup": out.safety_backup,
+                });
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!("restored {} into {}", entry.name, out.database);
+                if let Some(p) = &out.safety_backup {
+                    println!("safety backup: {}", p.display());
+                }
+                if let Some(prev) = &out.previous {
+                    println!(
+                        "the replaced database is kept as {prev}; drop it with `pgkeep cleanup`"
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            sink.emit(JobEvent::Failed(e.to_string()));
+            match e {
+                crate::Error::Cancelled => Err(e.into()),
+                e => bail!("{e} (the live database was not changed)"),
+            }
+        }
+    }
+}
+
+/// Finds the backup; `latest` skips `pre-restore` safety backups, so restoring `latest`
+/// twice does not restore the state the first restore replaced.
+fn resolve(dir: &std::path::Path, spec: &str, database: &str) -> crate::Result<BackupEntry> {
+    if spec == "latest" {
+        let newest = catalog::scan(dir)?.into_iter().find(|e| {
+            e.status.is_restorable()
+                && e.database == database
+                && e.label.as_deref() != Some(restore::SAFETY_LABEL)
+        });
+        if let Some(e) = newest {
+            return Ok(e);
+        }
+    }
+    catalog::resolve(dir, spec, Some(database))
+}
+
+/// Shows what will be replaced and requires the database's name typed back; refuses when
+/// there is no terminal to ask on.
+async fn confirm(
+    target: &dyn Target,
+    entry: &BackupEntry,
+    args: &RestoreArgs,
+    dest: &str,
+) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "not restoring without confirmation: stdin is not a terminal; run it on a terminal, or pass --yes to restore {} into {dest}",
+            entry.name
+        );
+    }
+    let local = entry.time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S");
+    let taken = format!("taken {local} (local), {} ago", age(Utc::now(), entry.time));
+    let mut err = std::io::stderr().lock();
+    if args.into.is_some() {
+        writeln!(
+            err,
+            "This creates the new database \"{dest}\" from {} ({taken}).",
+            entry.name
+        )?;
+    } else {
+        let size = match target::connect(target, dest).await {
+            Ok(c) => match c
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .await
+            {
+                Ok(r) => format_size(r.get::<_, i64>(0).max(0) as u64, BINARY),
+                Err(_) => "unknown size".into(),
+            },
+            Err(crate::Error::NoSuchDatabase(_)) => bail!(
+                "database \"{dest}\" does not exist on the server: use `--into {dest}` to create it from the backup"
+            ),
+            Err(e) => return Err(e.into()),
+        };
+        writeln!(
+            err,
+            "This REPLACES database \"{dest}\" ({size} now) with {}",
+            entry.name
+        )?;
+        writeln!(err, "  backup {taken}, database {}", entry.database)?;
+        if args.no_safety_backup {
+            writeln!(err, "  no safety backup will be taken (--no-safety-backup)")?;
+        } else {
+            writeln!(
+                err,
+                "  a `pre-restore` safety backup of \"{dest}\" is taken first"
+            )?;
+        }
+        writeln!(
+            err,
+            "  the current database is kept as {dest}_pre_restore_<time> until `pgkeep cleanup`"
+        )?;
+    }
+    write!(err, "Type the database name ({dest}) to continue: ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != dest {
+        bail!("the name typed did not match \"{dest}\"; nothing was changed");
+    }
+    Ok(())
 }

@@ -1,12 +1,23 @@
 //! Safe restore: checks, safety backup, load into a scratch database, swap.
-//! (API fixed by the lead; the restore issue fills in the body.)
+//!
+//! Order: every check on the file first (nothing touched yet); then the `pre-restore` safety
+//! backup; then the dump is loaded into a fresh scratch database; only a complete load is
+//! swapped in, in one transaction (see [`crate::engine::swap`]). Any failure drops the scratch
+//! database and leaves the live one as it was; a scratch database left by a killed run is
+//! dropped by the next restore, verify or cleanup.
 
 use std::path::{Path, PathBuf};
 
+use chrono::Utc;
+use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::catalog::BackupEntry;
-use crate::engine::progress::Sink;
+use crate::engine::backup::{self, BackupOptions};
+use crate::engine::catalog::{BackupEntry, BackupStatus};
+use crate::engine::dbprops::DbProps;
+use crate::engine::lock::DbLock;
+use crate::engine::progress::{JobEvent, Phase, Progress, Sink};
+use crate::engine::{fsutil, load, precheck, scratch, swap};
 use crate::error::{Error, Result};
 use crate::target::Target;
 
@@ -32,6 +43,9 @@ pub struct RestoreOutcome {
     pub safety_backup: Option<PathBuf>,
 }
 
+/// The label of safety backups.
+pub const SAFETY_LABEL: &str = "pre-restore";
+
 /// Restores `backup` into the target's database (or `opts.into`), never losing the live one.
 pub async fn restore(
     target: &dyn Target,
@@ -41,6 +55,142 @@ pub async fn restore(
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<RestoreOutcome> {
-    let _ = (target, dir, backup, opts, sink, cancel);
-    Err(Error::Other("restore is not built yet".into()))
+    let live = target.database().to_string();
+    let dest = opts.into.clone().unwrap_or_else(|| live.clone());
+    sink.phase(Phase::Check);
+    if backup.status == BackupStatus::Interrupted {
+        return Err(Error::Refused(format!(
+            "{} is an interrupted backup (.partial) and cannot be restored: choose a finished one from `pgkeep list`",
+            backup.name
+        )));
+    }
+    let admin = scratch::admin_connect_avoiding(target, &live).await?;
+    if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
+        sink.log(line);
+    }
+    let live_props = DbProps::read(&admin, &live).await?;
+    if opts.into.is_some() {
+        if DbProps::read(&admin, &dest).await?.is_some() {
+            return Err(Error::Refused(format!(
+                "database \"{dest}\" already exists: --into only creates a new database; choose another name"
+            )));
+        }
+    } else if live_props.is_none() {
+        return Err(Error::Refused(format!(
+            "database \"{live}\" does not exist on the server: use `--into {live}` to create it from the backup"
+        )));
+    }
+    fsutil::ensure_private_dir(dir)?;
+    let _lock = restore_lock(dir, &dest)?;
+    let raw = precheck::check(backup, sink, cancel).await?;
+    sink.log(format!(
+        "{}: gzip stream, checksum and trailer ok ({raw} bytes of SQL)",
+        backup.name
+    ));
+
+    let mut safety = None;
+    if opts.safety_backup && opts.into.is_none() {
+        sink.phase(Phase::SafetyBackup);
+        let b = BackupOptions {
+            label: Some(SAFETY_LABEL.into()),
+            compression_level: opts.compression_level,
+        };
+        let out = backup::backup(target, dir, &b, &without_phases(sink), cancel).await?;
+        sink.log(format!("safety backup {}", out.path.display()));
+        safety = Some(out.path);
+    }
+
+    sink.phase(Phase::Load);
+    sink.emit(JobEvent::Progress(Progress {
+        bytes_total: Some(backup.size),
+        ..Default::default()
+    }));
+    let scratch_db = scratch::scratch_name(&dest);
+    scratch::create(&admin, &scratch_db, live_props.as_ref()).await?;
+    let swapped = load_and_swap(
+        target,
+        &admin,
+        backup,
+        opts,
+        &scratch_db,
+        live_props.as_ref(),
+        sink,
+        cancel,
+    )
+    .await;
+    match swapped {
+        Ok(previous) => Ok(RestoreOutcome {
+            database: dest,
+            previous,
+            safety_backup: safety,
+        }),
+        Err(e) => {
+            if let Err(d) = scratch::drop(&admin, &scratch_db).await {
+                sink.log(format!(
+                    "could not drop scratch database {scratch_db} ({d}); `pgkeep cleanup` will"
+                ));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Loads into `scratch_db`, then swaps it in (or renames it to `--into`). Returns the name
+/// the replaced database got.
+#[allow(clippy::too_many_arguments)]
+async fn load_and_swap(
+    target: &dyn Target,
+    admin: &Client,
+    backup: &BackupEntry,
+    opts: &RestoreOptions,
+    scratch_db: &str,
+    live_props: Option<&DbProps>,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<Option<String>> {
+    let app_name = format!("pgkeep-restore-{}", std::process::id());
+    load::load(target, scratch_db, backup, &app_name, sink, cancel).await?;
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    sink.phase(Phase::Swap);
+    match (&opts.into, live_props) {
+        (Some(into), props) => {
+            swap::rename_into(admin, scratch_db, into, props).await?;
+            Ok(None)
+        }
+        (None, Some(props)) => {
+            let live = target.database();
+            let previous = scratch::pre_restore_name(live, Utc::now());
+            swap::swap(admin, live, scratch_db, &previous, props, sink).await?;
+            sink.log(format!("{live} restored; the replaced database is kept as {previous} until `pgkeep cleanup`"));
+            Ok(Some(previous))
+        }
+        (None, None) => Err(Error::Refused(format!(
+            "database \"{}\" disappeared during the restore",
+            target.database()
+        ))),
+    }
+}
+
+/// One restore of `database` at a time (a lock file apart from the backup's, which the
+/// safety backup takes).
+fn restore_lock(dir: &Path, database: &str) -> Result<DbLock> {
+    DbLock::acquire(dir, &format!("{database}.restore")).map_err(|e| match e {
+        Error::Locked { pid, .. } => Error::Refused(format!(
+            "another restore of \"{database}\" is running (pid {pid}); wait for it to finish"
+        )),
+        e => e,
+    })
+}
+
+/// A sink that passes on everything but phase changes (for the nested safety backup, whose
+/// phases are part of the restore's SafetyBackup phase).
+fn without_phases(sink: &Sink) -> Sink {
+    let outer = sink.clone();
+    Sink::new(move |e| {
+        if !matches!(e, JobEvent::Phase(_)) {
+            outer.emit(e)
+        }
+    })
 }

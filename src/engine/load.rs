@@ -1,0 +1,180 @@
+//! Loading a backup into a database: the file is decoded in-process on a blocking thread and
+//! streamed into `psql -X -v ON_ERROR_STOP=1 --single-transaction` (run through the target,
+//! so it works inside a container too). stdin is closed only after every check on the stream
+//! passed; on any failure psql is killed first. The safety net is the scratch database, not
+//! the transaction: a dump with large objects commits its own `BEGIN ... COMMIT` block, so a
+//! failed load may leave a partly loaded database, which the caller always drops.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::catalog::BackupEntry;
+use crate::engine::pgtools;
+use crate::engine::precheck::{self, Pump, StreamError, PROGRESS_EVERY};
+use crate::engine::progress::{JobEvent, Sink};
+use crate::error::{Error, Result};
+use crate::target::{PgTool, Target};
+
+/// Session settings sent before the dump: commits do not wait for the WAL flush (a crash
+/// mid-load only loses the scratch database), and index builds get memory to sort in RAM
+/// (allocated only as needed; bounded so a small server is not pushed out of memory).
+pub const SESSION_SETTINGS: &str =
+    "SET synchronous_commit = off;\nSET maintenance_work_mem = '512MB';\n";
+
+/// Loads `backup` into the existing (empty) database `database`; returns the SQL byte count.
+/// On error the database may hold part of the dump: the caller drops it.
+pub async fn load(
+    target: &dyn Target,
+    database: &str,
+    backup: &BackupEntry,
+    app_name: &str,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<u64> {
+    let mut cmd = target.command(PgTool::Psql, database, app_name);
+    cmd.args([
+        "-X",
+        "-q",
+        "--no-password",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| pgtools::spawn_error(PgTool::Psql, e))?;
+    let stderr = pgtools::collect_stderr(child.stderr.take().expect("piped stderr"));
+    let stdin = child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .into_owned_fd()
+        .map_err(|e| Error::Io {
+            context: "opening psql's input".into(),
+            source: e,
+        })?;
+
+    let pump = Arc::new(Pump::default());
+    let p = pump.clone();
+    let path = backup.path.clone();
+    let name = backup.name.clone();
+    let sha = backup.manifest.as_ref().map(|m| m.sha256.clone());
+    let total = std::fs::metadata(&path)
+        .map(|m| m.len())
+        .unwrap_or(backup.size);
+    let mut job = tokio::task::spawn_blocking(move || {
+        let mut input = std::fs::File::from(stdin);
+        let r = match input.write_all(SESSION_SETTINGS.as_bytes()) {
+            Ok(()) => precheck::stream_checked(&path, &name, sha.as_deref(), &mut input, &p),
+            Err(e) => Err(StreamError::Write(e)),
+        };
+        // psql's stdin is handed back, not closed here: closing it would let psql commit.
+        (r, input)
+    });
+
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    let joined = loop {
+        tokio::select! {
+            r = &mut job => break r,
+            _ = cancel.cancelled() => {
+                pump.stop.store(true, Ordering::Relaxed);
+                let _ = child.kill().await;
+                let _ = job.await;
+                return Err(Error::Cancelled);
+            }
+            _ = tick.tick() => sink.emit(JobEvent::Progress(pump.sample(total, started))),
+        }
+    };
+    let Ok((streamed, input)) = joined else {
+        let _ = child.kill().await;
+        return Err(Error::Other("the loading thread failed".into()));
+    };
+    match streamed {
+        Ok(raw) => {
+            sink.emit(JobEvent::Progress(pump.sample(total, started)));
+            drop(input);
+            let status = tokio::select! {
+                st = child.wait() => st,
+                _ = cancel.cancelled() => {
+                    let _ = child.kill().await;
+                    return Err(Error::Cancelled);
+                }
+            };
+            let status = status.map_err(|e| Error::ToolFailed {
+                tool: "psql".into(),
+                message: e.to_string(),
+            })?;
+            if status.success() {
+                Ok(raw)
+            } else {
+                Err(psql_failed(
+                    &stderr.await.unwrap_or_default(),
+                    &status.to_string(),
+                ))
+            }
+        }
+        Err(StreamError::Write(_)) => {
+            drop(input);
+            let status = child
+                .wait()
+                .await
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            Err(psql_failed(&stderr.await.unwrap_or_default(), &status))
+        }
+        Err(bad) => {
+            let _ = child.kill().await;
+            drop(input);
+            Err(match bad {
+                StreamError::Bad(e) => e,
+                _ => Error::Cancelled,
+            })
+        }
+    }
+}
+
+/// psql's error: its first `ERROR:` line (with the line number in the dump), else its last
+/// lines.
+fn psql_failed(stderr: &str, status: &str) -> Error {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("ERROR:") || l.contains("FATAL:"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| pgtools::last_lines(stderr, 2));
+    let detail = if line.is_empty() {
+        format!("psql ended with {status}")
+    } else {
+        line
+    };
+    Error::ToolFailed {
+        tool: "psql".into(),
+        message: format!("the dump did not load: {detail}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psql_error_line_is_picked() {
+        let e = psql_failed(
+            "NOTICE: x\npsql:<stdin>:12: ERROR:  syntax error at or near \"BAD\"\n",
+            "exit 3",
+        );
+        let s = e.to_string();
+        assert!(s.contains("<stdin>:12: ERROR:  syntax error"), "{s}");
+        assert!(psql_failed("", "exit status: 2")
+            .to_string()
+            .contains("exit status: 2"));
+    }
+}

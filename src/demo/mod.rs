@@ -1,0 +1,368 @@
+//! `pgkeep demo`: a private PostgreSQL cluster with a generated invoicing database under
+//! `./.pgkeep-demo/`, and a pgkeep config pointing at it (direct target, its own backup dir,
+//! the server's log file for the log pane). UI-free: progress goes through a `say` callback.
+//!
+//! Layout of the demo folder (mode 0711, so the server user can pass through):
+//! `data/` the cluster and `run/` its socket and `server.log` and `wal/` the WAL archive
+//! (all three owned by the server user, 0700); `backups/` (the invoking user's, 0700);
+//! `pgkeep.toml`; `port`; `ready` once the data is fully loaded.
+
+pub mod load;
+pub mod server;
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::engine::fsutil;
+use crate::error::{Error, IoContext, Result};
+use server::ServerUser;
+
+/// The demo folder's name, in the current directory.
+pub const DEMO_DIR: &str = ".pgkeep-demo";
+/// The demo database's name (the reference deployment's invoicing application).
+pub const DATABASE: &str = "facturatie";
+
+/// Paths inside a demo folder.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The demo folder itself.
+    pub root: PathBuf,
+}
+
+impl Layout {
+    /// The layout of the demo folder `root` (made absolute against the current directory).
+    pub fn new(root: &Path) -> Result<Layout> {
+        let root = if root.is_absolute() {
+            root.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .ctx(|| "cannot read the current directory".into(), root)?
+                .join(root)
+        };
+        Ok(Layout { root })
+    }
+    /// The cluster's data directory.
+    pub fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    /// The socket directory, also holding the server log.
+    pub fn run(&self) -> PathBuf {
+        self.root.join("run")
+    }
+    /// The server's log file (the console's log pane follows it).
+    pub fn log_file(&self) -> PathBuf {
+        self.run().join("server.log")
+    }
+    /// Where the server archives WAL segments.
+    pub fn wal(&self) -> PathBuf {
+        self.root.join("wal")
+    }
+    /// The demo's backup directory.
+    pub fn backups(&self) -> PathBuf {
+        self.root.join("backups")
+    }
+    /// The pgkeep config for the demo.
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join(crate::config::CONFIG_FILE_NAME)
+    }
+    fn port_file(&self) -> PathBuf {
+        self.root.join("port")
+    }
+    fn ready_marker(&self) -> PathBuf {
+        self.root.join("ready")
+    }
+}
+
+/// A running demo.
+#[derive(Debug, Clone)]
+pub struct Running {
+    /// The config file to open the console with.
+    pub config_file: PathBuf,
+    /// The server's TCP port on 127.0.0.1.
+    pub port: u16,
+    /// Whether this call created and loaded the database.
+    pub created: bool,
+    /// Whether the server was already running.
+    pub was_running: bool,
+}
+
+/// Creates (the first time) and starts the demo cluster in `layout`, loads the invoicing
+/// database once, writes the config; returns where it runs. `pg_bin` overrides where the
+/// server programs are.
+pub async fn prepare(
+    layout: &Layout,
+    pg_bin: Option<&Path>,
+    say: &dyn Fn(&str),
+) -> Result<Running> {
+    let mut bin = server::find_bin(pg_bin)?;
+    let user = ServerUser::detect()?;
+    let ready = layout.ready_marker().exists() && layout.data().join("PG_VERSION").exists();
+    if ready && pg_bin.is_none() {
+        bin = server_bin_for(layout)?; // the major the cluster was made with
+    }
+    if !ready && layout.root.exists() {
+        say("a previous demo setup did not finish: starting over…");
+        stop_server(layout, &bin, &user)?;
+        for dir in [layout.data(), layout.run(), layout.wal()] {
+            remove_dir(&dir)?;
+        }
+    }
+    if !ready {
+        say(&format!(
+            "creating demo cluster in {}…",
+            layout.root.display()
+        ));
+        create_cluster(layout, &bin, &user)?;
+    }
+    let was_running = server::is_running(&user, &bin, &layout.data());
+    let port = match was_running {
+        true => server::running_port(&layout.data()).ok_or_else(|| {
+            Error::Other(format!(
+                "the demo server runs but its port is unknown: run `pgkeep demo --stop`, then `pgkeep demo` ({})",
+                layout.data().join("postmaster.pid").display()
+            ))
+        })?,
+        false => {
+            if ready {
+                say("starting the demo cluster…");
+            }
+            start_server(layout, &bin, &user)?
+        }
+    };
+    if !ready {
+        load::load(&layout.run(), port, DATABASE, say).await?;
+        std::fs::write(layout.ready_marker(), "loaded\n").ctx(
+            || "cannot mark the demo as ready".into(),
+            &layout.ready_marker(),
+        )?;
+    }
+    fsutil::ensure_private_dir(&layout.backups())?;
+    write_config(layout, &bin, port)?;
+    Ok(Running {
+        config_file: layout.config_file(),
+        port,
+        created: !ready,
+        was_running,
+    })
+}
+
+/// Stops the demo cluster; false when there was none running.
+pub fn stop(layout: &Layout) -> Result<bool> {
+    if !layout.data().join("PG_VERSION").exists() {
+        return Ok(false);
+    }
+    let bin = server_bin_for(layout)?;
+    stop_server(layout, &bin, &ServerUser::detect()?)
+}
+
+/// Stops the demo cluster and deletes the demo folder (data, backups, config); false when
+/// there was no demo folder.
+pub fn reset(layout: &Layout) -> Result<bool> {
+    if !layout.root.exists() {
+        return Ok(false);
+    }
+    stop(layout)?;
+    remove_dir(&layout.root)?;
+    Ok(true)
+}
+
+/// The server programs of the major version the cluster was made with (`data/PG_VERSION`).
+fn server_bin_for(layout: &Layout) -> Result<PathBuf> {
+    let major = std::fs::read_to_string(layout.data().join("PG_VERSION")).unwrap_or_default();
+    let bin = PathBuf::from(format!("/usr/lib/postgresql/{}/bin", major.trim()));
+    if bin.join("pg_ctl").is_file() {
+        Ok(bin)
+    } else {
+        server::find_bin(None)
+    }
+}
+
+fn create_cluster(layout: &Layout, bin: &Path, user: &ServerUser) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(&layout.root)
+        .ctx(
+            || format!("cannot create {}", layout.root.display()),
+            &layout.root,
+        )?;
+    std::fs::set_permissions(&layout.root, std::fs::Permissions::from_mode(0o711)).ctx(
+        || format!("cannot set the mode of {}", layout.root.display()),
+        &layout.root,
+    )?;
+    for dir in [layout.data(), layout.run(), layout.wal()] {
+        user.make_dir(&dir)?;
+    }
+    user.check_can_write(&layout.data())?;
+    server::run(
+        user.command(&bin.join("initdb"))
+            .arg("-D")
+            .arg(layout.data())
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]),
+        "initdb",
+    )?;
+    let conf = server_settings(layout);
+    let path = layout.data().join("postgresql.conf");
+    let mut text =
+        std::fs::read_to_string(&path).ctx(|| "cannot read postgresql.conf".into(), &path)?;
+    text.push_str(&conf);
+    std::fs::write(&path, text).ctx(|| "cannot write postgresql.conf".into(), &path)
+}
+
+/// Settings appended to the demo cluster's postgresql.conf: local only, fast (the data can
+/// always be generated again), WAL archiving like the compose deployment, a useful log.
+fn server_settings(layout: &Layout) -> String {
+    let wal = layout.wal().display().to_string();
+    format!(
+        "\n# pgkeep demo\n\
+         listen_addresses = '127.0.0.1'\n\
+         unix_socket_directories = '{run}'\n\
+         fsync = off\n\
+         synchronous_commit = off\n\
+         full_page_writes = off\n\
+         wal_level = logical\n\
+         archive_mode = on\n\
+         archive_command = 'test ! -f {wal}/%f && cp %p {wal}/%f'\n\
+         log_line_prefix = '%m [%p] %q%u@%d '\n\
+         log_checkpoints = on\n\
+         log_min_duration_statement = 2000\n\
+         log_lock_waits = on\n\
+         min_wal_size = '32MB'\n\
+         max_wal_size = '128MB'\n",
+        run = layout.run().display(),
+    )
+}
+
+/// Starts the server on its saved port (a new free one if that is taken); returns the port.
+fn start_server(layout: &Layout, bin: &Path, user: &ServerUser) -> Result<u16> {
+    let saved = std::fs::read_to_string(layout.port_file())
+        .ok()
+        .and_then(|s| s.trim().parse::<u16>().ok())
+        .filter(|p| server::port_is_free(*p));
+    let port = match saved {
+        Some(p) => p,
+        None => server::free_port()?,
+    };
+    std::fs::write(layout.port_file(), format!("{port}\n"))
+        .ctx(|| "cannot save the demo's port".into(), &layout.port_file())?;
+    let started = server::run(
+        user.command(&bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(layout.data())
+            .arg("-l")
+            .arg(layout.log_file())
+            .args(["-w", "-t", "60", "-o", &format!("-p {port}"), "start"]),
+        "pg_ctl start",
+    );
+    if let Err(e) = started {
+        let log = std::fs::read_to_string(layout.log_file()).unwrap_or_default();
+        return Err(Error::Other(format!(
+            "the demo server did not start: {e}; its log says: {} (see {})",
+            server::last_lines(&log, 2),
+            layout.log_file().display()
+        )));
+    }
+    Ok(port)
+}
+
+/// Stops the server if it runs; true when it was running.
+fn stop_server(layout: &Layout, bin: &Path, user: &ServerUser) -> Result<bool> {
+    if !layout.data().join("PG_VERSION").exists() || !server::is_running(user, bin, &layout.data())
+    {
+        return Ok(false);
+    }
+    server::run(
+        user.command(&bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(layout.data())
+            .args(["-m", "fast", "-w", "-t", "60", "stop"]),
+        "pg_ctl stop",
+    )?;
+    Ok(true)
+}
+
+fn remove_dir(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(
+            format!("cannot remove {}", dir.display()),
+            e,
+            dir,
+        )),
+    }
+}
+
+/// The demo's pgkeep.toml: the direct target (a compose file in the folder must not win),
+/// its own backup dir, the server's log for the log pane.
+pub fn config_text(layout: &Layout, bin: &Path, port: u16) -> String {
+    let q = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
+    format!(
+        "# Written by `pgkeep demo` on every start: the private demo cluster in {root}.\n\
+         # Open the console on it with: pgkeep --config {config}\n\
+         target = \"direct\"\n\
+         url = \"postgresql://postgres@127.0.0.1:{port}/{DATABASE}\"\n\
+         pg_bin = {bin}\n\
+         backup_dir = {backups}\n\
+         \n\
+         [log]\n\
+         file = {log}\n",
+        root = layout.root.display(),
+        config = layout.config_file().display(),
+        bin = q(bin),
+        backups = q(&layout.backups()),
+        log = q(&layout.log_file()),
+    )
+}
+
+fn write_config(layout: &Layout, bin: &Path, port: u16) -> Result<()> {
+    let path = layout.config_file();
+    fsutil::write_atomic(&path, config_text(layout, bin, port).as_bytes())
+        .map_err(|e| Error::io("cannot write the demo config", e, &path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, TargetKind};
+
+    #[test]
+    fn demo_config_forces_the_direct_target_and_its_own_paths() {
+        let layout = Layout::new(Path::new("/srv/app/.pgkeep-demo")).unwrap();
+        let text = config_text(&layout, Path::new("/usr/lib/postgresql/15/bin"), 54321);
+        let cfg = Config::parse(&text).unwrap();
+        assert_eq!(cfg.target, TargetKind::Direct);
+        assert_eq!(
+            cfg.url.as_deref(),
+            Some("postgresql://postgres@127.0.0.1:54321/facturatie")
+        );
+        assert_eq!(
+            cfg.backup_dir,
+            PathBuf::from("/srv/app/.pgkeep-demo/backups")
+        );
+        assert_eq!(
+            cfg.log.file,
+            Some(PathBuf::from("/srv/app/.pgkeep-demo/run/server.log"))
+        );
+        assert_eq!(
+            cfg.pg_bin,
+            Some(PathBuf::from("/usr/lib/postgresql/15/bin"))
+        );
+    }
+
+    #[test]
+    fn relative_layout_is_made_absolute() {
+        let layout = Layout::new(Path::new(DEMO_DIR)).unwrap();
+        assert!(layout.root.is_absolute());
+        assert!(layout.log_file().starts_with(layout.run()));
+    }
+}

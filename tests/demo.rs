@@ -15,7 +15,8 @@ use pgkeep::config::Config;
 fn pgkeep_in(dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(common::pgkeep_bin());
     cmd.current_dir(dir).args(args).stdin(Stdio::null());
-    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+    cmd.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
     for (k, _) in std::env::vars() {
         if k.starts_with("PG") {
             cmd.env_remove(k);
@@ -229,6 +230,39 @@ fn demo_creates_loads_reuses_stops_and_resets() {
         !demo_psql(port, "SELECT 1").status.success(),
         "the server still answers after --reset"
     );
+}
+
+#[test]
+fn demo_in_a_folder_the_server_user_cannot_enter_keeps_the_server_files_elsewhere() {
+    if !nix::unistd::geteuid().is_root() {
+        return; // only root hands the server to another user
+    }
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(outer.path(), std::fs::Permissions::from_mode(0o700)).unwrap(); // like /root
+    let dir = outer.path().join("project");
+    std::fs::create_dir(&dir).unwrap();
+    let _stop = StopOnDrop(dir.clone());
+    let out = pgkeep_in(&dir, &["demo", "--no-console"]);
+    let text = common::stdout(&out);
+    assert!(
+        out.status.success(),
+        "demo failed: {}{text}",
+        common::stderr(&out)
+    );
+    assert!(text.contains("may not enter"), "{text}");
+    let link = std::fs::read_link(dir.join(".pgkeep-demo/server")).unwrap();
+    assert!(!link.starts_with(outer.path()), "{}", link.display());
+    assert!(link.join("data/PG_VERSION").is_file());
+    let config = Config::load(Some(&dir.join(".pgkeep-demo/pgkeep.toml"))).unwrap();
+    assert_eq!(
+        demo_sql(port_of(&config), "SELECT count(*) FROM invoices"),
+        "100000"
+    );
+    assert!(config.log.file.unwrap().starts_with(&link));
+    let out = pgkeep_in(&dir, &["demo", "--reset", "--yes"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(!link.exists(), "--reset left {}", link.display());
+    assert!(!dir.join(".pgkeep-demo").exists());
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! Layout of the demo folder (mode 0711, so the server user can pass through):
 //! `data/` the cluster and `run/` its socket and `server.log` and `wal/` the WAL archive
 //! (all three owned by the server user, 0700); `backups/` (the invoking user's, 0700);
-//! `pgkeep.toml`; `port`; `ready` once the data is fully loaded.
+//! `pgkeep.toml`; `port`; `ready` once the data is fully loaded. When the server user
+//! cannot enter the demo folder (a project under `/root`, run as root), data, run and wal
+//! live in `/var/tmp/pgkeep-demo-<hash>/` instead, linked from the demo folder as `server`.
 
 pub mod load;
 pub mod server;
@@ -19,6 +21,9 @@ use server::ServerUser;
 
 /// The demo folder's name, in the current directory.
 pub const DEMO_DIR: &str = ".pgkeep-demo";
+/// The link to the server's files when they cannot live in the demo folder itself.
+const SERVER_LINK: &str = "server";
+
 /// The demo database's name (the reference deployment's invoicing application).
 pub const DATABASE: &str = "facturatie";
 
@@ -27,6 +32,8 @@ pub const DATABASE: &str = "facturatie";
 pub struct Layout {
     /// The demo folder itself.
     pub root: PathBuf,
+    /// Where the server's files are: `root`, or the target of `root/server`.
+    pub server_root: PathBuf,
 }
 
 impl Layout {
@@ -39,15 +46,17 @@ impl Layout {
                 .ctx(|| "cannot read the current directory".into(), root)?
                 .join(root)
         };
-        Ok(Layout { root })
+        let server_root =
+            std::fs::read_link(root.join(SERVER_LINK)).unwrap_or_else(|_| root.clone());
+        Ok(Layout { root, server_root })
     }
     /// The cluster's data directory.
     pub fn data(&self) -> PathBuf {
-        self.root.join("data")
+        self.server_root.join("data")
     }
     /// The socket directory, also holding the server log.
     pub fn run(&self) -> PathBuf {
-        self.root.join("run")
+        self.server_root.join("run")
     }
     /// The server's log file (the console's log pane follows it).
     pub fn log_file(&self) -> PathBuf {
@@ -55,7 +64,7 @@ impl Layout {
     }
     /// Where the server archives WAL segments.
     pub fn wal(&self) -> PathBuf {
-        self.root.join("wal")
+        self.server_root.join("wal")
     }
     /// The demo's backup directory.
     pub fn backups(&self) -> PathBuf {
@@ -94,6 +103,8 @@ pub async fn prepare(
     pg_bin: Option<&Path>,
     say: &dyn Fn(&str),
 ) -> Result<Running> {
+    let mut layout = layout.clone();
+    let layout = &mut layout;
     let mut bin = server::find_bin(pg_bin)?;
     let user = ServerUser::detect()?;
     let ready = layout.ready_marker().exists() && layout.data().join("PG_VERSION").exists();
@@ -112,7 +123,7 @@ pub async fn prepare(
             "creating demo cluster in {}…",
             layout.root.display()
         ));
-        create_cluster(layout, &bin, &user)?;
+        create_cluster(layout, &bin, &user, say)?;
     }
     let was_running = server::is_running(&user, &bin, &layout.data());
     let port = match was_running {
@@ -162,6 +173,9 @@ pub fn reset(layout: &Layout) -> Result<bool> {
         return Ok(false);
     }
     stop(layout)?;
+    if layout.server_root != layout.root {
+        remove_dir(&layout.server_root)?;
+    }
     remove_dir(&layout.root)?;
     Ok(true)
 }
@@ -177,23 +191,30 @@ fn server_bin_for(layout: &Layout) -> Result<PathBuf> {
     }
 }
 
-fn create_cluster(layout: &Layout, bin: &Path, user: &ServerUser) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o711)
-        .create(&layout.root)
-        .ctx(
-            || format!("cannot create {}", layout.root.display()),
-            &layout.root,
-        )?;
-    std::fs::set_permissions(&layout.root, std::fs::Permissions::from_mode(0o711)).ctx(
-        || format!("cannot set the mode of {}", layout.root.display()),
-        &layout.root,
-    )?;
+fn create_cluster(
+    layout: &mut Layout,
+    bin: &Path,
+    user: &ServerUser,
+    say: &dyn Fn(&str),
+) -> Result<()> {
+    make_dir(&layout.root, 0o711)?;
+    if layout.server_root == layout.root {
+        if let Err(blocked) = user.check_can_enter(&layout.root) {
+            let elsewhere = outside_folder(&layout.root);
+            say(&format!(
+                "{blocked}: keeping the server's files in {}",
+                elsewhere.display()
+            ));
+            make_dir(&elsewhere, 0o711)?;
+            let link = layout.root.join(SERVER_LINK);
+            std::os::unix::fs::symlink(&elsewhere, &link)
+                .ctx(|| format!("cannot create {}", link.display()), &link)?;
+            layout.server_root = elsewhere;
+        }
+    }
     for dir in [layout.data(), layout.run(), layout.wal()] {
         user.make_dir(&dir)?;
     }
-    user.check_can_write(&layout.data())?;
     server::run(
         user.command(&bin.join("initdb"))
             .arg("-D")
@@ -288,6 +309,25 @@ fn stop_server(layout: &Layout, bin: &Path, user: &ServerUser) -> Result<bool> {
         "pg_ctl stop",
     )?;
     Ok(true)
+}
+
+/// A folder for the server's files outside a demo folder the server user cannot enter,
+/// unique per demo folder.
+fn outside_folder(root: &Path) -> PathBuf {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    PathBuf::from(format!("/var/tmp/pgkeep-demo-{}", &hex::encode(hash)[..12]))
+}
+
+/// Creates `dir` (and parents) and gives it `mode`.
+fn make_dir(dir: &Path, mode: u32) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .ctx(|| format!("cannot create {}", dir.display()), dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .ctx(|| format!("cannot set the mode of {}", dir.display()), dir)
 }
 
 fn remove_dir(dir: &Path) -> Result<()> {

@@ -105,15 +105,15 @@ impl ServerUser {
         Ok(())
     }
 
-    /// Fails with a clear line when the server user cannot write into `dir` (a parent folder
-    /// that only its owner may enter, such as /root).
-    pub fn check_can_write(&self, dir: &Path) -> Result<()> {
+    /// Fails with the name of the folder that stops the server user from entering `dir`
+    /// (a parent folder only its owner may enter, such as /root).
+    pub fn check_can_enter(&self, dir: &Path) -> std::result::Result<(), String> {
         if self.other.is_none() {
             return Ok(());
         }
         let ok = self
             .command(Path::new("test"))
-            .arg("-w")
+            .arg("-x")
             .arg(dir)
             .status()
             .map(|s| s.success())
@@ -130,11 +130,10 @@ impl ServerUser {
             })
             .last()
             .unwrap_or(dir);
-        Err(Error::Other(format!(
-            "the demo server runs as user postgres, which cannot enter {}: run `chmod o+x {}` or start the demo in a folder outside it",
-            blocker.display(),
+        Err(format!(
+            "the demo server runs as user postgres, which may not enter {}",
             blocker.display()
-        )))
+        ))
     }
 }
 

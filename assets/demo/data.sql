@@ -2,7 +2,7 @@
 -- setseed() fixes random(), so every demo gets the same invoices, dated relative to today.
 -- `pgkeep demo` runs this file one step at a time and prints each "-- step:" line as it goes.
 -- About 450,000 rows: 5,000 customers, 300 products, 100,000 invoices over the last two years,
--- ~250,000 invoice lines, ~90,000 payments; a few hundred invoices are open and overdue.
+-- ~250,000 invoice lines, ~95,000 payments; about 1,300 invoices are open and overdue.
 
 -- step: loading 5,000 customers and 300 products…
 SELECT setseed(0.42);
@@ -106,7 +106,7 @@ JOIN (
     FROM invoice_lines GROUP BY invoice_id
 ) t ON t.invoice_id = inv.i;
 
--- step: loading about 90,000 payments…
+-- step: loading about 95,000 payments…
 INSERT INTO payments (id, invoice_id, paid_on, amount, method, reference)
 SELECT row_number() OVER (ORDER BY paid_on, invoice_id), invoice_id, paid_on, amount, method,
        'BANK-' || to_char(paid_on, 'YYYYMMDD') || '-' || invoice_id

@@ -28,7 +28,7 @@ trap cleanup EXIT
 screen() { tmux -S "$sock" capture-pane -p 2>/dev/null || true; }
 pane_dead() { [ "$(tmux -S "$sock" list-panes -F '#{pane_dead}' 2>/dev/null)" != 0 ]; }
 die() { echo "screenshot: $*" >&2; echo "--- screen:" >&2; screen >&2; echo "--- pgkeep stderr:" >&2; cat "$err" >&2; exit 1; }
-backups() { ls "$root"/.pgkeep-demo/backups/*.sql.gz 2>/dev/null | wc -l; }
+backups() { local n=0 f; for f in "$root"/.pgkeep-demo/backups/*.sql.gz; do [ -e "$f" ] && n=$((n + 1)); done; echo "$n"; }
 
 # remain-on-exit keeps the pane (and its last screen) readable when pgkeep exits early.
 tmux -S "$sock" -f /dev/null new-session -d -x 120 -y 40 -c "$root" \

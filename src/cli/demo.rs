@@ -32,7 +32,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<i32> {
     let layout = Layout::new(Path::new(DEMO_DIR))?;
     if args.stop {
         match demo::stop(&layout)? {
-            true => println!("demo cluster stopped (start it again with `pgkeep demo`)"),
+            true => println!("demo cluster stopped (start it again with `{} demo`)", me()),
             false => println!("the demo cluster is not running"),
         }
         return Ok(0);
@@ -51,7 +51,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<i32> {
         return Ok(0);
     }
     if !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
-        println!("demo ready on 127.0.0.1:{}; open the console on a terminal with: pgkeep --config {config}", running.port);
+        println!(
+            "demo ready on 127.0.0.1:{}; open the console on a terminal with: {} --config {config}",
+            running.port,
+            me()
+        );
         return Ok(0);
     }
     say("opening the console…");
@@ -61,7 +65,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<i32> {
     };
     let demo_ctx = Context::from_args(&global)?;
     let code = crate::console::run(&demo_ctx).await?;
-    println!("the demo cluster keeps running: stop it with `pgkeep demo --stop`, delete it with `pgkeep demo --reset`");
+    println!(
+        "the demo cluster keeps running: stop it with `{0} demo --stop`, delete it with `{0} demo --reset`",
+        me()
+    );
     Ok(code)
 }
 
@@ -93,4 +100,12 @@ fn reset(layout: &Layout, yes: bool) -> Result<i32> {
     demo::reset(layout)?;
     println!("demo deleted ({} removed)", layout.root.display());
     Ok(0)
+}
+
+/// How the user ran pgkeep (`target/release/pgkeep` after scripts/demo.sh), for the hints.
+fn me() -> String {
+    match std::env::args().next() {
+        Some(a) if a.contains('/') => a,
+        _ => "pgkeep".into(),
+    }
 }

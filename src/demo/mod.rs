@@ -258,7 +258,8 @@ fn server_settings(layout: &Layout) -> String {
          log_min_duration_statement = 2000\n\
          log_lock_waits = on\n\
          min_wal_size = '32MB'\n\
-         max_wal_size = '128MB'\n",
+         max_wal_size = '512MB'\n\
+         checkpoint_warning = 0\n",
         run = layout.run().display(),
     )
 }

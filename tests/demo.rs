@@ -148,6 +148,21 @@ fn demo_creates_loads_reuses_stops_and_resets() {
         "payments fall between issue date and today and never exceed the invoice"
     );
 
+    // The log the console's log pane shows is clean, and WAL archiving works from the start.
+    let log = std::fs::read_to_string(config.log.file.as_ref().unwrap()).unwrap();
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            let l = l.to_lowercase();
+            l.contains("error") || l.contains("fatal") || l.contains("refused")
+        })
+        .collect();
+    assert!(bad.is_empty(), "the demo server's log has errors: {bad:?}");
+    let archived = std::fs::read_dir(dir.join(".pgkeep-demo/wal"))
+        .unwrap()
+        .count();
+    assert!(archived >= 1, "no WAL segment archived");
+
     // A backup through the demo config lands in the demo's own backup dir, mode 0600.
     let cfg = config_path.to_str().unwrap();
     let out = pgkeep_in(&dir, &["--config", cfg, "backup", "--quiet"]);

@@ -65,6 +65,25 @@ pub async fn load(socket_dir: &Path, port: u16, database: &str, say: &dyn Fn(&st
     Ok(())
 }
 
+/// Switches WAL archiving to `command` now that the data is loaded (the load itself archived
+/// to nowhere: it would only fill the disk), and archives a first segment so the demo shows
+/// archiving at work.
+pub async fn start_archiving(socket_dir: &Path, port: u16, command: &str) -> Result<()> {
+    let client = connect(socket_dir, port, "postgres").await?;
+    let literal = command.replace('\'', "''");
+    // One statement per call: ALTER SYSTEM may not run in a (implicit) transaction block.
+    let set = format!("ALTER SYSTEM SET archive_command = '{literal}'");
+    for sql in [set.as_str(), "SELECT pg_reload_conf()"] {
+        client.batch_execute(sql).await.map_err(sql_error)?;
+    }
+    // The reload is asynchronous: give the archiver a moment before the first real segment.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for sql in ["CHECKPOINT", "SELECT pg_switch_wal()"] {
+        client.batch_execute(sql).await.map_err(sql_error)?;
+    }
+    Ok(())
+}
+
 /// Maps an SQL failure of a load step to an error naming the step.
 fn step_error(what: &str) -> impl FnOnce(tokio_postgres::Error) -> Error + '_ {
     move |e| {

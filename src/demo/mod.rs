@@ -142,6 +142,7 @@ pub async fn prepare(
     };
     if !ready {
         load::load(&layout.run(), port, DATABASE, say).await?;
+        load::start_archiving(&layout.run(), port, &archive_command(layout)).await?;
         std::fs::write(layout.ready_marker(), "loaded\n").ctx(
             || "cannot mark the demo as ready".into(),
             &layout.ready_marker(),
@@ -242,7 +243,6 @@ fn create_cluster(
 /// Settings appended to the demo cluster's postgresql.conf: local only, fast (the data can
 /// always be generated again), WAL archiving like the compose deployment, a useful log.
 fn server_settings(layout: &Layout) -> String {
-    let wal = layout.wal().display().to_string();
     format!(
         "\n# pgkeep demo\n\
          listen_addresses = '127.0.0.1'\n\
@@ -252,7 +252,7 @@ fn server_settings(layout: &Layout) -> String {
          full_page_writes = off\n\
          wal_level = logical\n\
          archive_mode = on\n\
-         archive_command = 'test ! -f {wal}/%f && cp %p {wal}/%f'\n\
+         archive_command = 'true' # the load's WAL is not kept; wal/ from then on\n\
          log_line_prefix = '%m [%p] %q%u@%d '\n\
          log_checkpoints = on\n\
          log_min_duration_statement = 2000\n\
@@ -262,6 +262,13 @@ fn server_settings(layout: &Layout) -> String {
          checkpoint_warning = 0\n",
         run = layout.run().display(),
     )
+}
+
+/// The archive command once the data is loaded: copy each WAL segment into `wal/`, never
+/// overwriting one (as the compose deployment does).
+fn archive_command(layout: &Layout) -> String {
+    let wal = layout.wal().display().to_string();
+    format!("test ! -f '{wal}/%f' && cp %p '{wal}/%f'")
 }
 
 /// Starts the server on its saved port (a new free one if that is taken); returns the port.

@@ -233,16 +233,10 @@ impl Config {
             None => (PathBuf::from(CONFIG_FILE_NAME), false),
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                Config::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                Ok(Config::default())
-            }
-            Err(e) => Err(Error::Config(format!(
-                "cannot read {}: {e}",
-                path.display()
-            ))),
+            Ok(text) => Config::parse(&text)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Config::default()),
+            Err(e) => Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
         }
     }
 

@@ -69,9 +69,7 @@ pub enum Error {
     #[error("no space left on the device holding {0}: free some space (e.g. `pgkeep prune`) and try again")]
     DiskFull(PathBuf),
     /// Another pgkeep process holds the lock.
-    #[error(
-        "another backup of \"{database}\" is running (pid {pid}); wait for it to finish or stop it"
-    )]
+    #[error("another backup of \"{database}\" is running (pid {pid}); wait for it to finish or stop it")]
     Locked {
         /// The database being backed up.
         database: String,

@@ -25,24 +25,13 @@ pub struct BackupArgs {
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     let target = ctx.target().await?;
     let what = format!("backup of {}", target.database());
-    let sink = progress_bar::stderr_sink(
-        JobKind::Backup,
-        &what,
-        show_progress(args.quiet || args.json),
-    );
+    let sink = progress_bar::stderr_sink(JobKind::Backup, &what, show_progress(args.quiet || args.json));
     let cancel = progress_bar::cancel_on_signals();
     let opts = BackupOptions {
         label: args.label.clone(),
         compression_level: ctx.config.compression_level,
     };
-    let result = backup::backup(
-        target.as_ref(),
-        &ctx.config.backup_dir,
-        &opts,
-        &sink,
-        &cancel,
-    )
-    .await;
+    let result = backup::backup(target.as_ref(), &ctx.config.backup_dir, &opts, &sink, &cancel).await;
     match result {
         Ok(out) => {
             sink.emit(JobEvent::Finished(out.path.display().to_string()));

@@ -24,10 +24,7 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
         return Ok(0);
     }
     if entries.is_empty() {
-        println!(
-            "no backups in {} yet: run `pgkeep backup`",
-            ctx.config.backup_dir.display()
-        );
+        println!("no backups in {} yet: run `pgkeep backup`", ctx.config.backup_dir.display());
         return Ok(0);
     }
     let now = Utc::now();

@@ -42,28 +42,18 @@ pub fn stderr_sink(kind: JobKind, what: &str, show: bool) -> Sink {
 /// One line: `[#####-----]  45% dumping public.t  1.2M/2.6M rows  120 MiB  40 MiB/s  ETA 12s`.
 pub fn render_line(p: &JobProgress, width: usize) -> String {
     let filled = (p.ratio() * width as f64).round() as usize;
-    let bar = format!(
-        "[{}{}]",
-        "#".repeat(filled),
-        "-".repeat(width - filled.min(width))
-    );
+    let bar = format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled.min(width)));
     let mut s = format!(
         "{bar} {:>3}% {}",
         p.percent(),
-        p.phase
-            .map(|ph| ph.to_string())
-            .unwrap_or_else(|| "starting".into())
+        p.phase.map(|ph| ph.to_string()).unwrap_or_else(|| "starting".into())
     );
     let l = &p.last;
     if let Some(t) = &l.table {
         s.push_str(&format!(" {t}"));
     }
     if l.rows_total > 0 {
-        s.push_str(&format!(
-            "  {}/{} rows",
-            compact(l.rows_done),
-            compact(l.rows_total)
-        ));
+        s.push_str(&format!("  {}/{} rows", compact(l.rows_done), compact(l.rows_total)));
     }
     if l.bytes_done > 0 {
         match l.bytes_total {
@@ -100,11 +90,10 @@ pub fn cancel_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},
@@ -123,10 +112,7 @@ mod tests {
     #[test]
     fn line_shows_percent_table_rows_and_eta() {
         let mut p = JobProgress::default();
-        p.reduce(&JobEvent::Started {
-            kind: JobKind::Backup,
-            what: "backup of shop".into(),
-        });
+        p.reduce(&JobEvent::Started { kind: JobKind::Backup, what: "backup of shop".into() });
         p.reduce(&JobEvent::Phase(Phase::Dump));
         p.reduce(&JobEvent::Progress(Progress {
             bytes_done: 10 << 20,
@@ -137,10 +123,7 @@ mod tests {
             ..Default::default()
         }));
         let line = render_line(&p, 10);
-        assert!(
-            line.starts_with("[#####-----]  50% dumping public.t"),
-            "{line}"
-        );
+        assert!(line.starts_with("[#####-----]  50% dumping public.t"), "{line}");
         assert!(line.contains("500.0K/1.0M rows"), "{line}");
         assert!(line.contains("ETA 10s"), "{line}");
     }

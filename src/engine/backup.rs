@@ -99,22 +99,13 @@ pub async fn backup(
     let name = catalog::backup_name(&database, started_at);
     let final_path = dir.join(&name);
     let partial_path = dir.join(format!("{name}.partial"));
-    let file = fsutil::create_private(&partial_path).ctx(
-        || format!("creating {}", partial_path.display()),
-        &partial_path,
-    )?;
+    let file = fsutil::create_private(&partial_path)
+        .ctx(|| format!("creating {}", partial_path.display()), &partial_path)?;
 
     sink.phase(Phase::Dump);
     let started = Instant::now();
-    let app_name = format!(
-        "pgkeep-backup-{}-{}",
-        std::process::id(),
-        started_at.timestamp_millis()
-    );
-    let result = dump_into(
-        target, &client, file, &facts, &app_name, opts, sink, cancel, started,
-    )
-    .await;
+    let app_name = format!("pgkeep-backup-{}-{}", std::process::id(), started_at.timestamp_millis());
+    let result = dump_into(target, &client, file, &facts, &app_name, opts, sink, cancel, started).await;
     let dumped = match result {
         Ok(d) => d,
         Err(e) => {
@@ -146,10 +137,8 @@ pub async fn backup(
     };
     let commit = (|| {
         manifest.write_for(&final_path)?;
-        std::fs::rename(&partial_path, &final_path).ctx(
-            || format!("renaming {}", partial_path.display()),
-            &final_path,
-        )?;
+        std::fs::rename(&partial_path, &final_path)
+            .ctx(|| format!("renaming {}", partial_path.display()), &final_path)?;
         fsutil::fsync_dir(dir).ctx(|| format!("syncing {}", dir.display()), dir)
     })();
     if let Err(e) = commit {
@@ -199,23 +188,13 @@ async fn dump_into(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| pgtools::spawn_error(PgTool::PgDump, e))?;
+    let mut child = cmd.spawn().map_err(|e| pgtools::spawn_error(PgTool::PgDump, e))?;
     let stderr = pgtools::collect_stderr(child.stderr.take().expect("piped stderr"));
-    let stdout = child
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .into_owned_fd()
-        .map_err(|e| Error::Io {
-            context: "taking pg_dump's output".into(),
-            source: e,
-        })?;
-    let _ = nix::fcntl::fcntl(
-        stdout.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE),
-    );
+    let stdout = child.stdout.take().expect("piped stdout").into_owned_fd().map_err(|e| Error::Io {
+        context: "taking pg_dump's output".into(),
+        source: e,
+    })?;
+    let _ = nix::fcntl::fcntl(stdout.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
 
     let shared = Arc::new(Shared::default());
     let level = opts.compression_level;
@@ -224,11 +203,7 @@ async fn dump_into(
         compress_stream(std::fs::File::from(stdout), file, level, &writer_shared)
     });
 
-    let rows_total: u64 = facts
-        .tables
-        .iter()
-        .map(|t| progress_estimate(t.1, t.2))
-        .sum();
+    let rows_total: u64 = facts.tables.iter().map(|t| progress_estimate(t.1, t.2)).sum();
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let status = loop {
@@ -250,9 +225,7 @@ async fn dump_into(
         tool: "pg_dump".into(),
         message: e.to_string(),
     })?;
-    let written = writer
-        .await
-        .map_err(|e| Error::Other(format!("compression thread failed: {e}")))?;
+    let written = writer.await.map_err(|e| Error::Other(format!("compression thread failed: {e}")))?;
     let err_text = stderr.await.unwrap_or_default();
     if !status.success() {
         return Err(Error::ToolFailed {
@@ -308,10 +281,7 @@ fn compress_stream(
     shared: &Shared,
 ) -> Result<(DumpScanner, u64, String)> {
     let out = HashingWriter::new(file, shared);
-    let mut gz = GzEncoder::new(
-        BufWriter::with_capacity(1 << 20, out),
-        flate2::Compression::new(level),
-    );
+    let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 20, out), flate2::Compression::new(level));
     let mut scanner = DumpScanner::new();
     let mut buf = vec![0u8; CHUNK];
     let here = Path::new(".");
@@ -327,30 +297,23 @@ fn compress_stream(
         };
         let before = scanner.tables.len();
         scanner.feed(&buf[..n]);
-        gz.write_all(&buf[..n])
-            .map_err(|e| Error::io("writing the backup", e, here))?;
+        gz.write_all(&buf[..n]).map_err(|e| Error::io("writing the backup", e, here))?;
         shared.raw.store(scanner.bytes, Ordering::Relaxed);
         if scanner.tables.len() != before || scanner.current_table().is_none() {
             let done: u64 = match scanner.current_table() {
-                Some(_) => scanner.tables[..scanner.tables.len() - 1]
-                    .iter()
-                    .map(|t| t.1)
-                    .sum(),
+                Some(_) => scanner.tables[..scanner.tables.len() - 1].iter().map(|t| t.1).sum(),
                 None => scanner.rows(),
             };
             shared.rows_finished.store(done, Ordering::Relaxed);
             *shared.table.lock().unwrap() = scanner.current_table().map(str::to_string);
         }
     }
-    let buffered = gz
-        .finish()
-        .map_err(|e| Error::io("finishing the gzip stream", e, here))?;
+    let buffered = gz.finish().map_err(|e| Error::io("finishing the gzip stream", e, here))?;
     let out = buffered
         .into_inner()
         .map_err(|e| Error::io("writing the backup", e.into_error(), here))?;
     let (file, hasher, count) = out.into_parts();
-    file.sync_all()
-        .map_err(|e| Error::io("syncing the backup file", e, here))?;
+    file.sync_all().map_err(|e| Error::io("syncing the backup file", e, here))?;
     Ok((scanner, count, hex::encode(hasher.finalize())))
 }
 
@@ -464,13 +427,7 @@ async fn server_facts(client: &Client) -> Result<ServerFacts> {
         .await
         .map_err(target::sql_error)?
         .into_iter()
-        .map(|r| {
-            (
-                r.get::<_, String>(0),
-                r.get::<_, i64>(1),
-                r.get::<_, i64>(2).max(0) as u64,
-            )
-        })
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1), r.get::<_, i64>(2).max(0) as u64))
         .collect();
     Ok(ServerFacts {
         version: row.get(0),
@@ -519,9 +476,7 @@ async fn wait_for_free_name(dir: &Path, database: &str) -> chrono::DateTime<Utc>
 /// Removes interrupted `.partial` files and manifests without a backup for `database`
 /// (we hold its lock, so none of them is being written).
 fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
     let ours = |name: &str| catalog::parse_name(name).is_some_and(|(db, _)| db == database);
     for ent in rd.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
@@ -530,10 +485,7 @@ fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
                 sink.log(format!("removed interrupted backup {name}"));
             }
         } else if let Some(base) = name.strip_suffix(".json") {
-            let orphan = base.ends_with(BACKUP_SUFFIX)
-                && base != keep
-                && ours(base)
-                && !dir.join(base).exists();
+            let orphan = base.ends_with(BACKUP_SUFFIX) && base != keep && ours(base) && !dir.join(base).exists();
             if orphan {
                 let _ = std::fs::remove_file(ent.path());
             }
@@ -547,10 +499,7 @@ mod tests {
 
     #[test]
     fn entries_merge_counts_and_estimates() {
-        let est = vec![
-            ("public.a".to_string(), 10, 0),
-            ("public.b".to_string(), -1, 0),
-        ];
+        let est = vec![("public.a".to_string(), 10, 0), ("public.b".to_string(), -1, 0)];
         let counted = vec![("public.a".to_string(), 12)];
         let e = table_entries(&est, &counted);
         assert_eq!(e[0].rows, Some(12));

@@ -57,10 +57,7 @@ impl BackupStatus {
 
     /// True for a finished backup that can be restored.
     pub fn is_restorable(&self) -> bool {
-        !matches!(
-            self,
-            BackupStatus::Interrupted | BackupStatus::ChecksumMismatch
-        )
+        !matches!(self, BackupStatus::Interrupted | BackupStatus::ChecksumMismatch)
     }
 }
 
@@ -98,10 +95,7 @@ pub fn parse_name(file_name: &str) -> Option<(String, DateTime<Utc>)> {
 
 /// The file name of a backup of `database` taken at `time`.
 pub fn backup_name(database: &str, time: DateTime<Utc>) -> String {
-    format!(
-        "{database}_{}{BACKUP_SUFFIX}",
-        time.format(NAME_TIME_FORMAT)
-    )
+    format!("{database}_{}{BACKUP_SUFFIX}", time.format(NAME_TIME_FORMAT))
 }
 
 /// Lists every backup in `dir`, newest first. A missing directory is an empty list.
@@ -134,23 +128,13 @@ pub fn scan(dir: &Path) -> Result<Vec<BackupEntry>> {
 
 fn entry_for(path: &Path, name: &str, meta: &std::fs::Metadata) -> BackupEntry {
     let parsed = parse_name(name);
-    let mtime: DateTime<Utc> = meta
-        .modified()
-        .map(Into::into)
-        .unwrap_or_else(|_| Utc::now());
+    let mtime: DateTime<Utc> = meta.modified().map(Into::into).unwrap_or_else(|_| Utc::now());
     let (db_from_name, time) = match &parsed {
         Some((db, t)) => (db.clone(), *t),
-        None => (
-            name.split(['_', '.']).next().unwrap_or(name).to_string(),
-            mtime,
-        ),
+        None => (name.split(['_', '.']).next().unwrap_or(name).to_string(), mtime),
     };
     let partial = name.ends_with(PARTIAL_SUFFIX);
-    let manifest = if partial {
-        None
-    } else {
-        Manifest::read_for(path).ok().flatten()
-    };
+    let manifest = if partial { None } else { Manifest::read_for(path).ok().flatten() };
     let status = if partial {
         BackupStatus::Interrupted
     } else {
@@ -170,10 +154,7 @@ fn entry_for(path: &Path, name: &str, meta: &std::fs::Metadata) -> BackupEntry {
     BackupEntry {
         name: name.to_string(),
         path: path.to_path_buf(),
-        database: manifest
-            .as_ref()
-            .map(|m| m.database.clone())
-            .unwrap_or(db_from_name),
+        database: manifest.as_ref().map(|m| m.database.clone()).unwrap_or(db_from_name),
         time: manifest.as_ref().map(|m| m.started_at).unwrap_or(time),
         size: meta.len(),
         label: manifest.as_ref().and_then(|m| m.label.clone()),
@@ -189,19 +170,10 @@ pub fn resolve(dir: &Path, spec: &str, database: Option<&str>) -> Result<BackupE
         return scan(dir)?
             .into_iter()
             .find(|e| e.status.is_restorable() && database.is_none_or(|d| d == e.database))
-            .ok_or_else(|| {
-                Error::NoSuchBackup(format!(
-                    "latest (there is no finished backup in {})",
-                    dir.display()
-                ))
-            });
+            .ok_or_else(|| Error::NoSuchBackup(format!("latest (there is no finished backup in {})", dir.display())));
     }
     let direct = PathBuf::from(spec);
-    let path = if direct.is_file() {
-        direct
-    } else {
-        dir.join(spec)
-    };
+    let path = if direct.is_file() { direct } else { dir.join(spec) };
     let meta = std::fs::metadata(&path).map_err(|_| Error::NoSuchBackup(spec.to_string()))?;
     let name = path
         .file_name()

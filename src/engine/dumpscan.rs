@@ -48,8 +48,7 @@ impl DumpScanner {
     fn keep_tail(&mut self, chunk: &[u8]) {
         if chunk.len() >= TAIL_KEEP {
             self.tail.clear();
-            self.tail
-                .extend_from_slice(&chunk[chunk.len() - TAIL_KEEP..]);
+            self.tail.extend_from_slice(&chunk[chunk.len() - TAIL_KEEP..]);
         } else {
             self.tail.extend_from_slice(chunk);
             if self.tail.len() > TAIL_KEEP {
@@ -140,10 +139,7 @@ mod tests {
             }
             assert_eq!(
                 s.tables,
-                vec![
-                    ("public.\"Invoice Lines\"".to_string(), 2),
-                    ("s.t".to_string(), 0)
-                ],
+                vec![("public.\"Invoice Lines\"".to_string(), 2), ("s.t".to_string(), 0)],
                 "step {step}"
             );
             assert!(s.complete(), "step {step}");

@@ -30,12 +30,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             reason: "it is not a directory".into(),
         });
     }
-    if nix::unistd::access(
-        dir,
-        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
-    )
-    .is_err()
-    {
+    if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_err() {
         return Err(Error::BackupDir {
             path: dir.to_path_buf(),
             reason: "it is not writable by this user".into(),

@@ -37,27 +37,17 @@ impl DbLock {
             .ctx(|| format!("opening lock file {}", path.display()), &path)?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(mut locked) => {
-                locked
-                    .set_len(0)
-                    .ctx(|| "truncating lock file".into(), &path)?;
+                locked.set_len(0).ctx(|| "truncating lock file".into(), &path)?;
                 locked.rewind().ctx(|| "writing lock file".into(), &path)?;
-                write!(locked, "{}", std::process::id())
-                    .ctx(|| "writing lock file".into(), &path)?;
-                Ok(DbLock {
-                    _file: locked,
-                    path,
-                })
+                write!(locked, "{}", std::process::id()).ctx(|| "writing lock file".into(), &path)?;
+                Ok(DbLock { _file: locked, path })
             }
             Err((mut file, _)) => {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
                 Err(Error::Locked {
                     database: database.to_string(),
-                    pid: if pid.trim().is_empty() {
-                        "unknown".into()
-                    } else {
-                        pid.trim().to_string()
-                    },
+                    pid: if pid.trim().is_empty() { "unknown".into() } else { pid.trim().to_string() },
                 })
             }
         }

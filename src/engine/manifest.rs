@@ -87,12 +87,10 @@ impl Manifest {
     pub fn read_for(backup: &Path) -> Result<Option<Manifest>> {
         let path = Manifest::path_for(backup);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Corrupt {
-                    name: path.display().to_string(),
-                    reason: format!("manifest is not valid JSON ({e})"),
-                }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Corrupt {
+                name: path.display().to_string(),
+                reason: format!("manifest is not valid JSON ({e})"),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e, &path)),
         }

@@ -13,10 +13,7 @@ use crate::target::{PgTool, Target};
 /// Major and full version of a client program, from `<tool> --version`.
 pub async fn tool_version(target: &dyn Target, tool: PgTool) -> Result<(u32, String)> {
     let mut cmd = target.command(tool, target.database(), "pgkeep-version");
-    cmd.arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let out = cmd.output().await.map_err(|e| spawn_error(tool, e))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
@@ -63,11 +60,7 @@ pub fn collect_stderr(stderr: ChildStderr) -> JoinHandle<String> {
 
 /// The last `n` non-empty lines of `text`, joined with " / ".
 pub fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let start = lines.len().saturating_sub(n);
     lines[start..].join(" / ")
 }
@@ -82,10 +75,7 @@ mod tests {
             parse_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
             Some((15, "15.18".to_string()))
         );
-        assert_eq!(
-            parse_version("psql (PostgreSQL) 17devel"),
-            Some((17, "17devel".to_string()))
-        );
+        assert_eq!(parse_version("psql (PostgreSQL) 17devel"), Some((17, "17devel".to_string())));
         assert_eq!(parse_version("garbage"), None);
     }
 

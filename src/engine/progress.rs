@@ -267,10 +267,7 @@ mod tests {
     #[test]
     fn held_below_100_until_finished() {
         let mut p = JobProgress::default();
-        p.reduce(&JobEvent::Started {
-            kind: JobKind::Backup,
-            what: "backup of shop".into(),
-        });
+        p.reduce(&JobEvent::Started { kind: JobKind::Backup, what: "backup of shop".into() });
         p.reduce(&sample(10, None, 2_000, 1_000, 2));
         assert_eq!(p.percent(), 99);
         p.reduce(&JobEvent::Finished("done".into()));
@@ -281,10 +278,7 @@ mod tests {
     #[test]
     fn bytes_total_wins_and_eta_follows() {
         let mut p = JobProgress::default();
-        p.reduce(&JobEvent::Started {
-            kind: JobKind::Restore,
-            what: "x".into(),
-        });
+        p.reduce(&JobEvent::Started { kind: JobKind::Restore, what: "x".into() });
         p.reduce(&sample(250, Some(1000), 0, 0, 10));
         assert_eq!(p.percent(), 25);
         assert_eq!(p.eta(), Some(Duration::from_secs(30)));
@@ -294,15 +288,9 @@ mod tests {
     #[test]
     fn started_resets_previous_state() {
         let mut p = JobProgress::default();
-        p.reduce(&JobEvent::Started {
-            kind: JobKind::Backup,
-            what: "a".into(),
-        });
+        p.reduce(&JobEvent::Started { kind: JobKind::Backup, what: "a".into() });
         p.reduce(&JobEvent::Failed("boom".into()));
-        p.reduce(&JobEvent::Started {
-            kind: JobKind::Verify,
-            what: "b".into(),
-        });
+        p.reduce(&JobEvent::Started { kind: JobKind::Verify, what: "b".into() });
         assert!(p.failed.is_none());
         assert!(p.running());
     }

@@ -159,11 +159,7 @@ pub fn os_user() -> String {
 /// Finds the password for `p` in passfile text (`host:port:db:user:password`, `*` wildcards,
 /// `\:` and `\\` escapes). A socket host matches `localhost` as in libpq.
 pub fn passfile_lookup(text: &str, p: &ConnParams) -> Option<String> {
-    let host = if p.is_socket() {
-        "localhost"
-    } else {
-        p.host.as_str()
-    };
+    let host = if p.is_socket() { "localhost" } else { p.host.as_str() };
     let port = p.port.to_string();
     for line in text.lines() {
         if line.trim_start().starts_with('#') || line.trim().is_empty() {
@@ -174,10 +170,7 @@ pub fn passfile_lookup(text: &str, p: &ConnParams) -> Option<String> {
             continue;
         }
         let m = |pat: &str, v: &str| pat == "*" || pat == v;
-        if m(&fields[0], host)
-            && m(&fields[1], &port)
-            && m(&fields[2], &p.dbname)
-            && m(&fields[3], &p.user)
+        if m(&fields[0], host) && m(&fields[1], &port) && m(&fields[2], &p.dbname) && m(&fields[3], &p.user)
         {
             return Some(fields[4].clone());
         }
@@ -208,18 +201,15 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| m.get(k).cloned()
     }
 
     #[test]
     fn url_with_everything() {
         let env = env_of(&[]);
-        let p =
-            ConnParams::from_url("postgresql://bob:s%40cret@db.example:6543/shop", &env).unwrap();
+        let p = ConnParams::from_url("postgresql://bob:s%40cret@db.example:6543/shop", &env).unwrap();
         assert_eq!(p.host, "db.example");
         assert_eq!(p.port, 6543);
         assert_eq!(p.user, "bob");
@@ -231,18 +221,10 @@ mod tests {
 
     #[test]
     fn env_with_socket_dir() {
-        let env = env_of(&[
-            ("PGHOST", "/tmp/sock"),
-            ("PGPORT", "5999"),
-            ("PGUSER", "u"),
-            ("PGDATABASE", "d"),
-        ]);
+        let env = env_of(&[("PGHOST", "/tmp/sock"), ("PGPORT", "5999"), ("PGUSER", "u"), ("PGDATABASE", "d")]);
         let p = ConnParams::from_env(&env);
         assert!(p.is_socket());
-        assert_eq!(
-            (p.port, p.user.as_str(), p.dbname.as_str()),
-            (5999, "u", "d")
-        );
+        assert_eq!((p.port, p.user.as_str(), p.dbname.as_str()), (5999, "u", "d"));
     }
 
     #[test]

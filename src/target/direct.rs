@@ -53,18 +53,8 @@ impl DirectTarget {
 /// libpq variables removed from a child's environment before ours are set, so nothing
 /// inherited (a service file, another password) changes where it connects.
 const INHERITED_PG_VARS: &[&str] = &[
-    "PGSERVICE",
-    "PGSERVICEFILE",
-    "PGHOSTADDR",
-    "PGOPTIONS",
-    "PGREQUIRESSL",
-    "PGSSLMODE",
-    "PGTARGETSESSIONATTRS",
-    "PGPASSWORD",
-    "PGHOST",
-    "PGPORT",
-    "PGUSER",
-    "PGDATABASE",
+    "PGSERVICE", "PGSERVICEFILE", "PGHOSTADDR", "PGOPTIONS", "PGREQUIRESSL", "PGSSLMODE",
+    "PGTARGETSESSIONATTRS", "PGPASSWORD", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE",
 ];
 
 impl Target for DirectTarget {
@@ -105,10 +95,7 @@ impl Target for DirectTarget {
         if self.url_given {
             let p = &self.params;
             v.push("--url".into());
-            v.push(format!(
-                "postgresql://{}@{}:{}/{}",
-                p.user, p.host, p.port, p.dbname
-            ));
+            v.push(format!("postgresql://{}@{}:{}/{}", p.user, p.host, p.port, p.dbname));
         }
         if let Some(b) = &self.pg_bin {
             v.push("--pg-bin".into());

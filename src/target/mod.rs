@@ -3,8 +3,8 @@
 //! them on this host; the compose target runs them inside the service's container. Nothing
 //! outside this module may assume where pg_dump runs.
 
-pub mod compose;
 pub mod conn;
+pub mod compose;
 pub mod direct;
 
 use std::time::Duration;

@@ -3,4 +3,6 @@
 
 pub mod checks;
 pub mod container;
+pub mod docker_logs;
+pub mod doctor;
 pub mod logs;

@@ -5,4 +5,5 @@ pub mod checks;
 pub mod container;
 pub mod docker_logs;
 pub mod doctor;
+pub mod doctor_checks;
 pub mod logs;

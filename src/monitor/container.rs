@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::target::compose;
+use crate::target::docker;
 
 /// The named volume the deployment keeps its data in.
 pub const EXPECTED_VOLUME: &str = "facturatie_postgres_data";
@@ -39,7 +39,7 @@ pub struct ContainerStatus {
 impl ContainerStatus {
     /// Parses `docker inspect <container>` output (the JSON array or one object).
     pub fn from_inspect_json(text: &str) -> Result<ContainerStatus> {
-        Ok(Self::from_inspect(&compose::first_object(text)?))
+        Ok(Self::from_inspect(&docker::first_object(text)?))
     }
 
     /// Reads the status out of one inspected container.
@@ -50,7 +50,7 @@ impl ContainerStatus {
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
             .filter(|t| t.timestamp() > 0);
-        let data_dir = compose::container_env(v)
+        let data_dir = docker::container_env(v)
             .get("PGDATA")
             .cloned()
             .unwrap_or_else(|| DEFAULT_DATA_DIR.to_string());
@@ -136,7 +136,7 @@ fn is_anonymous(name: &str) -> bool {
 /// Inspects `container` and returns its status.
 pub async fn fetch(container: &str) -> Result<ContainerStatus> {
     Ok(ContainerStatus::from_inspect(
-        &compose::inspect(container).await?,
+        &docker::inspect(container).await?,
     ))
 }
 
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn other_volume_names_and_missing_volumes_warn() {
-        let mut v = compose::first_object(HEALTHY).unwrap();
+        let mut v = docker::first_object(HEALTHY).unwrap();
         v["Mounts"][0]["Name"] = "old_pgdata".into();
         let s = ContainerStatus::from_inspect(&v);
         assert!(s

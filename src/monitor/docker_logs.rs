@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::logs::{LogEvent, LogSource};
 use crate::error::{Error, Result};
-use crate::target::compose;
+use crate::target::docker;
 
 /// How often a stopped container is checked for a restart.
 const RESTART_POLL: Duration = Duration::from_secs(1);
@@ -158,7 +158,7 @@ impl DockerLogSource {
             if tx.is_closed() {
                 return false;
             }
-            let running = compose::inspect(&self.container)
+            let running = docker::inspect(&self.container)
                 .await
                 .is_ok_and(|v| v["State"]["Running"].as_bool() == Some(true));
             if running {

@@ -16,6 +16,7 @@ use super::doctor_checks::{self as judge, fail, pass, ArchiverFacts, DirFacts};
 use crate::config::{Config, TargetKind};
 use crate::engine::{catalog, fsutil, pgtools};
 use crate::target::compose::{self, ComposeCli, ComposeTarget};
+use crate::target::docker;
 use crate::target::{self, direct::DirectTarget, PgTool, Target};
 
 /// Whether the configuration selects the compose target.
@@ -89,7 +90,7 @@ async fn compose_checks(config: &Config, checks: &mut Vec<Check>) -> Option<Comp
     version
         .args(["version", "--format", "{{.Server.Version}}"])
         .stdin(Stdio::null());
-    match compose::output_of(version, "docker version").await {
+    match docker::output_of(version, "docker version").await {
         Ok(v) => checks.push(pass(
             "docker reachable",
             format!("docker engine {}", v.trim()),

@@ -14,6 +14,9 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
+use super::docker::{
+    container_env, container_id_from_ps, inspect, output_of, parse_dotenv, published_port,
+};
 use super::{PgTool, Target};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -25,9 +28,6 @@ pub const COMPOSE_FILE_NAMES: &[&str] = &[
     "docker-compose.yml",
     "docker-compose.yaml",
 ];
-
-/// The port PostgreSQL listens on inside the container.
-pub const CONTAINER_PORT: &str = "5432/tcp";
 
 /// The compose file the configuration names, or the first one found in the current folder.
 pub fn compose_file(config: &Config) -> Option<PathBuf> {
@@ -112,101 +112,6 @@ async fn quiet_success(program: &str, args: &[&str]) -> bool {
         .status()
         .await
         .is_ok_and(|s| s.success())
-}
-
-/// Runs `cmd`, returning its stdout, or an error with its last stderr line.
-pub async fn output_of(mut cmd: tokio::process::Command, what: &str) -> Result<String> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = cmd.output().await.map_err(|e| {
-        Error::Docker(format!(
-            "cannot run {what} ({e}): is docker installed? (`sudo apt-get install docker.io`)"
-        ))
-    })?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = crate::engine::pgtools::last_lines(&err, 1);
-        return Err(Error::Docker(format!("{what} failed: {last}")));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// `docker inspect <container>` as JSON (the first object of the array).
-pub async fn inspect(container: &str) -> Result<Value> {
-    let mut cmd = tokio::process::Command::new("docker");
-    cmd.args(["inspect", "--type", "container", container])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let text = output_of(cmd, "docker inspect").await?;
-    first_object(&text)
-}
-
-/// The first object of `docker inspect`'s JSON array.
-pub fn first_object(text: &str) -> Result<Value> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| Error::Docker(format!("cannot parse docker inspect output: {e}")))?;
-    match v {
-        Value::Array(mut a) if !a.is_empty() => Ok(a.swap_remove(0)),
-        Value::Object(_) => Ok(v),
-        _ => Err(Error::Docker("docker inspect returned no container".into())),
-    }
-}
-
-/// The container's environment (`Config.Env`) as a map.
-pub fn container_env(inspect: &Value) -> HashMap<String, String> {
-    inspect["Config"]["Env"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            e.as_str()?
-                .split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
-/// The host port published for the container's 5432 (running ports first, then bindings).
-pub fn published_port(inspect: &Value) -> Option<u16> {
-    [
-        &inspect["NetworkSettings"]["Ports"],
-        &inspect["HostConfig"]["PortBindings"],
-    ]
-    .into_iter()
-    .filter_map(|ports| ports[CONTAINER_PORT].as_array())
-    .flatten()
-    .filter_map(|b| b["HostPort"].as_str()?.parse::<u16>().ok())
-    .find(|p| *p != 0)
-}
-
-/// Parses a compose `.env` file (KEY=VALUE lines, `#` comments, optional quotes).
-pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if let Some((k, v)) = line.split_once('=') {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
-                .unwrap_or(v);
-            out.insert(k.trim().to_string(), v.to_string());
-        }
-    }
-    out
-}
-
-/// The container's id for `service`, from `<compose> -f <file> ps -q <service>` output.
-pub fn container_id_from_ps(output: &str) -> Option<String> {
-    output
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_string)
 }
 
 /// A database running in a compose service's container.
@@ -425,6 +330,7 @@ impl Target for ComposeTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::docker::first_object;
 
     const INSPECT: &str = include_str!("../../tests/fixtures/docker/inspect-running-healthy.json");
     const INSPECT_EXITED: &str =

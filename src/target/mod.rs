@@ -6,6 +6,7 @@
 pub mod conn;
 pub mod compose;
 pub mod direct;
+pub mod docker;
 
 use std::time::Duration;
 

@@ -185,7 +185,10 @@ fn compose_target_without_a_reachable_engine_fails_in_one_line() {
     let out = pgkeep_compose_unreachable(tmp.path(), &["backup"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.starts_with("pgkeep: error: docker: "), "{err}");
+    assert!(
+        err.starts_with("pgkeep: error: docker: cannot reach the docker engine"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!err.contains("Sh0uld-n0t-leak"));
     assert!(

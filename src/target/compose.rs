@@ -114,6 +114,26 @@ async fn quiet_success(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// When the docker engine does not answer, an error that says so plainly (compose's own
+/// message for it is a Python traceback line); None when it answers.
+pub async fn engine_unreachable() -> Option<Error> {
+    let mut cmd = tokio::process::Command::new("docker");
+    cmd.args(["version", "--format", "{{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let why = match output_of(cmd, "docker version").await.err()? {
+        Error::Docker(m) => m.trim_start_matches("docker version failed: ").to_string(),
+        other => other.to_string(),
+    };
+    let fix = match std::env::var("DOCKER_HOST") {
+        Ok(h) => format!("start the docker daemon listening on {h}"),
+        Err(_) => "start it with `sudo systemctl start docker`".to_string(),
+    };
+    Some(Error::Docker(format!(
+        "cannot reach the docker engine ({why}): {fix}"
+    )))
+}
+
 /// A database running in a compose service's container.
 #[derive(Clone)]
 pub struct ComposeTarget {
@@ -169,7 +189,10 @@ impl ComposeTarget {
         let cli = ComposeCli::detect().await?;
         let mut ps = cli.command(&file);
         ps.args(["ps", "-q", &service]);
-        let out = output_of(ps, &format!("{} ps", cli.display())).await?;
+        let out = match output_of(ps, &format!("{} ps", cli.display())).await {
+            Ok(out) => out,
+            Err(e) => return Err(engine_unreachable().await.unwrap_or(e)),
+        };
         let id = container_id_from_ps(&out).ok_or_else(|| {
             Error::Docker(format!(
                 "service `{service}` has no container: start it with `{}`",

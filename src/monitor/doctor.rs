@@ -124,7 +124,7 @@ async fn compose_checks(config: &Config, checks: &mut Vec<Check>) -> Option<Comp
                 st.image,
                 st.restart_count,
                 st.started_at
-                    .map(|t| format!(", up since {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                    .map(|t| format!(", started {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
                     .unwrap_or_default()
             );
             if st.is_healthy() {

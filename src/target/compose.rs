@@ -87,6 +87,17 @@ impl ComposeCli {
         cmd
     }
 
+    /// Arguments that list the ids of `service`'s containers, stopped ones too (v2's `ps`
+    /// shows only running ones without `--all`; v1's `--all` would add `run` containers).
+    pub fn ps_args(self, service: &str) -> Vec<String> {
+        let mut v = vec!["ps".to_string(), "-q".to_string()];
+        if self == ComposeCli::V2 {
+            v.push("--all".into());
+        }
+        v.push(service.to_string());
+        v
+    }
+
     /// The command an operator runs to start `service` (for fixes in messages).
     pub fn up_command(self, file: &Path, service: &str) -> String {
         if is_default_file(file) {
@@ -188,7 +199,7 @@ impl ComposeTarget {
         let service = config.compose.service.clone();
         let cli = ComposeCli::detect().await?;
         let mut ps = cli.command(&file);
-        ps.args(["ps", "-q", &service]);
+        ps.args(cli.ps_args(&service));
         let out = match output_of(ps, &format!("{} ps", cli.display())).await {
             Ok(out) => out,
             Err(e) => return Err(engine_unreachable().await.unwrap_or(e)),
@@ -446,6 +457,12 @@ mod tests {
             pw.map(|v| v.to_string_lossy().into_owned()).as_deref(),
             Some("pw-test-1")
         );
+    }
+
+    #[test]
+    fn ps_lists_stopped_containers_too() {
+        assert_eq!(ComposeCli::V1.ps_args("db"), ["ps", "-q", "db"]);
+        assert_eq!(ComposeCli::V2.ps_args("db"), ["ps", "-q", "--all", "db"]);
     }
 
     #[test]

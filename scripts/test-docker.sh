@@ -232,6 +232,38 @@ wait_healthy "$("${COMPOSE[@]}" ps -q db)"
 doctor
 expect_ok "container running"
 
+say "the named volume survives down; without a published port pgkeep says what to do"
+KEEP=$(psql_in "SELECT count(*) || ':' || sum(amount) FROM invoices")
+"${COMPOSE[@]}" down
+docker volume inspect facturatie_postgres_data >/dev/null 2>&1 || fail "down removed the named volume"
+NP=$W/noport
+mkdir -p "$NP/tests/docker" "$NP/db_backups"
+sed '/^    ports:/,+1d' "$PROJ/docker-compose.yml" >"$NP/docker-compose.yml"
+! grep -q ':5432' "$NP/docker-compose.yml" || fail "could not remove the port from the copy"
+cp "$PROJ/.env" "$NP/"
+cp "$PROJ/tests/docker/override.yml" "$NP/tests/docker/"
+cd "$NP"
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+[ "$(psql_in "SELECT count(*) || ':' || sum(amount) FROM invoices")" = "$KEEP" ] || fail "the data did not survive down and up"
+set +e
+"$BIN" backup --quiet >/dev/null 2>"$W/noport.err"
+RC=$?
+set -e
+cat "$W/noport.err"
+[ "$RC" = 1 ] || fail "backup without a published port exited $RC"
+grep -q "publishes no port" "$W/noport.err" || fail "backup without a port does not say to publish it"
+[ -z "$(ls "$NP"/db_backups/*.sql.gz 2>/dev/null)" ] || fail "a backup file appeared although the backup failed"
+doctor
+R=$(check "database reachable")
+[ "${R%%$'\t'*}" = false ] && grep -q "publishes no port" <<<"$R" || fail "doctor: database reachable should fail on the port: $R"
+expect_ok "pg_dump version"
+R=$(check "WAL archiving")
+grep -qE "segments archived|is failing|no segment" <<<"$R" || fail "doctor: WAL check did not run through psql: $R"
+echo "doctor without a port: $(check "WAL archiving" | cut -f2)"
+"${COMPOSE[@]}" down
+
 say "the password never showed"
 if grep -rqF "$PASSWORD" "$W/pgkeep.stderr" "$W/follow.out" "$W/doctor.json" "$PROJ"/db_backups/*.json; then
   fail "the database password appears in pgkeep's output"

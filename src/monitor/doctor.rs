@@ -7,14 +7,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
 
-use chrono::Utc;
-use tokio_postgres::Client;
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::checks::Check;
 use super::container;
 use super::doctor_checks::{self as judge, fail, pass, ArchiverFacts, DirFacts};
 use crate::config::{Config, TargetKind};
 use crate::engine::{catalog, fsutil, pgtools};
+use crate::error::Result;
 use crate::target::compose::{self, ComposeCli, ComposeTarget};
 use crate::target::docker;
 use crate::target::{self, direct::DirectTarget, PgTool, Target};
@@ -69,9 +70,17 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
 
     let dir = absolute(&config.backup_dir);
     checks.push(backup_dir_check(&dir));
-    if let (Some(c), Some(t)) = (&client, &target) {
-        checks.push(wal_check(c, t.as_ref()).await);
-        checks.push(pg_dump_check(c, t.as_ref()).await);
+    if let Some(t) = &target {
+        // Without a published port the container's own psql still answers the checks.
+        let sql = match &client {
+            Some(c) => Some(Sql::Conn(c)),
+            None if t.sql_unavailable().is_some() => Some(Sql::InContainer),
+            None => None,
+        };
+        if let Some(sql) = sql {
+            checks.push(wal_check(&sql, t.as_ref()).await);
+            checks.push(pg_dump_check(&sql, t.as_ref()).await);
+        }
     }
     let entries = catalog::scan(&dir).unwrap_or_default();
     let last = judge::newest_complete(&entries, target.as_ref().map(|t| t.database()));
@@ -202,26 +211,107 @@ pub fn backup_dir_check(dir: &Path) -> Check {
     )
 }
 
-async fn wal_check(client: &Client, t: &dyn Target) -> Check {
-    let row = client
-        .query_one(
+/// How the doctor's queries reach the server: the connection, or psql inside the container
+/// when the container publishes no port.
+enum Sql<'a> {
+    Conn(&'a Client),
+    InContainer,
+}
+
+/// Marks SQL NULL in psql's unaligned output.
+const PSQL_NULL: &str = "\u{1}NULL";
+
+impl Sql<'_> {
+    /// The rows of `query` as text (NULL as None), by the simple query protocol or psql.
+    async fn rows(&self, t: &dyn Target, query: &str) -> Result<Vec<Vec<Option<String>>>> {
+        match self {
+            Sql::Conn(c) => {
+                let msgs = c.simple_query(query).await.map_err(target::sql_error)?;
+                Ok(msgs
+                    .iter()
+                    .filter_map(|m| match m {
+                        SimpleQueryMessage::Row(r) => {
+                            Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+                        }
+                        _ => None,
+                    })
+                    .collect())
+            }
+            Sql::InContainer => {
+                let mut cmd = t.command(PgTool::Psql, t.database(), "pgkeep-doctor");
+                cmd.args([
+                    "-X",
+                    "-q",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-F",
+                    "\u{1f}",
+                ])
+                .args(["-P", &format!("null={PSQL_NULL}"), "-c", query])
+                .stdin(Stdio::null());
+                let out = docker::output_of(cmd, "psql in the container").await?;
+                Ok(out
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| {
+                        l.split('\u{1f}')
+                            .map(|f| (f != PSQL_NULL).then(|| f.to_string()))
+                            .collect()
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// The first row of `query`.
+    async fn row(&self, t: &dyn Target, query: &str) -> Result<Vec<Option<String>>> {
+        self.rows(t, query)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| crate::Error::Sql(format!("no row from: {query}")))
+    }
+}
+
+fn epoch(v: &Option<String>) -> Option<DateTime<Utc>> {
+    let secs: f64 = v.as_deref()?.parse().ok()?;
+    DateTime::from_timestamp_micros((secs * 1e6) as i64)
+}
+
+fn int(v: &Option<String>) -> i64 {
+    v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+async fn wal_check(sql: &Sql<'_>, t: &dyn Target) -> Check {
+    let row = sql
+        .row(
+            t,
             "SELECT current_setting('archive_mode'), archived_count, failed_count,
-                    last_archived_time, last_failed_wal, last_failed_time
+                    extract(epoch FROM last_archived_time)::float8, last_failed_wal,
+                    extract(epoch FROM last_failed_time)::float8
                FROM pg_stat_archiver",
-            &[],
         )
         .await;
     let row = match row {
-        Ok(r) => r,
-        Err(e) => return fail("WAL archiving", target::sql_error(e).to_string(), None),
+        Ok(r) if r.len() == 6 => r,
+        Ok(r) => {
+            return fail(
+                "WAL archiving",
+                format!("unexpected pg_stat_archiver row: {r:?}"),
+                None,
+            )
+        }
+        Err(e) => return fail("WAL archiving", e.to_string(), None),
     };
     let facts = ArchiverFacts {
-        mode: row.get(0),
-        archived_count: row.get(1),
-        failed_count: row.get(2),
-        last_archived_time: row.get(3),
-        last_failed_wal: row.get(4),
-        last_failed_time: row.get(5),
+        mode: row[0].clone().unwrap_or_default(),
+        archived_count: int(&row[1]),
+        failed_count: int(&row[2]),
+        last_archived_time: epoch(&row[3]),
+        last_failed_wal: row[4].clone(),
+        last_failed_time: epoch(&row[5]),
     };
     let fix = t.container().map(|c| {
         format!(
@@ -231,17 +321,21 @@ async fn wal_check(client: &Client, t: &dyn Target) -> Check {
     judge::wal_archiving(&facts, fix)
 }
 
-async fn pg_dump_check(client: &Client, t: &dyn Target) -> Check {
+async fn pg_dump_check(sql: &Sql<'_>, t: &dyn Target) -> Check {
     let name = "pg_dump version";
-    let server = client
-        .query_one(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
-            &[],
+    let server = sql
+        .row(
+            t,
+            "SELECT current_setting('server_version'), current_setting('server_version_num')",
         )
         .await;
     let (server_version, server_major) = match server {
-        Ok(r) => (r.get::<_, String>(0), (r.get::<_, i32>(1) / 10000) as u32),
-        Err(e) => return fail(name, target::sql_error(e).to_string(), None),
+        Ok(r) if r.len() == 2 => (
+            r[0].clone().unwrap_or_default(),
+            (int(&r[1]) / 10000) as u32,
+        ),
+        Ok(r) => return fail(name, format!("unexpected version row: {r:?}"), None),
+        Err(e) => return fail(name, e.to_string(), None),
     };
     match pgtools::tool_version(t, PgTool::PgDump).await {
         Ok((major, v)) if major >= server_major => {

@@ -7,7 +7,7 @@ use color_eyre::eyre::{bail, Result};
 use tokio::sync::mpsc;
 
 use super::Context;
-use crate::monitor::docker_logs::DockerLogSource;
+use crate::monitor::docker_logs;
 use crate::monitor::logs::{LogEvent, LogSource};
 
 /// Arguments of `pgkeep logs`.
@@ -24,13 +24,12 @@ pub struct LogsArgs {
 /// Runs `pgkeep logs`.
 pub async fn run(ctx: &Context, args: LogsArgs) -> Result<i32> {
     let target = ctx.target().await?;
-    let Some(container) = target.container() else {
+    let Some(source) = docker_logs::for_target(target.as_ref()) else {
         bail!(
             "`pgkeep logs` reads the container's log, and the target is {}: run pgkeep in the folder with docker-compose.yml or pass --target compose (a server outside docker logs to its own file; see log.file in pgkeep.toml for the console)",
             target.describe()
         );
     };
-    let source = DockerLogSource::new(container);
     if !args.follow {
         for line in source.tail(args.lines).await? {
             println!("{line}");

@@ -25,6 +25,12 @@ pub struct DockerLogSource {
     pub container: String,
 }
 
+/// The docker log source for a compose target, None for a target without a container (for
+/// the log pane's source selection).
+pub fn for_target(target: &dyn crate::target::Target) -> Option<DockerLogSource> {
+    target.container().map(DockerLogSource::new)
+}
+
 impl DockerLogSource {
     /// A source for `container` (name or id).
     pub fn new(container: impl Into<String>) -> DockerLogSource {

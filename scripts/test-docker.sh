@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 say() { echo "== $*"; }
-fail() { echo "FAIL: $*"; exit 1; }
+FAILMSG=
+fail() { FAILMSG="FAIL: $*"; echo "$FAILMSG"; exit 1; }
 
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -44,6 +45,7 @@ cleanup() {
   if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
     if [ -d "$PROJ" ]; then (cd "$PROJ" && "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1); fi
     docker ps -aq | xargs -r docker rm -fv >/dev/null 2>&1
+    docker network prune -f >/dev/null 2>&1
     docker volume rm facturatie_postgres_data >/dev/null 2>&1
     docker rmi -f "$IMAGE" >/dev/null 2>&1
     kill "$DPID"
@@ -52,7 +54,13 @@ cleanup() {
   fi
   # Mounts dockerd may leave behind (network namespaces, container roots).
   grep -o " $W/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  [ $rc -eq 0 ] || { echo "--- dockerd log (last lines)"; tail -5 "$W/dockerd.log" 2>/dev/null; }
+  if [ $rc -ne 0 ]; then
+    echo "--- dockerd errors (last lines)"
+    grep -E 'level=(error|fatal)' "$W/dockerd.log" 2>/dev/null | tail -3
+    echo "--- pgkeep stderr (last lines)"
+    tail -3 "$W/pgkeep.stderr" 2>/dev/null
+    echo "${FAILMSG:-FAIL: exit code $rc}"
+  fi
   rm -rf "$W"
   exit $rc
 }

@@ -91,6 +91,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 sed -i "s/127\.0\.0\.1:5432:5432/127.0.0.1:$PORT:5432/" "$PROJ/docker-compose.yml"
 grep -q "127.0.0.1:$PORT:5432" "$PROJ/docker-compose.yml" || fail "could not set the port in the compose copy"
 cd "$PROJ"
+COMPOSE_FILE=docker-compose.yml "${COMPOSE[@]}" config -q || fail "the shipped docker-compose.yml does not validate"
+grep -qE '^    image: postgres:[0-9]+\.[0-9]+$' docker-compose.yml || fail "the shipped compose file is not on a pinned official image"
 # Our own compose calls (and the fixes doctor prints) use the override for the image.
 export COMPOSE_FILE=docker-compose.yml:tests/docker/override.yml PGKEEP_TEST_IMAGE=$IMAGE
 

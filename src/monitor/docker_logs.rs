@@ -42,10 +42,9 @@ impl DockerLogSource {
     /// The last `tail` lines of the log (stdout and stderr in order), without docker's
     /// timestamps.
     pub async fn tail(&self, tail: usize) -> Result<Vec<String>> {
-        let mut child = self.spawn(false, &tail_args(tail, None))?;
+        let (mut child, pipe) = self.spawn(false, &tail_args(tail, None))?;
         let mut lines = Vec::new();
-        let reader = child.1;
-        let mut reader = BufReader::new(reader);
+        let mut reader = BufReader::new(pipe);
         let mut buf = Vec::new();
         while read_line(&mut reader, &mut buf).await {
             lines.push(
@@ -55,7 +54,6 @@ impl DockerLogSource {
             );
         }
         let status = child
-            .0
             .wait()
             .await
             .map_err(|e| Error::Docker(e.to_string()))?;

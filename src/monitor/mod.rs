@@ -3,6 +3,9 @@
 
 pub mod checks;
 pub mod container;
+pub mod docker_logs;
+pub mod doctor;
+pub mod doctor_checks;
 pub mod file_log;
 pub mod logs;
 pub mod status;

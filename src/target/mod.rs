@@ -6,6 +6,7 @@
 pub mod compose;
 pub mod conn;
 pub mod direct;
+pub mod docker;
 
 use std::time::Duration;
 
@@ -58,6 +59,11 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     fn container(&self) -> Option<String> {
         None
     }
+    /// Why queries cannot reach this target's server at all (e.g. a container that publishes
+    /// no port), phrased with the fix; None when they can.
+    fn sql_unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds the target the configuration asks for.
@@ -77,6 +83,12 @@ pub async fn from_config(config: &Config) -> Result<Box<dyn Target>> {
 
 /// Connects to `database` on the target's server, mapping failures to clear errors.
 pub async fn connect(target: &dyn Target, database: &str) -> Result<Client> {
+    if let Some(reason) = target.sql_unavailable() {
+        return Err(Error::Unreachable {
+            target: target.describe(),
+            reason,
+        });
+    }
     let mut cfg = target.pg_config(database);
     cfg.connect_timeout(Duration::from_secs(10));
     let user = cfg.get_user().unwrap_or("").to_string();

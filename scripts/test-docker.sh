@@ -5,6 +5,8 @@
 # through the compose target. Everything it starts is stopped and removed at the end, also
 # on failure. Run from anywhere; needs root (dockerd). Prints "docker e2e: PASS" last.
 set -euo pipefail
+# auto-detection must pick the compose target: no libpq variables that mean "direct"
+unset PGHOST PGPORT PGDATABASE PGSERVICE
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 

@@ -23,7 +23,8 @@ pub const CONFIG_FILE_NAME: &str = "pgkeep.toml";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
-    /// Compose when a compose file is found in the project folder and no URL is given, else direct.
+    /// Compose when a compose file is found in the project folder, no URL is configured and
+    /// none of PGHOST, PGPORT, PGDATABASE, PGSERVICE is set; else direct.
     #[default]
     Auto,
     /// Connect directly (URL or PG* environment), run pg_dump/psql on this host.

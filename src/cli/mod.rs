@@ -48,7 +48,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "PGKEEP_BACKUP_DIR", value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
     /// Database URL, postgresql://user@host:port/db (prefer PGPASSWORD or ~/.pgpass for the password)
-    #[arg(long, global = true, env = "PGKEEP_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "PGKEEP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub url: Option<String>,
     /// Directory holding pg_dump and psql [default: PATH]
     #[arg(long, global = true, env = "PGKEEP_PG_BIN", value_name = "DIR")]
@@ -164,10 +170,12 @@ pub fn main() -> i32 {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pgkeep: error: {}", one_line(&e));
+            // With RUST_BACKTRACE set the full report comes first, so the last line is still
+            // the one-line message scripts read.
             if std::env::var("RUST_BACKTRACE").is_ok_and(|v| !v.is_empty() && v != "0") {
                 eprintln!("{e:?}");
             }
+            eprintln!("pgkeep: error: {}", one_line(&e));
             1
         }
     }

@@ -27,6 +27,9 @@ use crate::target::Target;
 
 /// How often the server status is refreshed.
 pub const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// Doctor checks run every this many status rounds (once a minute): they ask docker and
+/// start pg_dump, too much for every round.
+pub const CHECKS_EVERY_ROUNDS: u64 = 12;
 /// How often the backup directory is checked for changes.
 pub const CATALOG_EVERY: Duration = Duration::from_secs(2);
 /// How often the schedule summary is refreshed (it reads the crontab).
@@ -82,14 +85,15 @@ impl App {
                 }
             }
         }));
-        let (tx, target, dir) = (
-            self.tx.clone(),
-            self.target.clone(),
-            self.config.backup_dir.clone(),
-        );
+        let (tx, target, config) = (self.tx.clone(), self.target.clone(), self.config.clone());
         self.background.push(tokio::spawn(async move {
-            loop {
-                let s = status::collect(target.as_ref(), &dir).await;
+            let mut checks = Vec::new();
+            for round in 0u64.. {
+                let mut s = status::collect(target.as_ref(), &config.backup_dir).await;
+                if round % CHECKS_EVERY_ROUNDS == 0 {
+                    checks = status::failing_checks(&config).await;
+                }
+                s.checks = checks.clone();
                 if tx.send(Msg::Status(Box::new(s))).is_err() {
                     return;
                 }

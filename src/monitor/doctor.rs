@@ -13,20 +13,16 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use super::checks::Check;
 use super::container;
 use super::doctor_checks::{self as judge, fail, pass, ArchiverFacts, DirFacts};
-use crate::config::{Config, TargetKind};
+use crate::config::Config;
 use crate::engine::{catalog, fsutil, pgtools};
 use crate::error::Result;
 use crate::target::compose::{self, ComposeCli, ComposeTarget};
 use crate::target::docker;
 use crate::target::{self, direct::DirectTarget, PgTool, Target};
 
-/// Whether the configuration selects the compose target.
+/// Whether the configuration selects the compose target (see [`target::uses_compose`]).
 pub fn uses_compose(config: &Config) -> bool {
-    match config.target {
-        TargetKind::Compose => true,
-        TargetKind::Direct => false,
-        TargetKind::Auto => config.url.is_none() && compose::compose_file(config).is_some(),
-    }
+    target::uses_compose(config, &crate::target::conn::process_env)
 }
 
 /// Runs every check against the deployment `config` describes. Never fails: a check that

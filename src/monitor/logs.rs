@@ -60,6 +60,9 @@ pub async fn source_for(config: &Config, target: &dyn Target) -> Box<dyn LogSour
     if let Some(file) = &config.log.file {
         return Box::new(FileLogSource::new(file));
     }
+    if let Some(docker) = crate::monitor::docker_logs::for_target(target) {
+        return Box::new(docker);
+    }
     if target.kind_name() == "direct" {
         if let Some(path) = current_logfile(target).await {
             return Box::new(FileLogSource::new(path));

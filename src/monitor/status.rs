@@ -154,9 +154,22 @@ pub async fn collect(target: &dyn Target, backup_dir: &Path) -> ServerStatus {
         free_bytes,
         last_backup_at,
         leftovers,
-        container: None,
+        container: match target.container() {
+            Some(c) => crate::monitor::container::fetch(&c).await.ok(),
+            None => None,
+        },
         checks: Vec::new(),
     }
+}
+
+/// The failing troubleshooting checks of `pgkeep doctor`, for the status pane. Slower than
+/// [`collect`] (it asks docker and starts pg_dump), so callers run it less often.
+pub async fn failing_checks(config: &crate::config::Config) -> Vec<Check> {
+    crate::monitor::doctor::run_checks(config)
+        .await
+        .into_iter()
+        .filter(|c| !c.ok)
+        .collect()
 }
 
 /// Free space of the file system holding `dir`, or of its nearest existing ancestor.

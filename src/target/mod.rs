@@ -68,15 +68,27 @@ pub trait Target: Send + Sync + std::fmt::Debug {
 
 /// Builds the target the configuration asks for.
 pub async fn from_config(config: &Config) -> Result<Box<dyn Target>> {
+    if uses_compose(config, &conn::process_env) {
+        Ok(Box::new(compose::ComposeTarget::discover(config).await?))
+    } else {
+        Ok(Box::new(direct::DirectTarget::from_config(config)?))
+    }
+}
+
+/// libpq variables whose presence says "connect directly": an operator who exported them
+/// (or a script, or cron with a PGHOST) means that server, not the compose service.
+pub const DIRECT_INTENT_VARS: &[&str] = &["PGHOST", "PGPORT", "PGDATABASE", "PGSERVICE"];
+
+/// Whether the configuration selects the compose target. `auto` picks compose only when no
+/// URL is configured, none of [`DIRECT_INTENT_VARS`] is set, and a compose file is found.
+pub fn uses_compose(config: &Config, env: conn::EnvLookup) -> bool {
     match config.target {
-        TargetKind::Direct => Ok(Box::new(direct::DirectTarget::from_config(config)?)),
-        TargetKind::Compose => Ok(Box::new(compose::ComposeTarget::discover(config).await?)),
+        TargetKind::Compose => true,
+        TargetKind::Direct => false,
         TargetKind::Auto => {
-            if config.url.is_none() && compose::compose_file(config).is_some() {
-                Ok(Box::new(compose::ComposeTarget::discover(config).await?))
-            } else {
-                Ok(Box::new(direct::DirectTarget::from_config(config)?))
-            }
+            config.url.is_none()
+                && DIRECT_INTENT_VARS.iter().all(|v| env(v).is_none())
+                && compose::compose_file(config).is_some()
         }
     }
 }
@@ -147,5 +159,30 @@ pub fn sql_error(e: tokio_postgres::Error) -> Error {
     match e.as_db_error() {
         Some(db) => Error::Sql(db.message().to_string()),
         None => Error::Sql(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_prefers_direct_when_libpq_variables_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let compose = dir.path().join("docker-compose.yml");
+        std::fs::write(&compose, "services: {}\n").unwrap();
+        let mut config = Config::default();
+        config.compose.file = Some(compose);
+        let none = |_: &str| None;
+        let pghost = |k: &str| (k == "PGHOST").then(|| "/tmp".to_string());
+        assert!(uses_compose(&config, &none));
+        assert!(!uses_compose(&config, &pghost));
+        config.url = Some("postgresql://u@h/db".into());
+        assert!(!uses_compose(&config, &none));
+        config.target = TargetKind::Compose;
+        assert!(uses_compose(&config, &pghost));
+        config.target = TargetKind::Direct;
+        config.compose.file = None;
+        assert!(!uses_compose(&config, &none));
     }
 }

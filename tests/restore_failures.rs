@@ -132,9 +132,30 @@ fn sigkill_during_the_load_leaves_the_live_database_and_the_next_run_cleans_up()
         ) != "0"
     });
     assert!(loading, "the restore never started loading");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Freeze the loading backend so the restore cannot finish before the kill, however fast
+    // the machine; thaw it once pgkeep is dead.
+    let backend: i32 = c
+        .psql(
+            "postgres",
+            &format!("SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = '{app}'"),
+        )
+        .parse()
+        .unwrap();
+    let frozen = backend > 0
+        && nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(backend),
+            nix::sys::signal::SIGSTOP,
+        )
+        .is_ok();
     child.kill().unwrap();
     let status = child.wait().unwrap();
+    if frozen {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(backend),
+            nix::sys::signal::SIGCONT,
+        )
+        .unwrap();
+    }
     assert!(
         !status.success(),
         "the restore finished before it was killed"

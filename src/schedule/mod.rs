@@ -7,6 +7,7 @@ pub mod crontab;
 pub mod describe;
 pub mod next;
 pub mod pipeline;
+pub mod save;
 pub mod zone;
 
 use std::path::{Path, PathBuf};

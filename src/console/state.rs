@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Local, Utc};
 
 use super::log_view::LogView;
+use super::schedule_editor::ScheduleEditor;
 use super::theme::Theme;
 use crate::engine::catalog::BackupEntry;
 use crate::engine::progress::{JobKind, JobProgress};
@@ -167,6 +168,8 @@ pub struct State {
     pub history: Vec<JobRecord>,
     /// The open dialog.
     pub dialog: Option<Dialog>,
+    /// The schedule expression being edited (`e` in the schedule pane).
+    pub editor: Option<ScheduleEditor>,
     /// The log search being typed after `/`.
     pub search_input: Option<String>,
     /// A short message for the hint bar ("backup deleted").
@@ -196,6 +199,7 @@ impl State {
             job: None,
             history: Vec::new(),
             dialog: None,
+            editor: None,
             search_input: None,
             flash: None,
             quit: false,

@@ -43,6 +43,24 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 message: e,
             })
         }
+        Msg::ScheduleSaved(Ok(cron)) => {
+            state.flash = Some(format!(
+                "schedule `{cron}` saved to the config; press i to install it in the crontab"
+            ))
+        }
+        Msg::ScheduleSaved(Err(e)) => {
+            state.dialog = Some(Dialog::Error {
+                title: "schedule not saved".into(),
+                message: e,
+            })
+        }
+        Msg::CrontabChanged(Ok(what)) => state.flash = Some(what),
+        Msg::CrontabChanged(Err(e)) => {
+            state.dialog = Some(Dialog::Error {
+                title: "crontab not changed".into(),
+                message: e,
+            })
+        }
         Msg::Terminate => {
             state.quit = true;
             return vec![Effect::Quit];
@@ -84,6 +102,19 @@ fn request(state: &mut State, d: Dangerous) {
             action: Dangerous::Quit,
             yes: false,
         },
+        Dangerous::InstallSchedule { expression } => Dialog::YesNo {
+            question: format!(
+                "Install the schedule `{expression}` in your crontab (replacing pgkeep's block)?"
+            ),
+            action: Dangerous::InstallSchedule { expression },
+            yes: false,
+        },
+        Dangerous::RemoveSchedule => Dialog::YesNo {
+            question: "Remove pgkeep's schedule from your crontab? No backups will run from cron."
+                .into(),
+            action: Dangerous::RemoveSchedule,
+            yes: false,
+        },
     });
 }
 
@@ -103,6 +134,8 @@ fn confirmed(state: &mut State, d: Dangerous) -> Vec<Effect> {
             state.quit = true;
             vec![Effect::Quit]
         }
+        Dangerous::InstallSchedule { .. } => vec![Effect::InstallSchedule],
+        Dangerous::RemoveSchedule => vec![Effect::RemoveSchedule],
     }
 }
 
@@ -216,6 +249,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     }
     if state.dialog.is_some() {
         return super::dialogs::on_key(state, key);
+    }
+    if state.editor.is_some() {
+        return super::schedule_editor::on_key(state, key);
     }
     if state.search_input.is_some() {
         search_key(state, key);
@@ -353,6 +389,7 @@ fn pane_key(state: &mut State, key: KeyEvent) {
         (Pane::Log, KeyCode::PageUp) => state.log.scroll(-10),
         (Pane::Log, KeyCode::Char('g') | KeyCode::Home) => state.log.top(),
         (Pane::Log, KeyCode::Char('G') | KeyCode::End) => state.log.end(),
+        (Pane::Schedule, _) if super::schedule_editor::pane_key(state, key) => {}
         _ => state.dirty = false,
     }
 }

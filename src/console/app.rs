@@ -17,8 +17,6 @@ use super::msg::{Effect, Msg};
 use super::state::State;
 use super::update::update;
 use crate::config::{Config, ScheduleConfig};
-use crate::schedule::crontab::Change;
-use crate::schedule::save;
 use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog;
 use crate::engine::manifest::Manifest;
@@ -26,6 +24,8 @@ use crate::engine::progress::{JobEvent, Sink};
 use crate::engine::restore::{self, RestoreOptions};
 use crate::engine::{fsutil, verify};
 use crate::monitor::{logs, status};
+use crate::schedule::crontab::Change;
+use crate::schedule::save;
 use crate::target::Target;
 
 /// How often the server status is refreshed.

@@ -227,7 +227,7 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
     } else if let (Some(_), None) = (&state.editor, &state.flash) {
         let mut spans = vec![Span::styled("editing the schedule: ", t.label())];
         for (k, what) in [
-            ("Enter", "save to config"),
+            ("Enter", "save"),
             ("Esc", "cancel"),
             ("Tab", "next preset"),
             ("← →", "move"),
@@ -260,8 +260,8 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
         let schedule_keys: &[(&str, &str)] = &[
             ("e", "edit schedule"),
             ("1-3 p", "preset"),
-            ("i", "install crontab"),
-            ("u", "remove crontab"),
+            ("i", "install"),
+            ("u", "remove"),
             ("b", "backup"),
             ("Tab", "pane"),
             ("?", "help"),

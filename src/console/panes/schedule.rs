@@ -71,14 +71,22 @@ fn crontab_lines(t: Theme, s: &ScheduleSummary) -> Vec<Line<'static>> {
     out
 }
 
-fn runs(t: Theme, out: &mut Vec<Line<'static>>, runs: &[chrono::DateTime<chrono::Local>], title: &str) {
+fn runs(
+    t: Theme,
+    out: &mut Vec<Line<'static>>,
+    runs: &[chrono::DateTime<chrono::Local>],
+    title: &str,
+) {
     if runs.is_empty() {
         out.push(Line::from(Span::styled("next runs: none", t.dim())));
         return;
     }
     out.push(Line::from(Span::styled(title.to_string(), t.label())));
     for r in runs.iter().take(5) {
-        out.push(Line::from(format!("  {}", r.format("%a %Y-%m-%d %H:%M %Z"))));
+        out.push(Line::from(format!(
+            "  {}",
+            r.format("%a %Y-%m-%d %H:%M %Z")
+        )));
     }
 }
 
@@ -88,7 +96,10 @@ fn editor_lines(t: Theme, ed: &ScheduleEditor, s: &ScheduleSummary) -> Vec<Line<
     let text_style = if bad { t.fail() } else { t.text() };
     let chars: Vec<char> = ed.input.chars().collect();
     let before: String = chars[..ed.cursor].iter().collect();
-    let at: String = chars.get(ed.cursor).map(|c| c.to_string()).unwrap_or(" ".into());
+    let at: String = chars
+        .get(ed.cursor)
+        .map(|c| c.to_string())
+        .unwrap_or(" ".into());
     let after: String = chars.get(ed.cursor + 1..).unwrap_or(&[]).iter().collect();
     let mut out = vec![Line::from(vec![
         Span::styled("cron ▸ ", t.key()),
@@ -98,7 +109,13 @@ fn editor_lines(t: Theme, ed: &ScheduleEditor, s: &ScheduleSummary) -> Vec<Line<
     ])];
     match (&ed.preview, ed.problem()) {
         (_, Some(p)) => out.push(Line::from(Span::styled(format!("✗ {p}"), t.fail()))),
-        (Preview::Valid { description, next_runs }, None) => {
+        (
+            Preview::Valid {
+                description,
+                next_runs,
+            },
+            None,
+        ) => {
             out.push(Line::from(Span::styled(format!("✓ {description}"), t.ok())));
             runs(t, &mut out, next_runs, "next runs (local time):");
         }
@@ -129,7 +146,7 @@ pub fn summary(state: &State) -> Line<'static> {
                 .unwrap_or_default();
             let mut spans = vec![
                 Span::styled("schedule: ", t.label()),
-                Span::raw(format!("{}{next}", s.description)),
+                Span::raw(s.description.clone()),
             ];
             match &s.crontab {
                 CrontabState::NotInstalled => {
@@ -140,6 +157,7 @@ pub fn summary(state: &State) -> Line<'static> {
                 }
                 _ => {}
             }
+            spans.push(Span::raw(next));
             Line::from(spans)
         }
     }
@@ -147,7 +165,11 @@ pub fn summary(state: &State) -> Line<'static> {
 
 /// Draws the pane.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
-    let extra = if state.editor.is_some() { " — editing" } else { "" };
+    let extra = if state.editor.is_some() {
+        " — editing"
+    } else {
+        ""
+    };
     let block = super::block(state, Pane::Schedule, extra);
     frame.render_widget(
         Paragraph::new(lines(state))

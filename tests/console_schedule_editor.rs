@@ -9,6 +9,7 @@ use crossterm::event::KeyCode;
 use pgkeep::console::msg::{Dangerous, Effect, Msg};
 use pgkeep::console::state::{Dialog, Pane, State};
 use pgkeep::console::update::update;
+use pgkeep::engine::catalog::BackupStatus;
 use pgkeep::schedule::CrontabState;
 use ratatui::style::Color;
 
@@ -264,5 +265,43 @@ fn crontab_differs_or_missing_is_a_visible_warning() {
     assert!(
         text(&term).contains("not in crontab"),
         "the summary line warns"
+    );
+}
+
+#[test]
+fn health_warnings_are_red_in_the_status_pane_and_its_summary() {
+    let mut s = state();
+    s.focus = Pane::Status;
+    // the newest verification (an hour ago) failed; the newest complete backup is 9 h old
+    let mut backups = s.backups.clone();
+    let failed = backups
+        .iter_mut()
+        .find(|e| matches!(e.status, BackupStatus::VerifyFailed { .. }))
+        .unwrap();
+    failed.status = BackupStatus::VerifyFailed {
+        at: now() - chrono::Duration::hours(1),
+        message: "row count differs".into(),
+    };
+    update(&mut s, Msg::Catalog(Ok(backups)));
+    assert!(
+        s.health.iter().any(|w| w.contains("verification failed")),
+        "{:?}",
+        s.health
+    );
+    assert!(!s.health.iter().any(|w| w.contains("old, more than")));
+    let term = render(&s, 120, 40);
+    let (x, y) = find(&term, "the last verification failed")
+        .unwrap_or_else(|| panic!("not on screen:\n{}", text(&term)));
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+    s.focus = Pane::Backups;
+    let term = render(&s, 80, 24);
+    let (x, y) = find(&term, "health warning").expect("summary warns");
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+    // three days later the backup is overdue (daily schedule + 6 h grace)
+    update(&mut s, Msg::Tick(now() + chrono::Duration::days(3)));
+    assert!(
+        s.health.iter().any(|w| w.contains("old, more than")),
+        "{:?}",
+        s.health
     );
 }

@@ -55,12 +55,13 @@ impl App {
     /// A new app for `target` with `config`; `cli_prefix` is shown in job logs.
     pub fn new(config: Config, target: Arc<dyn Target>, cli_prefix: String) -> App {
         let (tx, rx) = unbounded_channel();
-        let state = State::new(
+        let mut state = State::new(
             target.database(),
             config.backup_dir.clone(),
             cli_prefix,
             config.log.buffer_lines,
         );
+        state.config = config.clone();
         let (schedule_tx, _) = watch::channel(config.schedule.clone());
         App {
             state,

@@ -19,6 +19,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let minute_changed = now.timestamp() / 60 != state.now.timestamp() / 60;
             state.dirty = minute_changed || state.job_running();
             state.now = now;
+            if minute_changed {
+                state.refresh_health();
+            }
         }
         Msg::Job(event) => return on_job(state, event),
         Msg::Status(s) => state.status = Some(*s),
@@ -44,6 +47,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             })
         }
         Msg::ScheduleSaved(Ok(cron)) => {
+            state.config.schedule.cron = cron.clone();
+            state.refresh_health();
             state.flash = Some(format!(
                 "schedule `{cron}` saved to the config; press i to install it in the crontab"
             ))
@@ -74,6 +79,7 @@ fn set_catalog(state: &mut State, entries: Vec<crate::engine::catalog::BackupEnt
     let keep = state.selected_backup().map(|e| e.path.clone());
     state.backups = entries;
     state.catalog_problem = None;
+    state.refresh_health();
     state.selected = keep
         .and_then(|p| state.backups.iter().position(|e| e.path == p))
         .unwrap_or(state.selected)

@@ -50,7 +50,7 @@ fn crontab_lines(t: Theme, s: &ScheduleSummary) -> Vec<Line<'static>> {
     let crontab = match &s.crontab {
         CrontabState::Matches => Span::styled("crontab: installed, matches", t.ok()),
         CrontabState::NotInstalled => {
-            Span::styled("⚠ crontab: NOT installed (press i to install)", t.warn())
+            Span::styled("⚠ crontab: NOT installed (i installs)", t.warn())
         }
         CrontabState::Differs(line) => {
             let fields: Vec<&str> = line.split_whitespace().take(5).collect();

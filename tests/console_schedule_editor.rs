@@ -305,3 +305,16 @@ fn health_warnings_are_red_in_the_status_pane_and_its_summary() {
         s.health
     );
 }
+
+#[test]
+fn install_question_names_the_expression_and_the_zone_cron_uses() {
+    let mut s = state();
+    s.focus = Pane::Schedule;
+    press(&mut s, "i");
+    snap("schedule_install_confirm", &s);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = text(&render(&s, w, h));
+        assert!(screen.contains("`0 2 * * *`"), "{screen}");
+        assert!(screen.contains("yes (y)"), "buttons visible at {w}x{h}:\n{screen}");
+    }
+}

@@ -7,7 +7,7 @@ use chrono::{DateTime, Local, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::msg::{Dangerous, Effect, Msg};
-use super::state::State;
+use super::state::{Dialog, State};
 use super::update::update;
 
 use crate::schedule::{cron::CronExpr, describe, next, SUMMARY_RUNS};
@@ -249,4 +249,36 @@ pub fn pane_key(state: &mut State, key: KeyEvent) -> bool {
         _ => return false,
     }
     true
+}
+
+/// The config file was written (Ok: the expression) or not (Err: an error dialog).
+pub fn saved(state: &mut State, result: Result<String, String>) {
+    match result {
+        Ok(cron) => {
+            state.config.schedule.cron = cron.clone();
+            state.refresh_health();
+            state.flash = Some(format!(
+                "schedule `{cron}` saved to the config; press i to install it in the crontab"
+            ));
+        }
+        Err(message) => {
+            state.dialog = Some(Dialog::Error {
+                title: "schedule not saved".into(),
+                message,
+            })
+        }
+    }
+}
+
+/// The crontab was changed (Ok: what happened, flashed) or not (Err: an error dialog).
+pub fn crontab_changed(state: &mut State, result: Result<String, String>) {
+    match result {
+        Ok(what) => state.flash = Some(what),
+        Err(message) => {
+            state.dialog = Some(Dialog::Error {
+                title: "crontab not changed".into(),
+                message,
+            })
+        }
+    }
 }

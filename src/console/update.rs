@@ -46,26 +46,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 message: e,
             })
         }
-        Msg::ScheduleSaved(Ok(cron)) => {
-            state.config.schedule.cron = cron.clone();
-            state.refresh_health();
-            state.flash = Some(format!(
-                "schedule `{cron}` saved to the config; press i to install it in the crontab"
-            ))
-        }
-        Msg::ScheduleSaved(Err(e)) => {
-            state.dialog = Some(Dialog::Error {
-                title: "schedule not saved".into(),
-                message: e,
-            })
-        }
-        Msg::CrontabChanged(Ok(what)) => state.flash = Some(what),
-        Msg::CrontabChanged(Err(e)) => {
-            state.dialog = Some(Dialog::Error {
-                title: "crontab not changed".into(),
-                message: e,
-            })
-        }
+        Msg::ScheduleSaved(r) => super::schedule_editor::saved(state, r),
+        Msg::CrontabChanged(r) => super::schedule_editor::crontab_changed(state, r),
         Msg::Terminate => {
             state.quit = true;
             return vec![Effect::Quit];
@@ -110,7 +92,12 @@ fn request(state: &mut State, d: Dangerous) {
         },
         Dangerous::InstallSchedule { expression } => Dialog::YesNo {
             question: format!(
-                "Install the schedule `{expression}` in your crontab (replacing pgkeep's block)?"
+                "Install the schedule `{expression}` in your crontab (replacing pgkeep's block)? {}",
+                state
+                    .schedule
+                    .as_ref()
+                    .and_then(|s| s.cron_note.clone())
+                    .unwrap_or_default()
             ),
             action: Dangerous::InstallSchedule { expression },
             yes: false,

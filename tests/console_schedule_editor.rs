@@ -315,6 +315,9 @@ fn install_question_names_the_expression_and_the_zone_cron_uses() {
     for (w, h) in [(120, 40), (80, 24)] {
         let screen = text(&render(&s, w, h));
         assert!(screen.contains("`0 2 * * *`"), "{screen}");
-        assert!(screen.contains("yes (y)"), "buttons visible at {w}x{h}:\n{screen}");
+        assert!(
+            screen.contains("yes (y)"),
+            "buttons visible at {w}x{h}:\n{screen}"
+        );
     }
 }

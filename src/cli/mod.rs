@@ -48,13 +48,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "PGKEEP_BACKUP_DIR", value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
     /// Database URL, postgresql://user@host:port/db (prefer PGPASSWORD or ~/.pgpass for the password)
-    #[arg(
-        long,
-        global = true,
-        env = "PGKEEP_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    #[arg(long, global = true, env = "PGKEEP_URL", hide_env_values = true, value_name = "URL")]
     pub url: Option<String>,
     /// Directory holding pg_dump and psql [default: PATH]
     #[arg(long, global = true, env = "PGKEEP_PG_BIN", value_name = "DIR")]

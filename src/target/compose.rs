@@ -58,10 +58,7 @@ impl Target for ComposeTarget {
         &self.user
     }
     fn describe(&self) -> String {
-        format!(
-            "{}@container {}/{}",
-            self.user, self.container_id, self.database
-        )
+        format!("{}@container {}/{}", self.user, self.container_id, self.database)
     }
     fn pg_config(&self, database: &str) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();

@@ -27,8 +27,7 @@ pub fn pg_bin() -> PathBuf {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0)
     });
-    dirs.pop()
-        .expect("no initdb under /usr/lib/postgresql/*/bin")
+    dirs.pop().expect("no initdb under /usr/lib/postgresql/*/bin")
 }
 
 fn is_root() -> bool {
@@ -47,11 +46,7 @@ fn as_server_user(program: &Path) -> Command {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A running private cluster.
@@ -77,10 +72,7 @@ pub fn cluster() -> &'static Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
-        let tmp = tempfile::Builder::new()
-            .prefix("pgkeep-test-")
-            .tempdir()
-            .unwrap();
+        let tmp = tempfile::Builder::new().prefix("pgkeep-test-").tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let bin = pg_bin();
         let pwfile = dir.join("pw");
@@ -92,53 +84,27 @@ impl Cluster {
         }
         let data = dir.join("data");
         let out = as_server_user(&bin.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ])
+            .arg("-D").arg(&data)
+            .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C"])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
             .expect("initdb runs");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         let port = free_port();
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=100",
             dir.display()
         );
         let out = as_server_user(&bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(dir.join("server.log"))
+            .arg("-D").arg(&data)
+            .arg("-l").arg(dir.join("server.log"))
             .args(["-w", "-o", &opts, "start"])
             .stdout(Stdio::null())
             .output()
             .expect("pg_ctl runs");
-        assert!(
-            out.status.success(),
-            "pg_ctl start failed: {}",
-            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-        );
+        assert!(out.status.success(), "pg_ctl start failed: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
         register_stop(&bin, &data);
-        Cluster {
-            dir,
-            port,
-            user: "postgres".into(),
-            password,
-            _tmp: tmp,
-        }
+        Cluster { dir, port, user: "postgres".into(), password, _tmp: tmp }
     }
 
     /// Socket directory (PGHOST for trust access).
@@ -153,10 +119,7 @@ impl Cluster {
 
     /// A TCP URL with the password, to `db`.
     pub fn url(&self, db: &str) -> String {
-        format!(
-            "postgresql://{}:{}@127.0.0.1:{}/{}",
-            self.user, self.password, self.port, db
-        )
+        format!("postgresql://{}:{}@127.0.0.1:{}/{}", self.user, self.password, self.port, db)
     }
 
     /// Creates a fresh database with a unique name starting with `prefix`.
@@ -173,27 +136,11 @@ impl Cluster {
 
     /// Runs SQL through psql over the socket with ON_ERROR_STOP; panics on failure; returns stdout.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        let out = self
-            .client_cmd("psql")
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                db,
-                "-c",
-                sql,
-            ])
+        let out = self.client_cmd("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "psql failed: {}\n{sql}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "psql failed: {}\n{sql}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -210,16 +157,8 @@ impl Cluster {
 
     /// `pg_dump --create` of `db` without the random \restrict token lines.
     pub fn dump_create(&self, db: &str) -> String {
-        let out = self
-            .client_cmd("pg_dump")
-            .args(["--create", "-d", db])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_dump failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.client_cmd("pg_dump").args(["--create", "-d", db]).output().unwrap();
+        assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
@@ -229,24 +168,13 @@ impl Cluster {
 
     /// Fills `db` with pgbench tables at `scale`.
     pub fn pgbench_init(&self, db: &str, scale: u32) {
-        let out = self
-            .client_cmd("pgbench")
-            .args(["-q", "-i", "-s", &scale.to_string(), db])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pgbench -i failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.client_cmd("pgbench").args(["-q", "-i", "-s", &scale.to_string(), db]).output().unwrap();
+        assert!(out.status.success(), "pgbench -i failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Whether database `db` exists.
     pub fn db_exists(&self, db: &str) -> bool {
-        self.psql(
-            "postgres",
-            &format!("SELECT count(*) FROM pg_database WHERE datname = '{db}'"),
-        ) == "1"
+        self.psql("postgres", &format!("SELECT count(*) FROM pg_database WHERE datname = '{db}'")) == "1"
     }
 
     /// Environment for running the pgkeep binary against `db` over TCP with the password in
@@ -263,9 +191,7 @@ impl Cluster {
 }
 
 fn chown_postgres(p: &Path) {
-    let user = nix::unistd::User::from_name("postgres")
-        .unwrap()
-        .expect("user postgres exists");
+    let user = nix::unistd::User::from_name("postgres").unwrap().expect("user postgres exists");
     nix::unistd::chown(p, Some(user.uid), Some(user.gid)).unwrap();
 }
 
@@ -276,8 +202,7 @@ fn register_stop(bin: &Path, data: &Path) {
     extern "C" fn stop() {
         if let Some((bin, data)) = STOP.get() {
             let _ = as_server_user(&bin.join("pg_ctl"))
-                .arg("-D")
-                .arg(data)
+                .arg("-D").arg(data)
                 .args(["-m", "immediate", "-w", "stop"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -305,22 +230,12 @@ pub fn pgkeep_cmd(db: &str, backup_dir: &Path, args: &[&str]) -> Command {
     let c = cluster();
     let mut cmd = Command::new(pgkeep_bin());
     cmd.arg("--backup-dir").arg(backup_dir).args(args);
-    cmd.env_remove("PGKEEP_URL")
-        .env_remove("PGKEEP_CONFIG")
-        .env("PGKEEP_TARGET", "direct");
-    cmd.env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE");
+    cmd.env_remove("PGKEEP_URL").env_remove("PGKEEP_CONFIG").env("PGKEEP_TARGET", "direct");
+    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
     for (k, v) in c.pgkeep_env(db) {
         cmd.env(k, v);
     }
-    cmd.env(
-        "PATH",
-        format!(
-            "{}:{}",
-            pg_bin().display(),
-            std::env::var("PATH").unwrap_or_default()
-        ),
-    );
+    cmd.env("PATH", format!("{}:{}", pg_bin().display(), std::env::var("PATH").unwrap_or_default()));
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -329,16 +244,8 @@ impl Cluster {
     /// `pg_dump` (plain, no `--create`) of `db` without the random \restrict token lines, to
     /// compare a database with one restored under another name.
     pub fn dump_plain(&self, db: &str) -> String {
-        let out = self
-            .client_cmd("pg_dump")
-            .args(["-d", db])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_dump failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.client_cmd("pg_dump").args(["-d", db]).output().unwrap();
+        assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
         strip_restrict(&String::from_utf8_lossy(&out.stdout))
     }
 
@@ -355,11 +262,7 @@ impl Cluster {
             .unwrap();
         child.stdin.take().unwrap().write_all(sql).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "loading the dump failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "loading the dump failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Polls (every 20 ms, up to `secs`) until `sql` returns a non-empty first row; returns it.
@@ -387,12 +290,7 @@ pub fn strip_restrict(text: &str) -> String {
 /// The `*.sql.gz.partial` files in `dir`.
 pub fn partial_backups(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".partial"))
-                .collect()
-        })
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".partial")).collect())
         .unwrap_or_default();
     v.sort();
     v
@@ -421,12 +319,7 @@ pub fn stderr(o: &Output) -> String {
 /// The finished backups (`*.sql.gz`) in `dir`.
 pub fn complete_backups(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".sql.gz"))
-                .collect()
-        })
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".sql.gz")).collect())
         .unwrap_or_default();
     v.sort();
     v

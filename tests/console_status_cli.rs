@@ -23,6 +23,13 @@ fn status_json_reports_the_live_server_and_the_last_backup() {
     assert!(!v["server"]["version"].as_str().unwrap().is_empty());
     assert!(v["server"]["database_size"].as_u64().unwrap() > 0);
     assert!(v["last_backup_at"].is_null());
+    let health = v["health"].as_array().expect("health warnings in the JSON");
+    assert!(
+        health
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("no complete backup")),
+        "{health:?}"
+    );
 
     let b = common::pgkeep(&db, dir.path(), &["backup", "-q"]);
     assert!(b.status.success(), "{}", common::stderr(&b));
@@ -30,6 +37,10 @@ fn status_json_reports_the_live_server_and_the_last_backup() {
     assert_eq!(out.status.code(), Some(0));
     let text = common::stdout(&out);
     assert!(text.contains("server       up"), "{text}");
+    assert!(
+        !text.contains("WARNING"),
+        "a fresh backup is healthy: {text}"
+    );
     assert!(
         text.contains("last backup  0s ago") || text.contains("s ago ("),
         "{text}"

@@ -88,6 +88,24 @@ fn dir_target_push_list_pull_and_damaged_copy() {
     let again = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(stdout(&again).contains("0 copied"), "{}", stdout(&again));
 
+    // `pgkeep list` says where each backup lives once offsite targets are configured
+    let listed = pgkeep(&db, &dir, &["--config", cfg_s, "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(v[0]["name"], name.as_str());
+    assert_eq!(v[0]["where"], "both", "{v}");
+    let text = stdout(&pgkeep(&db, &dir, &["--config", cfg_s, "list"]));
+    assert!(text.lines().next().unwrap().contains("WHERE"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("both") && l.contains(&name)),
+        "{text}"
+    );
+    let plain = stdout(&pgkeep(&db, &dir, &["list", "--json"]));
+    assert!(
+        !plain.contains("\"where\""),
+        "no offsite configured: no where field"
+    );
+
     let list = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "list"]);
     assert!(
         stdout(&list)

@@ -1,4 +1,5 @@
-//! `pgkeep list`: every backup, newest first.
+//! `pgkeep list`: every backup, newest first; with offsite targets configured, also where
+//! each lives (here, both).
 
 use chrono::{DateTime, Local, Utc};
 use clap::Args;
@@ -7,6 +8,8 @@ use humansize::{format_size, BINARY};
 
 use super::Context;
 use crate::engine::catalog::{self, BackupEntry, BackupStatus};
+use crate::offsite;
+use std::collections::HashMap;
 
 /// Arguments of `pgkeep list`.
 #[derive(Debug, Args)]
@@ -19,8 +22,21 @@ pub struct ListArgs {
 /// Runs `pgkeep list`.
 pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
     let entries = catalog::scan(&ctx.config.backup_dir)?;
+    let places = where_they_live(ctx, &entries).await;
+    let place = |e: &BackupEntry| {
+        places
+            .as_ref()
+            .and_then(|p| p.get(&e.name).copied())
+            .unwrap_or("here")
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        let mut v = serde_json::to_value(&entries)?;
+        if let (Some(_), Some(items)) = (&places, v.as_array_mut()) {
+            for (item, e) in items.iter_mut().zip(&entries) {
+                item["where"] = serde_json::json!(place(e));
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
     if entries.is_empty() {
@@ -31,23 +47,58 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
         return Ok(0);
     }
     let now = Utc::now();
+    let where_head = if places.is_some() { "WHERE    " } else { "" };
+    let where_col = |e: &BackupEntry| match &places {
+        Some(_) => format!("{:<7}  ", place(e)),
+        None => String::new(),
+    };
     println!(
-        "{:<19}  {:>8}  {:>10}  {:<14}  {:<16}  {:<24}  FILE",
+        "{:<19}  {:>8}  {:>10}  {:<14}  {:<16}  {:<24}  {where_head}FILE",
         "TIME (local)", "AGE", "SIZE", "DATABASE", "LABEL", "STATUS"
     );
     for e in &entries {
         println!(
-            "{:<19}  {:>8}  {:>10}  {:<14}  {:<16}  {:<24}  {}",
+            "{:<19}  {:>8}  {:>10}  {:<14}  {:<16}  {:<24}  {}{}",
             e.time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S"),
             age(now, e.time),
             format_size(e.size, BINARY),
             e.database,
             e.label.as_deref().unwrap_or(""),
             status_text(e, now),
+            where_col(e),
             e.name
         );
     }
     Ok(0)
+}
+
+/// Where each backup lives ("here" or "both") when offsite targets are configured; None
+/// (with a warning on stderr) when none are, or one cannot be listed.
+async fn where_they_live(
+    ctx: &Context,
+    entries: &[BackupEntry],
+) -> Option<HashMap<String, &'static str>> {
+    if ctx.config.offsite.is_empty() {
+        return None;
+    }
+    let mut remote = Vec::new();
+    let listed: crate::Result<()> = async {
+        for s in offsite::open_all(&ctx.config)? {
+            remote.push((s.label.clone(), s.list().await?));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = listed {
+        eprintln!("pgkeep: warning: cannot tell which backups are offsite: {e}");
+        return None;
+    }
+    Some(
+        offsite::locations(entries, &remote)
+            .iter()
+            .map(|l| (l.name.clone(), l.word()))
+            .collect(),
+    )
 }
 
 /// Status with ages: "verified 2h ago", "FAILED verification 1d ago".

@@ -5,8 +5,7 @@ use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, Result};
 
 use super::Context;
-use crate::engine::fsutil;
-use crate::schedule::{self, crontab, next, CrontabState, JobPaths};
+use crate::schedule::{self, crontab, next, save, CrontabState};
 
 /// Arguments of `pgkeep schedule`.
 #[derive(Debug, Args)]
@@ -53,10 +52,9 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
             Ok(0)
         }
         ScheduleAction::Install => {
-            let paths = JobPaths::current(&ctx.config.backup_dir, ctx.global.config.as_deref())?;
-            let block = schedule::crontab_block(cfg, &paths, Utc::now())?;
-            fsutil::ensure_private_dir(&paths.backup_dir)?;
-            match crontab::install(&block)? {
+            let (change, block) =
+                save::install(cfg, &ctx.config.backup_dir, ctx.global.config.as_deref())?;
+            match change {
                 crontab::Change::Written => println!("installed in your crontab:"),
                 crontab::Change::Unchanged => println!("already installed, crontab unchanged:"),
             }
@@ -65,7 +63,7 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
             Ok(0)
         }
         ScheduleAction::Remove => {
-            match crontab::remove()? {
+            match save::remove()? {
                 crontab::Change::Written => println!("removed pgkeep's schedule from your crontab"),
                 crontab::Change::Unchanged => {
                     println!("no pgkeep schedule in your crontab; nothing changed")

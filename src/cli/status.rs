@@ -1,10 +1,13 @@
 //! `pgkeep status`: show server, backups, WAL archiving and schedule status: the same
-//! snapshot the console's status pane shows.
+//! snapshot the console's status pane shows, with the health warnings (overdue backup,
+//! failed verification) of `alerts::backup_health`.
 
 use clap::Args;
 use color_eyre::eyre::Result;
 
 use super::Context;
+use crate::alerts;
+use crate::engine::catalog;
 use crate::monitor::status::{self, backup_age_level, Level};
 use crate::schedule;
 
@@ -22,14 +25,19 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
     let s = status::collect(target.as_ref(), &ctx.config.backup_dir).await;
     let sched = schedule::summary(&ctx.config.schedule);
     let code = if s.reachable() { 0 } else { 1 };
+    let now = chrono::Utc::now();
+    let health = match catalog::scan(&ctx.config.backup_dir) {
+        Ok(entries) => alerts::backup_health(&entries, &ctx.config, now),
+        Err(e) => vec![format!("cannot read the backups: {e}")],
+    };
     if args.json {
         let mut v = serde_json::to_value(&s)?;
+        v["health"] = serde_json::json!(health);
         v["next_run"] = serde_json::json!(sched.next_runs.first().map(|t| t.to_rfc3339()));
         v["schedule"] = serde_json::json!(sched.description);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(code);
     }
-    let now = chrono::Utc::now();
     let ago = |t: chrono::DateTime<chrono::Utc>| crate::console::format::ago(t, now);
     let size = crate::console::format::size;
     println!("target       {} ({})", s.target, target.kind_name());
@@ -91,6 +99,9 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
             .map(|t| format!(" · next {}", t.format("%Y-%m-%d %H:%M %Z")))
             .unwrap_or_default()
     );
+    for w in &health {
+        println!("WARNING      {w}");
+    }
     if !s.leftovers.is_empty() {
         println!(
             "leftovers    {} (remove with `pgkeep cleanup`)",

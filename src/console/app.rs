@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::msg::{Effect, Msg};
 use super::state::State;
 use super::update::update;
-use crate::config::Config;
+use crate::config::{Config, ScheduleConfig};
 use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog;
 use crate::engine::manifest::Manifest;
@@ -23,6 +24,8 @@ use crate::engine::progress::{JobEvent, Sink};
 use crate::engine::restore::{self, RestoreOptions};
 use crate::engine::{fsutil, verify};
 use crate::monitor::{logs, status};
+use crate::schedule::crontab::Change;
+use crate::schedule::save;
 use crate::target::Target;
 
 /// How often the server status is refreshed.
@@ -45,18 +48,24 @@ pub struct App {
     config: Config,
     job: Option<(CancellationToken, JoinHandle<()>)>,
     background: Vec<JoinHandle<()>>,
+    /// The explicit `--config` file; edits go there (else to `./pgkeep.toml`).
+    config_file: Option<PathBuf>,
+    /// The schedule the summary task reads; sending wakes it for a fresh summary.
+    schedule_tx: watch::Sender<ScheduleConfig>,
 }
 
 impl App {
     /// A new app for `target` with `config`; `cli_prefix` is shown in job logs.
     pub fn new(config: Config, target: Arc<dyn Target>, cli_prefix: String) -> App {
         let (tx, rx) = unbounded_channel();
-        let state = State::new(
+        let mut state = State::new(
             target.database(),
             config.backup_dir.clone(),
             cli_prefix,
             config.log.buffer_lines,
         );
+        state.config = config.clone();
+        let (schedule_tx, _) = watch::channel(config.schedule.clone());
         App {
             state,
             tx,
@@ -65,7 +74,19 @@ impl App {
             config,
             job: None,
             background: Vec::new(),
+            config_file: None,
+            schedule_tx,
         }
+    }
+
+    /// Sets the explicit `--config` file that schedule edits are written to.
+    pub fn set_config_file(&mut self, path: Option<PathBuf>) {
+        self.config_file = path;
+    }
+
+    /// The configuration in use (changed by schedule edits).
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// A sender for messages into the loop (terminal events, signals, tests).
@@ -104,10 +125,10 @@ impl App {
             self.config.backup_dir.clone(),
             self.tx.clone(),
         )));
-        let (tx, sched) = (self.tx.clone(), self.config.schedule.clone());
+        let (tx, mut sched) = (self.tx.clone(), self.schedule_tx.subscribe());
         self.background.push(tokio::spawn(async move {
             loop {
-                let c = sched.clone();
+                let c = sched.borrow_and_update().clone();
                 let Ok(s) = tokio::task::spawn_blocking(move || crate::schedule::summary(&c)).await
                 else {
                     return;
@@ -115,7 +136,10 @@ impl App {
                 if tx.send(Msg::Schedule(Box::new(s))).is_err() {
                     return;
                 }
-                tokio::time::sleep(SCHEDULE_EVERY).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(SCHEDULE_EVERY) => {}
+                    changed = sched.changed() => if changed.is_err() { return },
+                }
             }
         }));
         let (tx, target, config) = (self.tx.clone(), self.target.clone(), self.config.clone());
@@ -209,6 +233,47 @@ impl App {
                 let (tx, dir) = (self.tx.clone(), self.config.backup_dir.clone());
                 tokio::task::spawn_blocking(move || {
                     let _ = tx.send(Msg::Catalog(catalog::scan(&dir).map_err(|e| e.to_string())));
+                });
+            }
+            Effect::SaveSchedule { cron } => {
+                let path = save::config_path(self.config_file.as_deref());
+                let result = save::save_cron(&path, &cron).map_err(|e| e.to_string());
+                if result.is_ok() {
+                    self.config.schedule.cron = cron.clone();
+                    self.schedule_tx.send_replace(self.config.schedule.clone());
+                }
+                let _ = self.tx.send(Msg::ScheduleSaved(result.map(|()| cron)));
+            }
+            Effect::InstallSchedule | Effect::RemoveSchedule => {
+                let install = effect == Effect::InstallSchedule;
+                let (tx, sched, dir, file) = (
+                    self.tx.clone(),
+                    self.schedule_tx.clone(),
+                    self.config.backup_dir.clone(),
+                    self.config_file.clone(),
+                );
+                let cfg = self.config.schedule.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = if install {
+                        save::install(&cfg, &dir, file.as_deref()).map(|(c, _)| match c {
+                            Change::Written => format!("installed `{}` in your crontab", cfg.cron),
+                            Change::Unchanged => "already installed: crontab unchanged".into(),
+                        })
+                    } else {
+                        save::remove().map(|c| match c {
+                            Change::Written => "removed pgkeep's schedule from your crontab".into(),
+                            Change::Unchanged => "no pgkeep schedule in your crontab".into(),
+                        })
+                    };
+                    let result = result.map(|m| {
+                        if install && !crate::schedule::crontab::daemon_running() {
+                            format!("{m}; warning: no cron daemon runs here, so it will not fire")
+                        } else {
+                            m
+                        }
+                    });
+                    let _ = tx.send(Msg::CrontabChanged(result.map_err(|e| e.to_string())));
+                    sched.send_modify(|_| {});
                 });
             }
             Effect::Quit => {}

@@ -52,11 +52,16 @@ fn draw_full(frame: &mut Frame, area: Rect, state: &State) {
     // The top row grows (up to 16 rows) when the status pane has more to say
     // (container state, failing checks), but the backups pane keeps at least 8 rows.
     let inner_width = (area.width as usize * 62 / 100).saturating_sub(2).max(1);
-    let status_rows = panes::status::lines(state)
-        .iter()
-        .map(|l| l.width().div_ceil(inner_width).max(1) as u16)
-        .sum::<u16>()
-        + 2;
+    let rows = |lines: Vec<Line>, width: usize| {
+        lines
+            .iter()
+            .map(|l| l.width().div_ceil(width).max(1) as u16)
+            .sum::<u16>()
+            + 2
+    };
+    let schedule_width = (area.width as usize * 38 / 100).saturating_sub(2).max(1);
+    let status_rows = rows(panes::status::lines(state), inner_width)
+        .max(rows(panes::schedule::lines(state), schedule_width));
     let spare = area
         .height
         .saturating_sub(1 + 8 + 10 + gauge_height(state) + 1);
@@ -219,6 +224,18 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
             Span::raw(q.clone()),
             Span::styled("█  Enter searches · Esc cancels", t.dim()),
         ])
+    } else if let (Some(_), None) = (&state.editor, &state.flash) {
+        let mut spans = vec![Span::styled("editing the schedule: ", t.label())];
+        for (k, what) in [
+            ("Enter", "save"),
+            ("Esc", "cancel"),
+            ("Tab", "next preset"),
+            ("← →", "move"),
+        ] {
+            spans.push(Span::styled(format!(" {k}"), t.key()));
+            spans.push(Span::raw(format!(" {what} ")));
+        }
+        Line::from(spans)
     } else if let Some(f) = &state.flash {
         let style = if f.contains("FAILED") {
             t.fail()
@@ -240,6 +257,21 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
             ("?", "help"),
             ("q", "quit"),
         ];
+        let schedule_keys: &[(&str, &str)] = &[
+            ("e", "edit schedule"),
+            ("1-3 p", "preset"),
+            ("i", "install"),
+            ("u", "remove"),
+            ("b", "backup"),
+            ("Tab", "pane"),
+            ("?", "help"),
+            ("q", "quit"),
+        ];
+        let keys = if state.focus == Pane::Schedule {
+            schedule_keys
+        } else {
+            keys
+        };
         let mut spans = Vec::new();
         for (k, what) in keys {
             spans.push(Span::styled(format!(" {k}"), t.key()));

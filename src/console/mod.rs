@@ -12,6 +12,7 @@ pub mod layout;
 pub mod log_view;
 pub mod msg;
 pub mod panes;
+pub mod schedule_editor;
 pub mod state;
 pub mod theme;
 pub mod update;
@@ -69,6 +70,7 @@ pub async fn run(ctx: &Context) -> Result<i32> {
     let target: Arc<dyn Target> = Arc::from(ctx.target().await?);
     let prefix = cli_prefix(ctx, target.as_ref());
     let mut app = app::App::new(ctx.config.clone(), target, prefix);
+    app.set_config_file(ctx.global.config.clone());
     let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
     let guard = RestoreGuard;
     app.start_background();

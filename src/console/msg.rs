@@ -40,6 +40,10 @@ pub enum Msg {
     Confirmed(Dangerous),
     /// A backup file was deleted (Ok) or could not be (Err with the reason).
     Deleted(Result<String, String>),
+    /// The edited schedule was saved to the config file (Ok: the expression) or not (Err).
+    ScheduleSaved(Result<String, String>),
+    /// The crontab was changed (Ok: what happened) or could not be (Err: why).
+    CrontabChanged(Result<String, String>),
     /// The process was asked to stop (SIGTERM, SIGHUP): cancel any job and quit.
     Terminate,
 }
@@ -61,6 +65,13 @@ pub enum Dangerous {
     CancelJob,
     /// Quit while a job runs (cancels it).
     Quit,
+    /// Write the configured schedule into the user's crontab.
+    InstallSchedule {
+        /// The configured expression (for the question).
+        expression: String,
+    },
+    /// Remove pgkeep's block from the user's crontab.
+    RemoveSchedule,
 }
 
 /// What the runner does for the state: everything with a side effect.
@@ -87,6 +98,15 @@ pub enum Effect {
     },
     /// Scan the backup directory again now.
     RefreshCatalog,
+    /// Save this cron expression as `[schedule] cron` in the config file.
+    SaveSchedule {
+        /// The expression (already validated).
+        cron: String,
+    },
+    /// Install the configured schedule into the user's crontab (`pgkeep schedule install`).
+    InstallSchedule,
+    /// Remove pgkeep's block from the user's crontab (`pgkeep schedule remove`).
+    RemoveSchedule,
     /// Leave the console (cancelling any job first).
     Quit,
 }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Local, Utc};
 
 use super::log_view::LogView;
+use super::schedule_editor::ScheduleEditor;
 use super::theme::Theme;
+use crate::config::Config;
 use crate::engine::catalog::BackupEntry;
 use crate::engine::progress::{JobKind, JobProgress};
 use crate::monitor::status::ServerStatus;
@@ -159,6 +161,10 @@ pub struct State {
     pub status: Option<ServerStatus>,
     /// The schedule.
     pub schedule: Option<ScheduleSummary>,
+    /// The configuration in use (the schedule and alert grace drive the health warnings).
+    pub config: Config,
+    /// Health warnings (`alerts::backup_health`): overdue backup, failed verification.
+    pub health: Vec<String>,
     /// The log pane.
     pub log: LogView,
     /// The running job.
@@ -167,6 +173,8 @@ pub struct State {
     pub history: Vec<JobRecord>,
     /// The open dialog.
     pub dialog: Option<Dialog>,
+    /// The schedule expression being edited (`e` in the schedule pane).
+    pub editor: Option<ScheduleEditor>,
     /// The log search being typed after `/`.
     pub search_input: Option<String>,
     /// A short message for the hint bar ("backup deleted").
@@ -192,10 +200,13 @@ impl State {
             selected: 0,
             status: None,
             schedule: None,
+            config: Config::default(),
+            health: Vec::new(),
             log: LogView::new(log_lines),
             job: None,
             history: Vec::new(),
             dialog: None,
+            editor: None,
             search_input: None,
             flash: None,
             quit: false,
@@ -218,6 +229,11 @@ impl State {
         self.history
             .last_mut()
             .filter(|r| r.outcome == JobOutcome::Running)
+    }
+
+    /// Recomputes the health warnings from the catalog, the config and the clock.
+    pub fn refresh_health(&mut self) {
+        self.health = crate::alerts::backup_health(&self.backups, &self.config, self.now);
     }
 
     /// Local time of `now`, for the header.

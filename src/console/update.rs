@@ -19,6 +19,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let minute_changed = now.timestamp() / 60 != state.now.timestamp() / 60;
             state.dirty = minute_changed || state.job_running();
             state.now = now;
+            if minute_changed {
+                state.refresh_health();
+            }
         }
         Msg::Job(event) => return on_job(state, event),
         Msg::Status(s) => state.status = Some(*s),
@@ -43,6 +46,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 message: e,
             })
         }
+        Msg::ScheduleSaved(r) => super::schedule_editor::saved(state, r),
+        Msg::CrontabChanged(r) => super::schedule_editor::crontab_changed(state, r),
         Msg::Terminate => {
             state.quit = true;
             return vec![Effect::Quit];
@@ -56,6 +61,7 @@ fn set_catalog(state: &mut State, entries: Vec<crate::engine::catalog::BackupEnt
     let keep = state.selected_backup().map(|e| e.path.clone());
     state.backups = entries;
     state.catalog_problem = None;
+    state.refresh_health();
     state.selected = keep
         .and_then(|p| state.backups.iter().position(|e| e.path == p))
         .unwrap_or(state.selected)
@@ -84,6 +90,24 @@ fn request(state: &mut State, d: Dangerous) {
             action: Dangerous::Quit,
             yes: false,
         },
+        Dangerous::InstallSchedule { expression } => Dialog::YesNo {
+            question: format!(
+                "Install the schedule `{expression}` in your crontab (replacing pgkeep's block)? {}",
+                state
+                    .schedule
+                    .as_ref()
+                    .and_then(|s| s.cron_note.clone())
+                    .unwrap_or_default()
+            ),
+            action: Dangerous::InstallSchedule { expression },
+            yes: false,
+        },
+        Dangerous::RemoveSchedule => Dialog::YesNo {
+            question: "Remove pgkeep's schedule from your crontab? No backups will run from cron."
+                .into(),
+            action: Dangerous::RemoveSchedule,
+            yes: false,
+        },
     });
 }
 
@@ -103,6 +127,8 @@ fn confirmed(state: &mut State, d: Dangerous) -> Vec<Effect> {
             state.quit = true;
             vec![Effect::Quit]
         }
+        Dangerous::InstallSchedule { .. } => vec![Effect::InstallSchedule],
+        Dangerous::RemoveSchedule => vec![Effect::RemoveSchedule],
     }
 }
 
@@ -216,6 +242,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     }
     if state.dialog.is_some() {
         return super::dialogs::on_key(state, key);
+    }
+    if state.editor.is_some() {
+        return super::schedule_editor::on_key(state, key);
     }
     if state.search_input.is_some() {
         search_key(state, key);
@@ -353,6 +382,7 @@ fn pane_key(state: &mut State, key: KeyEvent) {
         (Pane::Log, KeyCode::PageUp) => state.log.scroll(-10),
         (Pane::Log, KeyCode::Char('g') | KeyCode::Home) => state.log.top(),
         (Pane::Log, KeyCode::Char('G') | KeyCode::End) => state.log.end(),
+        (Pane::Schedule, _) if super::schedule_editor::pane_key(state, key) => {}
         _ => state.dirty = false,
     }
 }

@@ -7,6 +7,7 @@ pub mod crontab;
 pub mod describe;
 pub mod next;
 pub mod pipeline;
+pub mod save;
 pub mod zone;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub struct ScheduleSummary {
     pub next_runs: Vec<DateTime<Local>>,
     /// The crontab's state.
     pub crontab: CrontabState,
+    /// In which zone cron runs the job ("cron runs this in UTC, the system's time zone").
+    pub cron_note: Option<String>,
 }
 
 /// How many runs the summary lists.
@@ -196,6 +199,7 @@ pub fn summary(config: &ScheduleConfig) -> ScheduleSummary {
         error: None,
         next_runs: Vec::new(),
         crontab: crontab_state(config, now),
+        cron_note: None,
     };
     match parse_config(config) {
         Ok((expr, tz)) => {
@@ -209,8 +213,11 @@ pub fn summary(config: &ScheduleConfig) -> ScheduleSummary {
                     "`{}` never runs (no such date): check day and month",
                     config.cron
                 ));
-            } else if let Err(e) = zone::for_system_zone(&expr, tz, next::system_zone(), now) {
-                s.error = Some(e);
+            } else {
+                match zone::for_system_zone(&expr, tz, next::system_zone(), now) {
+                    Ok((_, note)) => s.cron_note = Some(note),
+                    Err(e) => s.error = Some(e),
+                }
             }
         }
         Err(e) => {

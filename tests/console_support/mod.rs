@@ -175,6 +175,7 @@ pub fn schedule() -> ScheduleSummary {
         error: None,
         next_runs: (25..30).map(day).collect(),
         crontab: CrontabState::Matches,
+        cron_note: Some("cron runs this in Europe/Amsterdam, the system's time zone".into()),
     }
 }
 

@@ -21,6 +21,13 @@ pub const KEYS: &[(&str, &str)] = &[
     ("J", "job history with each job's log"),
     ("/", "search the log; n / N next / previous match"),
     ("f", "follow the log on / off"),
+    (
+        "e  (schedule)",
+        "edit the schedule; Enter saves to pgkeep.toml",
+    ),
+    ("1 2 3  p", "preset: daily 02:00, every 6 h, Sunday 03:00"),
+    ("Tab (editing)", "next preset; Esc cancels the edit"),
+    ("i / u", "install / remove the crontab (asks first)"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit (asks while a job runs)"),
     ("Esc", "close a dialog"),

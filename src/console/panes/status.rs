@@ -17,11 +17,23 @@ fn kv(t: Theme, k: &str, v: Vec<Span<'static>>) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The health warnings (overdue backup, failed verification), in red.
+fn health_lines(state: &State) -> Vec<Line<'static>> {
+    let t = state.theme;
+    state
+        .health
+        .iter()
+        .map(|w| kv(t, "⚠ health", vec![Span::styled(w.clone(), t.fail())]))
+        .collect()
+}
+
 /// The pane's lines.
 pub fn lines(state: &State) -> Vec<Line<'static>> {
     let t = state.theme;
     let Some(s) = &state.status else {
-        return vec![Line::from(Span::styled("checking the server…", t.dim()))];
+        let mut out = vec![Line::from(Span::styled("checking the server…", t.dim()))];
+        out.extend(health_lines(state));
+        return out;
     };
     let mut out = Vec::new();
     match &s.server {
@@ -107,6 +119,7 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
         .map(|n| n.format("%a %Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "not known".into());
     out.push(kv(t, "next run", vec![Span::raw(next)]));
+    out.extend(health_lines(state));
     if !s.leftovers.is_empty() {
         out.push(kv(
             t,
@@ -187,16 +200,25 @@ pub fn summary(state: &State) -> Line<'static> {
             let last = last
                 .map(|x| format::ago(x, state.now))
                 .unwrap_or_else(|| "none".into());
-            Line::from(vec![
+            let mut spans = vec![
                 Span::styled("status: ", t.label()),
                 Span::styled("server up", t.ok()),
+            ];
+            if !state.health.is_empty() {
+                spans.push(Span::styled(
+                    format!(" · ⚠ {} health warning(s)", state.health.len()),
+                    t.fail(),
+                ));
+            }
+            spans.extend([
                 Span::raw(" · last backup "),
                 Span::styled(last, t.level(level)),
                 Span::raw(format!(
                     " · {} free",
                     s.free_bytes.map(format::size).unwrap_or_else(|| "?".into())
                 )),
-            ])
+            ]);
+            Line::from(spans)
         }
     }
 }

@@ -196,6 +196,12 @@ pub fn one_line(e: &color_eyre::eyre::Report) -> String {
 
 async fn run(cli: Cli) -> Result<i32> {
     warn_password_in_url(&cli.global);
+    if matches!(
+        cli.command,
+        Some(Command::List(_) | Command::Status(_) | Command::Logs(_) | Command::Doctor(_))
+    ) {
+        quiet_on_closed_pipe();
+    }
     let ctx = Context::from_args(&cli.global)?;
     match cli.command {
         Some(Command::Backup(a)) => backup::run(&ctx, a).await,
@@ -240,4 +246,14 @@ fn warn_password_in_url(g: &GlobalArgs) {
 /// Whether to draw progress on stderr: a terminal, and not asked to be quiet.
 pub fn show_progress(quiet: bool) -> bool {
     !quiet && std::io::stderr().is_terminal()
+}
+
+/// For commands that only print: a closed stdout (`pgkeep list | head`) ends the process
+/// quietly, as it does for other Unix tools, instead of a panic in `println!`. Not for
+/// commands that write into child processes (restore feeds psql), which must see EPIPE.
+fn quiet_on_closed_pipe() {
+    // SAFETY: resetting a signal's disposition to its default before any thread writes.
+    unsafe {
+        nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_DFL);
+    }
 }

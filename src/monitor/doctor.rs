@@ -86,7 +86,26 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
     let summary = crate::schedule::summary(&config.schedule);
     checks.push(judge::schedule(&summary.expression, &summary.crontab));
     checks.push(judge::last_backup(&dir, last, Utc::now()));
+    checks.push(health_check(&entries, config));
     checks
+}
+
+/// The schedule-aware health warnings (overdue beyond the schedule's interval plus the grace
+/// period, last verification failed) as one check.
+fn health_check(entries: &[catalog::BackupEntry], config: &Config) -> Check {
+    let warnings = crate::alerts::backup_health(entries, config, Utc::now());
+    if warnings.is_empty() {
+        return pass(
+            "backup health",
+            "on schedule, last verification not failed".to_string(),
+        );
+    }
+    let fix = if warnings.iter().any(|w| w.contains("verif")) {
+        "pgkeep verify latest"
+    } else {
+        "pgkeep backup"
+    };
+    fail("backup health", warnings.join("; "), Some(fix.to_string()))
 }
 
 /// Docker reachable, the container running and healthy, its data volume; returns the target.

@@ -162,13 +162,17 @@ pub async fn collect(target: &dyn Target, backup_dir: &Path) -> ServerStatus {
     }
 }
 
+/// Doctor checks the console already shows live from its own sources (the backup list, the
+/// schedule pane); repeating them from a slower refresh would show stale verdicts.
+const SHOWN_LIVE_ELSEWHERE: &[&str] = &["last backup", "backup health", "schedule installed"];
+
 /// The failing troubleshooting checks of `pgkeep doctor`, for the status pane. Slower than
 /// [`collect`] (it asks docker and starts pg_dump), so callers run it less often.
 pub async fn failing_checks(config: &crate::config::Config) -> Vec<Check> {
     crate::monitor::doctor::run_checks(config)
         .await
         .into_iter()
-        .filter(|c| !c.ok)
+        .filter(|c| !c.ok && !SHOWN_LIVE_ELSEWHERE.contains(&c.name.as_str()))
         .collect()
 }
 

@@ -87,7 +87,7 @@ pub fn draw(
             Line::from("")
         },
         Line::from(Span::styled(
-            "A safety backup is taken first; the current database is kept until the restore succeeds.",
+            "A safety backup is taken first; the current database stays, renamed, until `pgkeep cleanup`.",
             t.dim(),
         )),
         Line::from(""),

@@ -17,7 +17,19 @@ fi
 
 command -v moto_server >/dev/null || { echo "installing: moto[server] (S3 server for the offsite test)"; python3 -m pip install -q 'moto[server]' || echo "moto not installed: the S3 offsite test will be skipped"; }
 
-cargo test --locked 2>&1
+log=$(mktemp /tmp/pgkeep-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+cargo_status=0
+cargo test --locked 2>&1 | tee "$log" || cargo_status=$?
+passed=$(awk '/^test result:/ {n += $4} END {print n + 0}' "$log")
+failed=$(awk '/^test result:/ {n += $6} END {print n + 0}' "$log")
+skipped=$(awk '/^test result:/ {n += $8} END {print n + 0}' "$log")
+[ "$cargo_status" = 0 ] || [ "$failed" -gt 0 ] || failed=1   # a build failure runs nothing
+
 if [ -x scripts/test-docker.sh ]; then
-  scripts/test-docker.sh
+  if scripts/test-docker.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
+
+# One closing line for everything: cargo's per-binary lines plus the docker end-to-end run.
+echo "summary: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const USER: &str = "pgkeepconsole";
@@ -30,27 +30,11 @@ fn ensure_user() -> bool {
 }
 
 fn crontab_text() -> String {
-    let out = Command::new("crontab")
-        .args(["-l", "-u", USER])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::crontab_of(USER)
 }
 
 fn set_crontab(text: &str) {
-    use std::io::Write;
-    let mut child = Command::new("crontab")
-        .args(["-u", USER, "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    common::set_crontab_of(USER, text)
 }
 
 struct Tmux(std::path::PathBuf);

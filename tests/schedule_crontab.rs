@@ -53,27 +53,11 @@ fn as_user(dir: &Path, args: &[&str], config: Option<&Path>) -> Output {
 }
 
 fn crontab_text() -> String {
-    let out = Command::new("crontab")
-        .args(["-l", "-u", USER])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::crontab_of(USER)
 }
 
 fn set_crontab(text: &str) {
-    use std::io::Write;
-    let mut child = Command::new("crontab")
-        .args(["-u", USER, "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    common::set_crontab_of(USER, text)
 }
 
 fn project_dir() -> tempfile::TempDir {

@@ -431,3 +431,29 @@ pub fn complete_backups(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// The crontab of `user` as text (empty when there is none), read with the real `crontab`.
+pub fn crontab_of(user: &str) -> String {
+    let out = Command::new("crontab")
+        .args(["-l", "-u", user])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Replaces the crontab of `user` with `text` through the real `crontab -`.
+pub fn set_crontab_of(user: &str, text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("crontab")
+        .args(["-u", user, "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}

@@ -22,18 +22,19 @@ fn changed_after_backup(prefix: &str, dir: &Path) -> (String, PathBuf) {
 
 /// Runs a restore that must fail; checks the live database and the server are unchanged.
 fn assert_refused(db: &str, dir: &Path, file: &Path, expect: &str) {
+    assert_refused_with(db, dir, file, expect, false)
+}
+
+/// Like [`assert_refused`]; with `safety` the restore also takes its safety backup, beside
+/// which the file is checked.
+fn assert_refused_with(db: &str, dir: &Path, file: &Path, expect: &str, safety: bool) {
     let c = cluster();
     let before = c.dump_create(db);
-    let out = pgkeep(
-        db,
-        dir,
-        &[
-            "restore",
-            file.to_str().unwrap(),
-            "--yes",
-            "--no-safety-backup",
-        ],
-    );
+    let mut args = vec!["restore", file.to_str().unwrap(), "--yes"];
+    if !safety {
+        args.push("--no-safety-backup");
+    }
+    let out = pgkeep(db, dir, &args);
     let err = stderr(&out);
     assert!(
         !out.status.success(),
@@ -68,6 +69,8 @@ fn flipped_byte_is_refused() {
     )
     .unwrap();
     assert_refused(&db, dir.path(), &bad, "sha256");
+    // With the safety backup on, the check runs beside it and still refuses.
+    assert_refused_with(&db, dir.path(), &bad, "sha256", true);
     // Without the manifest the gzip CRC still catches it.
     std::fs::remove_file(format!("{}.json", bad.display())).unwrap();
     assert_refused(&db, dir.path(), &bad, "damaged");

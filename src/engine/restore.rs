@@ -1,8 +1,8 @@
 //! Safe restore: checks, safety backup, load into a scratch database, swap.
 //!
-//! Order: every check on the file first (nothing touched yet); then the `pre-restore` safety
-//! backup; then the dump is loaded into a fresh scratch database; only a complete load is
-//! swapped in, in one transaction (see [`crate::engine::swap`]). Any failure drops the scratch
+//! Order: the `pre-restore` safety backup, with the whole file checked beside it (a damaged
+//! file cancels it); then the dump is loaded into a fresh scratch database, checked again as
+//! it streams (psql commits only when every check passed); only a complete load is swapped in, in one transaction (see [`crate::engine::swap`]). Any failure drops the scratch
 //! database and leaves the live one as it was; a scratch database left by a killed run is
 //! dropped by the next restore, verify or cleanup.
 
@@ -82,23 +82,13 @@ pub async fn restore(
     }
     fsutil::ensure_private_dir(dir)?;
     let _lock = restore_lock(dir, &dest)?;
-    let raw = precheck::check(backup, sink, cancel).await?;
-    sink.log(format!(
-        "{}: gzip stream, checksum and trailer ok ({raw} bytes of SQL)",
-        backup.name
-    ));
-
     let mut safety = None;
     if opts.safety_backup && opts.into.is_none() {
-        sink.phase(Phase::SafetyBackup);
-        let b = BackupOptions {
-            label: Some(SAFETY_LABEL.into()),
-            compression_level: opts.compression_level,
-        };
-        let out = backup::backup(target, dir, &b, &without_phases(sink), cancel).await?;
-        sink.log(format!("safety backup {}", out.path.display()));
-        safety = Some(out.path);
+        safety = Some(check_beside_safety_backup(target, dir, backup, opts, sink, cancel).await?);
     }
+    // Without a safety backup there is no separate pass: the load below checks the same
+    // stream (checksum, gzip, trailer) and psql commits nothing unless every check passed; a
+    // damaged file only ever reaches the scratch database, which is then dropped.
 
     sink.phase(Phase::Load);
     sink.emit(JobEvent::Progress(Progress {
@@ -171,6 +161,55 @@ async fn load_and_swap(
             target.database()
         ))),
     }
+}
+
+/// Checks the whole file while the `pre-restore` safety backup runs beside it, so the check
+/// costs no time. A damaged file cancels the safety backup (which then leaves nothing) and is
+/// the error reported; nothing is loaded before both have finished. Returns the safety
+/// backup's path.
+async fn check_beside_safety_backup(
+    target: &dyn Target,
+    dir: &Path,
+    backup: &BackupEntry,
+    opts: &RestoreOptions,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<PathBuf> {
+    sink.phase(Phase::SafetyBackup);
+    let both = cancel.child_token();
+    let check = async {
+        let r = precheck::check(backup, &logs_only(sink), &both).await;
+        if r.is_err() {
+            both.cancel();
+        }
+        r
+    };
+    let b = BackupOptions {
+        label: Some(SAFETY_LABEL.into()),
+        compression_level: opts.compression_level,
+    };
+    let backup_sink = without_phases(sink);
+    let take = backup::backup(target, dir, &b, &backup_sink, &both);
+    let (checked, taken) = tokio::join!(check, take);
+    let raw = checked?;
+    sink.log(format!(
+        "{}: gzip stream, checksum and trailer ok ({raw} bytes of SQL)",
+        backup.name
+    ));
+    let out = taken?;
+    sink.log(format!("safety backup {}", out.path.display()));
+    Ok(out.path)
+}
+
+/// A sink that passes on only log lines (for the file check running beside the safety
+/// backup, whose progress is the one shown).
+fn logs_only(sink: &Sink) -> Sink {
+    let outer = sink.clone();
+    Sink::new(move |e| {
+        if matches!(e, JobEvent::Log(_)) {
+            outer.emit(e)
+        }
+    })
 }
 
 /// One restore of `database` at a time (a lock file apart from the backup's, which the

@@ -149,6 +149,22 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
                 Span::raw(format!(" · {} · restarts {}", c.name, c.restart_count)),
             ],
         ));
+        let started = c
+            .started_at
+            .map(|x| format!("started {}", format::ago(x, state.now)))
+            .unwrap_or_else(|| "not started".into());
+        out.push(kv(
+            t,
+            "image",
+            vec![Span::raw(format!("{} · {started}", c.image))],
+        ));
+        let volume = c.data_volume.clone().unwrap_or_else(|| "none".into());
+        let vstyle = if c.volume_warning.is_some() {
+            t.fail()
+        } else {
+            t.ok()
+        };
+        out.push(kv(t, "volume", vec![Span::styled(volume, vstyle)]));
         if let Some(w) = &c.volume_warning {
             out.push(Line::from(Span::styled(w.clone(), t.fail())));
         }

@@ -76,11 +76,14 @@ impl ContainerStatus {
         self.state == "running" && matches!(self.health.as_deref(), None | Some("healthy"))
     }
 
-    /// "running (healthy)", "exited", "restarting (unhealthy)".
+    /// "running (healthy)", "exited", "restarting (unhealthy)". A stopped container keeps
+    /// the verdict of its last healthcheck in `docker inspect`; that is not shown.
     pub fn state_text(&self) -> String {
         match &self.health {
-            Some(h) => format!("{} ({h})", self.state),
-            None => self.state.clone(),
+            Some(h) if matches!(self.state.as_str(), "running" | "restarting") => {
+                format!("{} ({h})", self.state)
+            }
+            _ => self.state.clone(),
         }
     }
 }
@@ -172,6 +175,11 @@ mod tests {
         assert_eq!(s.state, "exited");
         assert_eq!(s.health, None);
         assert!(!s.is_healthy());
+        let stale = ContainerStatus {
+            health: Some("unhealthy".into()),
+            ..s.clone()
+        };
+        assert_eq!(stale.state_text(), "exited", "no stale health verdict");
         let w = s.volume_warning.unwrap();
         assert!(w.starts_with("ANONYMOUS VOLUME 894a8b353543"), "{w}");
     }

@@ -136,16 +136,11 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
         } else {
             t.fail()
         };
-        let health = c
-            .health
-            .as_ref()
-            .map(|h| format!(" ({h})"))
-            .unwrap_or_default();
         out.push(kv(
             t,
             "container",
             vec![
-                Span::styled(format!("{}{health}", c.state), style),
+                Span::styled(c.state_text(), style),
                 Span::raw(format!(" · {} · restarts {}", c.name, c.restart_count)),
             ],
         ));

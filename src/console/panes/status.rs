@@ -165,15 +165,13 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
         }
     }
     for c in s.checks.iter().filter(|c| !c.ok) {
-        let fix = c
-            .fix
-            .as_ref()
-            .map(|f| format!(" → {f}"))
-            .unwrap_or_default();
-        out.push(Line::from(Span::styled(
-            format!("✗ {}: {}{fix}", c.name, c.detail),
-            t.fail(),
-        )));
+        // The fix first: a long detail (the container check quotes log lines) would push it
+        // past the bottom of the pane.
+        let text = match &c.fix {
+            Some(f) => format!("✗ {} → {f} · {}", c.name, c.detail),
+            None => format!("✗ {}: {}", c.name, c.detail),
+        };
+        out.push(Line::from(Span::styled(text, t.fail())));
     }
     out
 }

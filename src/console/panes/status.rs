@@ -144,10 +144,13 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
                 Span::raw(format!(" · {} · restarts {}", c.name, c.restart_count)),
             ],
         ));
-        let started = c
-            .started_at
-            .map(|x| format!("started {}", format::ago(x, state.now)))
-            .unwrap_or_else(|| "not started".into());
+        let started = match (c.state.as_str(), c.started_at, c.finished_at) {
+            ("exited" | "dead" | "created", _, Some(x)) => {
+                format!("stopped {}", format::ago(x, state.now))
+            }
+            (_, Some(x), _) => format!("started {}", format::ago(x, state.now)),
+            _ => "never started".into(),
+        };
         out.push(kv(
             t,
             "image",

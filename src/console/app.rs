@@ -116,7 +116,7 @@ impl App {
                 // Checks taken while the server was down (or restarting) would keep saying
                 // so for a minute after it came back: run them again when that changes.
                 let liveness = Some(s.liveness());
-                if since_checks % CHECKS_EVERY_ROUNDS == 0 || liveness != checked_liveness {
+                if since_checks >= CHECKS_EVERY_ROUNDS || liveness != checked_liveness {
                     checks = status::failing_checks(&config).await;
                     checked_liveness = liveness;
                     since_checks = 0;

@@ -78,6 +78,12 @@ pub struct ServerFacts {
     pub archiver: Archiver,
 }
 
+/// What [`ServerStatus::liveness`] compares: server answered; container state, health, start.
+pub type Liveness = (
+    bool,
+    Option<(String, Option<String>, Option<DateTime<Utc>>)>,
+);
+
 /// Everything the status pane shows, taken at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerStatus {
@@ -114,12 +120,7 @@ impl ServerStatus {
     /// What the doctor checks' verdicts depend on that this snapshot sees live: whether the
     /// server answered and the container's state, health and start. When it changes, the
     /// checks taken earlier are stale and must be run again.
-    pub fn liveness(
-        &self,
-    ) -> (
-        bool,
-        Option<(String, Option<String>, Option<DateTime<Utc>>)>,
-    ) {
+    pub fn liveness(&self) -> Liveness {
         (
             self.reachable(),
             self.container

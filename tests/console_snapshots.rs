@@ -241,6 +241,7 @@ fn no_color_uses_no_colours() {
 #[test]
 fn container_state_and_failing_checks_are_shown() {
     let mut s = state();
+    let now = s.now;
     let st = s.status.as_mut().unwrap();
     st.container = Some(pgkeep::monitor::container::ContainerStatus {
         name: "facturatie-db-1".into(),
@@ -248,6 +249,8 @@ fn container_state_and_failing_checks_are_shown() {
         health: Some("unhealthy".into()),
         restart_count: 4,
         image: "postgres:15".into(),
+        started_at: Some(now - chrono::Duration::seconds(40)),
+        data_volume: Some("facturatie_postgres_data".into()),
         ..Default::default()
     });
     st.checks = vec![
@@ -269,6 +272,11 @@ fn container_state_and_failing_checks_are_shown() {
     let term = render(&s, 120, 40);
     let screen = text(&term);
     assert!(screen.contains("→ sudo chown -R"), "the fix is shown");
+    assert!(
+        screen.contains("postgres:15 · started 40s ago")
+            && screen.contains("facturatie_postgres_data"),
+        "image, start and data volume are shown"
+    );
     assert!(
         !screen.contains("server reachable"),
         "passing checks are not listed"

@@ -298,3 +298,31 @@ fn the_file_of_the_running_backup_cannot_be_deleted_and_restore_waits() {
         "other backups can still be deleted"
     );
 }
+
+#[test]
+fn a_log_notice_ends_when_lines_flow_again_and_stays_in_the_log() {
+    use pgkeep::monitor::logs::LogEvent;
+    let mut s = state();
+    let before = s.log.lines.len();
+    update(
+        &mut s,
+        Msg::Log(LogEvent::Notice(
+            "container db stopped; waiting for it to restart".into(),
+        )),
+    );
+    assert!(s.log.notice.is_some());
+    update(
+        &mut s,
+        Msg::Log(LogEvent::Notice(
+            "container db restarted, reconnecting".into(),
+        )),
+    );
+    update(&mut s, Msg::Log(LogEvent::Line("LOG:  ready".into())));
+    assert_eq!(s.log.notice, None, "the notice does not linger");
+    assert_eq!(s.log.lines.len(), before + 2);
+    assert_eq!(
+        s.log.lines[before],
+        "-- container db restarted, reconnecting"
+    );
+    assert_eq!(s.log.lines[before + 1], "LOG:  ready");
+}

@@ -109,11 +109,19 @@ impl App {
         let (tx, target, config) = (self.tx.clone(), self.target.clone(), self.config.clone());
         self.background.push(tokio::spawn(async move {
             let mut checks = Vec::new();
-            for round in 0u64.. {
+            let mut checked_liveness = None;
+            let mut since_checks = 0u64;
+            loop {
                 let mut s = status::collect(target.as_ref(), &config.backup_dir).await;
-                if round % CHECKS_EVERY_ROUNDS == 0 {
+                // Checks taken while the server was down (or restarting) would keep saying
+                // so for a minute after it came back: run them again when that changes.
+                let liveness = Some(s.liveness());
+                if since_checks >= CHECKS_EVERY_ROUNDS || liveness != checked_liveness {
                     checks = status::failing_checks(&config).await;
+                    checked_liveness = liveness;
+                    since_checks = 0;
                 }
+                since_checks += 1;
                 s.checks = checks.clone();
                 if tx.send(Msg::Status(Box::new(s))).is_err() {
                     return;

@@ -27,9 +27,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Status(s) => state.status = Some(*s),
         Msg::Log(LogEvent::Line(l)) => {
             state.dirty = state.log.follow || state.log.lines.len() == state.log.capacity;
+            // Lines flow again: the source's notice ("restarted, reconnecting", "waiting for
+            // the file") is over. It stays in the log where it happened instead of sitting
+            // above the newest lines for good.
+            if let Some(n) = state.log.notice.take() {
+                state.log.push(format!("-- {n}"));
+                state.dirty = true;
+            }
             state.log.push(l);
         }
-        Msg::Log(LogEvent::Notice(n)) => state.log.notice = Some(n),
+        Msg::Log(LogEvent::Notice(n)) => {
+            state.log.notice = Some(n);
+            state.dirty = true;
+        }
         Msg::LogSource(s) => state.log.source = s,
         Msg::Catalog(Ok(entries)) => set_catalog(state, entries),
         Msg::Catalog(Err(e)) => state.catalog_problem = Some(e),

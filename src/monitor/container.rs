@@ -26,6 +26,8 @@ pub struct ContainerStatus {
     pub health: Option<String>,
     /// When the container started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it last stopped (None if it never did).
+    pub finished_at: Option<DateTime<Utc>>,
     /// How often docker restarted it.
     pub restart_count: u64,
     /// Image reference.
@@ -45,11 +47,15 @@ impl ContainerStatus {
     /// Reads the status out of one inspected container.
     pub fn from_inspect(v: &Value) -> ContainerStatus {
         let state = &v["State"];
-        let started_at = state["StartedAt"]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .filter(|t| t.timestamp() > 0);
+        let time = |key: &str| {
+            state[key]
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .filter(|t| t.timestamp() > 0)
+        };
+        let started_at = time("StartedAt");
+        let finished_at = time("FinishedAt");
         let data_dir = docker::container_env(v)
             .get("PGDATA")
             .cloned()
@@ -64,6 +70,7 @@ impl ContainerStatus {
             state: state["Status"].as_str().unwrap_or("unknown").to_string(),
             health: state["Health"]["Status"].as_str().map(str::to_string),
             started_at,
+            finished_at,
             restart_count: v["RestartCount"].as_u64().unwrap_or(0),
             image: v["Config"]["Image"].as_str().unwrap_or("").to_string(),
             data_volume,
@@ -76,11 +83,14 @@ impl ContainerStatus {
         self.state == "running" && matches!(self.health.as_deref(), None | Some("healthy"))
     }
 
-    /// "running (healthy)", "exited", "restarting (unhealthy)".
+    /// "running (healthy)", "exited", "restarting (unhealthy)". A stopped container keeps
+    /// the verdict of its last healthcheck in `docker inspect`; that is not shown.
     pub fn state_text(&self) -> String {
         match &self.health {
-            Some(h) => format!("{} ({h})", self.state),
-            None => self.state.clone(),
+            Some(h) if matches!(self.state.as_str(), "running" | "restarting") => {
+                format!("{} ({h})", self.state)
+            }
+            _ => self.state.clone(),
         }
     }
 }
@@ -163,6 +173,7 @@ mod tests {
             "2026-11-24T11:17:49.193626877+00:00"
         );
         assert!(s.is_healthy());
+        assert_eq!(s.finished_at, None, "0001-01-01 means never");
         assert_eq!(s.state_text(), "running (healthy)");
     }
 
@@ -171,7 +182,16 @@ mod tests {
         let s = ContainerStatus::from_inspect_json(EXITED).unwrap();
         assert_eq!(s.state, "exited");
         assert_eq!(s.health, None);
+        assert_eq!(
+            s.finished_at.unwrap().to_rfc3339(),
+            "2026-11-24T11:18:14.821289538+00:00"
+        );
         assert!(!s.is_healthy());
+        let stale = ContainerStatus {
+            health: Some("unhealthy".into()),
+            ..s.clone()
+        };
+        assert_eq!(stale.state_text(), "exited", "no stale health verdict");
         let w = s.volume_warning.unwrap();
         assert!(w.starts_with("ANONYMOUS VOLUME 894a8b353543"), "{w}");
     }

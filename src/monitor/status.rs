@@ -78,6 +78,12 @@ pub struct ServerFacts {
     pub archiver: Archiver,
 }
 
+/// What [`ServerStatus::liveness`] compares: server answered; container state, health, start.
+pub type Liveness = (
+    bool,
+    Option<(String, Option<String>, Option<DateTime<Utc>>)>,
+);
+
 /// Everything the status pane shows, taken at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerStatus {
@@ -109,6 +115,18 @@ impl ServerStatus {
     /// True when the server answered.
     pub fn reachable(&self) -> bool {
         self.server.is_some()
+    }
+
+    /// What the doctor checks' verdicts depend on that this snapshot sees live: whether the
+    /// server answered and the container's state, health and start. When it changes, the
+    /// checks taken earlier are stale and must be run again.
+    pub fn liveness(&self) -> Liveness {
+        (
+            self.reachable(),
+            self.container
+                .as_ref()
+                .map(|c| (c.state.clone(), c.health.clone(), c.started_at)),
+        )
     }
 
     /// Age of the newest complete backup at `now`.
@@ -265,5 +283,35 @@ mod tests {
         assert_eq!(a.level(), Level::Warn);
         a.last_archived_at = t(50);
         assert_eq!(a.level(), Level::Fail);
+    }
+
+    #[test]
+    fn liveness_changes_with_a_container_restart_but_not_with_time() {
+        let mut s = ServerStatus {
+            checked_at: Utc::now(),
+            target: "t".into(),
+            database: "d".into(),
+            server: None,
+            problem: Some("down".into()),
+            backup_dir: PathBuf::from("db_backups"),
+            free_bytes: Some(1),
+            last_backup_at: None,
+            leftovers: Vec::new(),
+            container: Some(ContainerStatus {
+                state: "running".into(),
+                health: Some("starting".into()),
+                ..ContainerStatus::default()
+            }),
+            checks: Vec::new(),
+        };
+        let before = s.liveness();
+        s.checked_at += chrono::Duration::seconds(5);
+        s.free_bytes = Some(2);
+        assert_eq!(s.liveness(), before);
+        s.container.as_mut().unwrap().health = Some("healthy".into());
+        assert_ne!(s.liveness(), before);
+        let healthy = s.liveness();
+        s.container.as_mut().unwrap().started_at = DateTime::from_timestamp(100, 0);
+        assert_ne!(s.liveness(), healthy);
     }
 }

@@ -136,33 +136,45 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
         } else {
             t.fail()
         };
-        let health = c
-            .health
-            .as_ref()
-            .map(|h| format!(" ({h})"))
-            .unwrap_or_default();
         out.push(kv(
             t,
             "container",
             vec![
-                Span::styled(format!("{}{health}", c.state), style),
+                Span::styled(c.state_text(), style),
                 Span::raw(format!(" · {} · restarts {}", c.name, c.restart_count)),
             ],
         ));
+        let started = match (c.state.as_str(), c.started_at, c.finished_at) {
+            ("exited" | "dead" | "created", _, Some(x)) => {
+                format!("stopped {}", format::ago(x, state.now))
+            }
+            (_, Some(x), _) => format!("started {}", format::ago(x, state.now)),
+            _ => "never started".into(),
+        };
+        out.push(kv(
+            t,
+            "image",
+            vec![Span::raw(format!("{} · {started}", c.image))],
+        ));
+        let volume = c.data_volume.clone().unwrap_or_else(|| "none".into());
+        let vstyle = if c.volume_warning.is_some() {
+            t.fail()
+        } else {
+            t.ok()
+        };
+        out.push(kv(t, "volume", vec![Span::styled(volume, vstyle)]));
         if let Some(w) = &c.volume_warning {
             out.push(Line::from(Span::styled(w.clone(), t.fail())));
         }
     }
     for c in s.checks.iter().filter(|c| !c.ok) {
-        let fix = c
-            .fix
-            .as_ref()
-            .map(|f| format!(" → {f}"))
-            .unwrap_or_default();
-        out.push(Line::from(Span::styled(
-            format!("✗ {}: {}{fix}", c.name, c.detail),
-            t.fail(),
-        )));
+        // The fix first: a long detail (the container check quotes log lines) would push it
+        // past the bottom of the pane.
+        let text = match &c.fix {
+            Some(f) => format!("✗ {} → {f} · {}", c.name, c.detail),
+            None => format!("✗ {}: {}", c.name, c.detail),
+        };
+        out.push(Line::from(Span::styled(text, t.fail())));
     }
     out
 }

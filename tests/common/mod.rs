@@ -220,11 +220,7 @@ impl Cluster {
             "pg_dump failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
-            .collect::<Vec<_>>()
-            .join("\n")
+        strip_restrict(&String::from_utf8_lossy(&out.stdout))
     }
 
     /// Fills `db` with pgbench tables at `scale`.
@@ -386,11 +382,16 @@ pub fn strip_restrict(text: &str) -> String {
 
 /// The `*.sql.gz.partial` files in `dir`.
 pub fn partial_backups(dir: &Path) -> Vec<PathBuf> {
+    files_ending(dir, ".partial")
+}
+
+/// The files in `dir` whose names end with `suffix`, sorted.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".partial"))
+                .filter(|p| p.to_string_lossy().ends_with(suffix))
                 .collect()
         })
         .unwrap_or_default();
@@ -420,16 +421,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// The finished backups (`*.sql.gz`) in `dir`.
 pub fn complete_backups(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".sql.gz"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    files_ending(dir, ".sql.gz")
 }
 
 /// The crontab of `user` as text (empty when there is none), read with the real `crontab`.

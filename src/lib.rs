@@ -14,6 +14,7 @@ pub mod console;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod format;
 pub mod monitor;
 pub mod offsite;
 pub mod schedule;

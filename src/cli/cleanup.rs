@@ -5,7 +5,6 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
 use color_eyre::eyre::{bail, Result};
-use humansize::{format_size, BINARY};
 
 use super::Context;
 use crate::engine::{scratch, verify};
@@ -32,7 +31,7 @@ pub async fn run(ctx: &Context, args: CleanupArgs) -> Result<i32> {
         let size = admin
             .query_one("SELECT pg_database_size($1::text::name)", &[n])
             .await
-            .map(|r| format_size(r.get::<_, i64>(0).max(0) as u64, BINARY))
+            .map(|r| crate::format::size(r.get::<_, i64>(0).max(0) as u64))
             .unwrap_or_else(|_| "?".into());
         println!("  {n}  ({size})");
     }

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Local, Utc};
 use clap::Args;
 use color_eyre::eyre::Result;
-use humansize::{format_size, BINARY};
 
 use super::Context;
 use crate::engine::catalog::{self, BackupEntry, BackupStatus};
+use crate::format;
 use crate::offsite;
 use std::collections::HashMap;
 
@@ -52,16 +52,17 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
         Some(_) => format!("{:<7}  ", place(e)),
         None => String::new(),
     };
+    let time_head = format!("TIME ({})", format::zone_name(now));
     println!(
         "{:<19}  {:>8}  {:>10}  {:<14}  {:<16}  {:<24}  {where_head}FILE",
-        "TIME (local)", "AGE", "SIZE", "DATABASE", "LABEL", "STATUS"
+        time_head, "AGE", "SIZE", "DATABASE", "LABEL", "STATUS"
     );
     for e in &entries {
         println!(
             "{:<19}  {:>8}  {:>10}  {:<14}  {:<16}  {:<24}  {}{}",
             e.time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S"),
             age(now, e.time),
-            format_size(e.size, BINARY),
+            format::size(e.size),
             e.database,
             e.label.as_deref().unwrap_or(""),
             status_text(e, now),
@@ -110,13 +111,7 @@ pub fn status_text(e: &BackupEntry, now: DateTime<Utc>) -> String {
     }
 }
 
-/// A short age: "45s", "12m", "3h", "5d".
+/// A short age, as everywhere else: "45s", "12m", "3h02m", "5d".
 pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
-    let s = (now - t).num_seconds().max(0);
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        3600..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
+    format::age((now - t).to_std().unwrap_or_default())
 }

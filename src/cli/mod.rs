@@ -72,6 +72,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "PGKEEP_COMPRESSION_LEVEL", value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: Option<u32>,
+    /// On an error, also print its causes and (with RUST_BACKTRACE=1) where it happened
+    #[arg(long, global = true)]
+    pub debug: bool,
 }
 
 /// The subcommands.
@@ -89,7 +92,7 @@ pub enum Command {
     Cleanup(cleanup::CleanupArgs),
     /// Show server, backups, WAL archiving and schedule status
     Status(status::StatusArgs),
-    /// Print the database server's log (docker logs for the compose target)
+    /// Print the database server's log (docker logs for compose, the server's log file otherwise)
     Logs(logs::LogsArgs),
     /// Run the troubleshooting checks and print the fix for each failure
     Doctor(doctor::DoctorArgs),
@@ -156,10 +159,8 @@ impl Context {
 
 /// Parses the command line, runs it, prints errors as one line; returns the exit code.
 pub fn main() -> i32 {
-    let _ = color_eyre::config::HookBuilder::default()
-        .display_env_section(false)
-        .install();
     let cli = Cli::parse();
+    install_error_hooks(cli.global.debug);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -170,15 +171,37 @@ pub fn main() -> i32 {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            // With RUST_BACKTRACE set the full report comes first, so the last line is still
-            // the one-line message scripts read.
-            if std::env::var("RUST_BACKTRACE").is_ok_and(|v| !v.is_empty() && v != "0") {
+            // A user error is one line, whatever RUST_BACKTRACE says; `--debug` asks for the
+            // full report first, so the last line is still the one scripts read.
+            if cli_debug() {
                 eprintln!("{e:?}");
             }
             eprintln!("pgkeep: error: {}", one_line(&e));
             1
         }
     }
+}
+
+static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn cli_debug() -> bool {
+    DEBUG.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Installs color-eyre's hooks. Error reports capture a backtrace only with `--debug`:
+/// eyre reads RUST_LIB_BACKTRACE / RUST_BACKTRACE when an error is created, and a user
+/// error (a missing backup, a refused password) is not a bug, so its place in the code is
+/// noise. Panics are bugs and keep their backtrace under RUST_BACKTRACE as usual.
+fn install_error_hooks(debug: bool) {
+    DEBUG.store(debug, std::sync::atomic::Ordering::Relaxed);
+    if !debug {
+        // Before any thread starts: RUST_LIB_BACKTRACE wins over RUST_BACKTRACE for error
+        // reports and leaves the panic hook's RUST_BACKTRACE alone.
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+    let _ = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .install();
 }
 
 /// The error and its causes on one line.

@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use humansize::{format_size, BINARY};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::progress::{format_duration, JobEvent, JobKind, JobProgress, Sink};
@@ -63,7 +62,7 @@ pub fn render_fitted(p: &JobProgress, cols: usize) -> String {
 
 /// The parts of the line: head (bar, percent, phase, table), rows, bytes, rate, ETA.
 fn segments(p: &JobProgress, width: usize) -> [String; 5] {
-    let size = |n: u64| format_size(n, BINARY.decimal_places(1));
+    let size = crate::format::size_short;
     let filled = ((p.ratio() * width as f64).floor() as usize).min(width);
     let mut head = format!(
         "[{}{}] {:>3}% {}",

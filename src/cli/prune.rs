@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context, args: PruneArgs) -> Result<i32> {
             plan.len(),
             plan.len() - removals.len(),
             removals.len(),
-            humansize::format_size(bytes, humansize::BINARY)
+            crate::format::size(bytes)
         ));
     }
     if let Err(e) = writeln!(std::io::stdout().lock(), "{listing}") {

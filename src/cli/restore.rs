@@ -3,10 +3,9 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use chrono::{Local, Utc};
+use chrono::Utc;
 use clap::Args;
 use color_eyre::eyre::{bail, Result};
-use humansize::{format_size, BINARY};
 
 use super::{list::age, progress_bar, show_progress, Context};
 use crate::engine::catalog::{self, BackupEntry};
@@ -134,8 +133,8 @@ async fn confirm(
             entry.name
         );
     }
-    let local = entry.time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S");
-    let taken = format!("taken {local} (local), {} ago", age(Utc::now(), entry.time));
+    let local = crate::format::local_zoned(entry.time);
+    let taken = format!("taken {local}, {} ago", age(Utc::now(), entry.time));
     let mut err = std::io::stderr().lock();
     if args.into.is_some() {
         writeln!(
@@ -149,7 +148,7 @@ async fn confirm(
                 .query_one("SELECT pg_database_size(current_database())", &[])
                 .await
             {
-                Ok(r) => format_size(r.get::<_, i64>(0).max(0) as u64, BINARY),
+                Ok(r) => crate::format::size(r.get::<_, i64>(0).max(0) as u64),
                 Err(_) => "unknown size".into(),
             },
             Err(crate::Error::NoSuchDatabase(_)) => bail!(

@@ -38,8 +38,8 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(code);
     }
-    let ago = |t: chrono::DateTime<chrono::Utc>| crate::console::format::ago(t, now);
-    let size = crate::console::format::size;
+    let ago = |t: chrono::DateTime<chrono::Utc>| crate::format::ago(t, now);
+    let size = crate::format::size;
     println!("target       {} ({})", s.target, target.kind_name());
     match &s.server {
         Some(f) => {
@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
     }
     let age = s.last_backup_age(now);
     let last = match s.last_backup_at {
-        Some(t) => format!("{} ({})", ago(t), crate::console::format::local(t)),
+        Some(t) => format!("{} ({})", ago(t), crate::format::local(t)),
         None => "none yet: run `pgkeep backup`".into(),
     };
     let flag = match backup_age_level(age) {

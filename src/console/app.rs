@@ -23,16 +23,13 @@ use crate::engine::manifest::Manifest;
 use crate::engine::progress::{JobEvent, Sink};
 use crate::engine::restore::{self, RestoreOptions};
 use crate::engine::{fsutil, verify};
-use crate::monitor::{logs, status};
+use crate::monitor::logs;
 use crate::schedule::crontab::Change;
 use crate::schedule::save;
 use crate::target::Target;
 
-/// How often the server status is refreshed.
-pub const STATUS_EVERY: Duration = Duration::from_secs(5);
-/// Doctor checks run every this many status rounds (once a minute): they ask docker and
-/// start pg_dump, too much for every round.
-pub const CHECKS_EVERY_ROUNDS: u64 = 12;
+use super::status_watch::SharedTarget;
+pub use super::status_watch::{CHECKS_EVERY_ROUNDS, STATUS_EVERY};
 /// How often the backup directory is checked for changes.
 pub const CATALOG_EVERY: Duration = Duration::from_secs(2);
 /// How often the schedule summary is refreshed (it reads the crontab).
@@ -44,7 +41,7 @@ pub struct App {
     pub state: State,
     tx: UnboundedSender<Msg>,
     rx: UnboundedReceiver<Msg>,
-    target: Arc<dyn Target>,
+    target: SharedTarget,
     config: Config,
     job: Option<(CancellationToken, JoinHandle<()>)>,
     background: Vec<JoinHandle<()>>,
@@ -52,6 +49,8 @@ pub struct App {
     config_file: Option<PathBuf>,
     /// The schedule the summary task reads; sending wakes it for a fresh summary.
     schedule_tx: watch::Sender<ScheduleConfig>,
+    /// How many records of the history are in the journal already.
+    journaled: usize,
 }
 
 impl App {
@@ -65,17 +64,20 @@ impl App {
             config.log.buffer_lines,
         );
         state.config = config.clone();
+        state.history = super::journal::load(&config.backup_dir);
+        let journaled = state.history.len();
         let (schedule_tx, _) = watch::channel(config.schedule.clone());
         App {
             state,
             tx,
             rx,
-            target,
+            target: SharedTarget::new(target),
             config,
             job: None,
             background: Vec::new(),
             config_file: None,
             schedule_tx,
+            journaled,
         }
     }
 
@@ -106,29 +108,11 @@ impl App {
                 }
             }
         }));
-        let (tx, target, config) = (self.tx.clone(), self.target.clone(), self.config.clone());
-        self.background.push(tokio::spawn(async move {
-            let mut checks = Vec::new();
-            let mut checked_liveness = None;
-            let mut since_checks = 0u64;
-            loop {
-                let mut s = status::collect(target.as_ref(), &config.backup_dir).await;
-                // Checks taken while the server was down (or restarting) would keep saying
-                // so for a minute after it came back: run them again when that changes.
-                let liveness = Some(s.liveness());
-                if since_checks >= CHECKS_EVERY_ROUNDS || liveness != checked_liveness {
-                    checks = status::failing_checks(&config).await;
-                    checked_liveness = liveness;
-                    since_checks = 0;
-                }
-                since_checks += 1;
-                s.checks = checks.clone();
-                if tx.send(Msg::Status(Box::new(s))).is_err() {
-                    return;
-                }
-                tokio::time::sleep(STATUS_EVERY).await;
-            }
-        }));
+        self.background.push(tokio::spawn(super::status_watch::run(
+            self.tx.clone(),
+            self.target.clone(),
+            self.config.clone(),
+        )));
         self.background.push(tokio::spawn(watch_catalog(
             self.config.backup_dir.clone(),
             self.tx.clone(),
@@ -150,7 +134,7 @@ impl App {
                 }
             }
         }));
-        let (tx, target, config) = (self.tx.clone(), self.target.clone(), self.config.clone());
+        let (tx, target, config) = (self.tx.clone(), self.target.get(), self.config.clone());
         self.background.push(tokio::spawn(async move {
             let source = logs::source_for(&config, target.as_ref()).await;
             let _ = tx.send(Msg::LogSource(source.describe()));
@@ -188,6 +172,20 @@ impl App {
         for e in effects {
             self.perform(e);
         }
+        self.journal_finished_jobs();
+    }
+
+    /// Appends jobs that finished since the last call to the journal in the backup dir.
+    fn journal_finished_jobs(&mut self) {
+        while let Some(r) = self.state.history.get(self.journaled) {
+            if r.outcome == super::state::JobOutcome::Running {
+                return;
+            }
+            if let Err(e) = super::journal::append(&self.config.backup_dir, r) {
+                self.state.flash = Some(format!("cannot write the job journal: {e}"));
+            }
+            self.journaled += 1;
+        }
     }
 
     /// Turns one effect into a task.
@@ -198,11 +196,16 @@ impl App {
                     label: None,
                     compression_level: self.config.compression_level,
                 };
-                let (target, dir) = (self.target.clone(), self.config.backup_dir.clone());
+                let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
+                let tx = self.tx.clone();
                 self.spawn_job(move |sink, cancel| async move {
                     backup::backup(target.as_ref(), &dir, &opts, &sink, &cancel)
                         .await
-                        .map(|o| format!("wrote {}", o.path.display()))
+                        .map(|o| {
+                            // Before `Finished`: the new backup is the selection by then.
+                            let _ = tx.send(Msg::SelectBackup(o.path.clone()));
+                            format!("wrote {}", o.path.display())
+                        })
                 });
             }
             Effect::StartRestore { entry } => {
@@ -211,7 +214,7 @@ impl App {
                     safety_backup: true,
                     compression_level: self.config.compression_level,
                 };
-                let (target, dir) = (self.target.clone(), self.config.backup_dir.clone());
+                let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {
                     restore::restore(target.as_ref(), &dir, &entry, &opts, &sink, &cancel)
                         .await
@@ -219,7 +222,7 @@ impl App {
                 });
             }
             Effect::StartVerify { entry } => {
-                let target = self.target.clone();
+                let target = self.target.get();
                 self.spawn_job(move |sink, cancel| async move {
                     verify::verify(target.as_ref(), &entry, &sink, &cancel)
                         .await

@@ -7,10 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::format;
 use super::panes;
 use super::state::{Pane, State};
 use crate::engine::progress::{format_duration, JobProgress};
+use crate::format;
 
 /// Smallest usable size.
 pub const MIN_WIDTH: u16 = 60;
@@ -72,7 +72,7 @@ fn draw_full(frame: &mut Frame, area: Rect, state: &State) {
         Constraint::Min(8),
         Constraint::Length(10),
         Constraint::Length(gauge_height(state)),
-        Constraint::Length(1),
+        Constraint::Length(hint_rows(state, area.width)),
     ])
     .areas(area);
     let [status, schedule] =
@@ -97,7 +97,7 @@ fn draw_reduced(frame: &mut Frame, area: Rect, state: &State) {
         Constraint::Length(others.len() as u16),
         Constraint::Min(5),
         Constraint::Length(gauge_height(state)),
-        Constraint::Length(1),
+        Constraint::Length(hint_rows(state, area.width)),
     ])
     .areas(area);
     draw_title(frame, title, state);
@@ -140,17 +140,54 @@ fn draw_title(frame: &mut Frame, area: Rect, state: &State) {
         .status
         .as_ref()
         .map(|s| s.target.clone())
-        .unwrap_or_default();
-    let line = Line::from(vec![
+        .filter(|s| !s.is_empty());
+    // The date always shows; the target gives way when the row is narrow.
+    let date = format!(" · {} ", header_time(state));
+    let head = format!(" pgkeep · database {} ", state.database);
+    let room = (area.width as usize).saturating_sub(head.chars().count() + date.chars().count());
+    let mut spans = vec![
         Span::styled(" pgkeep ", t.key()),
         Span::raw(format!("· database {} ", state.database)),
-        Span::styled(format!("· {target} "), t.dim()),
-        Span::styled(
-            format!("· {}", state.local_now().format("%a %Y-%m-%d %H:%M")),
+    ];
+    if let Some(target) = target.filter(|_| room > 8) {
+        spans.push(Span::styled(
+            format!("· {}", format::fit(&target, room - 2)),
             t.dim(),
-        ),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
+        ));
+    }
+    spans.push(Span::styled(date, t.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The header's clock: weekday, date, time and the zone's name ("Tue 2026-12-01 15:41 CET").
+fn header_time(state: &State) -> String {
+    let zone = format::zone_name(state.now);
+    format!("{} {zone}", state.local_now().format("%a %Y-%m-%d %H:%M"))
+}
+
+/// Rows the bottom line needs: a long message wraps onto up to three rows.
+pub fn hint_rows(state: &State, width: u16) -> u16 {
+    match (&state.search_input, &state.flash) {
+        (None, Some(f)) => format::wrap_words(f, width as usize).len().clamp(1, 3) as u16,
+        _ => 1,
+    }
+}
+
+/// The bottom line's message, wrapped at words into `rows` rows of `width`; when it needs
+/// more, the last row ends in "…" and points at the job history, which holds the whole text.
+pub fn flash_rows(message: &str, width: usize, rows: usize) -> Vec<String> {
+    let mut wrapped = format::wrap_words(message, width);
+    if wrapped.len() > rows {
+        wrapped.truncate(rows);
+        let tail = " … (J: whole text)";
+        let last = wrapped.pop().unwrap_or_default();
+        let keep = width.saturating_sub(tail.chars().count());
+        wrapped.push(format!(
+            "{}{tail}",
+            format::fit(&last, keep).trim_end_matches('…')
+        ));
+    }
+    wrapped
 }
 
 /// The gauge's label: percent, table, rows, bytes, rate and ETA.
@@ -242,7 +279,13 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             t.warn()
         };
-        Line::from(Span::styled(f.clone(), style))
+        let rows = flash_rows(f, area.width as usize, area.height.max(1) as usize);
+        let lines: Vec<Line> = rows
+            .into_iter()
+            .map(|r| Line::from(Span::styled(r, style)))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
     } else {
         let keys: &[(&str, &str)] = &[
             ("b", "backup"),
@@ -272,6 +315,7 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             keys
         };
+        let keys = keys_that_fit(keys, area.width as usize);
         let mut spans = Vec::new();
         for (k, what) in keys {
             spans.push(Span::styled(format!(" {k}"), t.key()));
@@ -280,4 +324,19 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The key hints that fit in `width`: `? help` and `q quit` always stay; the ones just
+/// before them give way first.
+pub fn keys_that_fit<'a>(keys: &[(&'a str, &'a str)], width: usize) -> Vec<(&'a str, &'a str)> {
+    let cost = |k: &[(&str, &str)]| -> usize {
+        k.iter()
+            .map(|(a, b)| a.chars().count() + b.chars().count() + 3)
+            .sum()
+    };
+    let mut v = keys.to_vec();
+    while cost(&v) > width && v.len() > 2 {
+        v.remove(v.len() - 3);
+    }
+    v
 }

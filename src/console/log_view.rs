@@ -19,6 +19,8 @@ pub struct LogView {
     pub source: String,
     /// The source's latest notice ("no log source: ...").
     pub notice: Option<String>,
+    /// Long lines wrap onto more rows (`w`); else each line is one row ending in "…".
+    pub wrap: bool,
     /// Lines matching the query, kept current by [`LogView::push`] and [`LogView::set_query`].
     matches: usize,
 }
@@ -34,6 +36,7 @@ impl LogView {
             query: None,
             source: String::new(),
             notice: None,
+            wrap: false,
             matches: 0,
         }
     }
@@ -83,6 +86,22 @@ impl LogView {
     /// Jumps to the newest line and follows.
     pub fn end(&mut self) {
         self.follow = true;
+    }
+
+    /// Which match the pane shows at its bottom, counted from the oldest ("3" of "3/4"),
+    /// when the bottom line matches the query.
+    pub fn match_position(&self) -> Option<usize> {
+        let bottom = self.bottom_line();
+        let line = self.lines.get(bottom)?;
+        if !self.is_match(line) {
+            return None;
+        }
+        Some(
+            self.lines
+                .range(..=bottom)
+                .filter(|l| self.is_match(l))
+                .count(),
+        )
     }
 
     /// Toggles follow mode.

@@ -8,12 +8,15 @@
 pub mod app;
 pub mod dialogs;
 pub mod format;
+pub mod journal;
 pub mod layout;
 pub mod log_view;
 pub mod msg;
+pub mod own_noise;
 pub mod panes;
 pub mod schedule_editor;
 pub mod state;
+pub mod status_watch;
 pub mod theme;
 pub mod update;
 
@@ -37,16 +40,42 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// `pgkeep` plus the flags that reproduce this console's target and backup dir (no secrets).
-pub fn cli_prefix(ctx: &Context, target: &dyn Target) -> String {
+/// The short equivalent command: `pgkeep` plus only the flags given on this console's own
+/// command line or environment — what pgkeep.toml already says is left out, and a URL (which
+/// may carry a password) never appears: the shell's PGKEEP_URL / PG* variables carry it.
+pub fn cli_prefix(ctx: &Context, _target: &dyn Target) -> String {
+    let g = &ctx.global;
     let mut parts = vec!["pgkeep".to_string()];
-    if let Some(c) = &ctx.global.config {
-        parts.push("--config".into());
-        parts.push(c.display().to_string());
-    }
-    parts.extend(target.cli_flags());
-    parts.push("--backup-dir".into());
-    parts.push(ctx.config.backup_dir.display().to_string());
+    let mut flag = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            parts.push(name.to_string());
+            parts.push(v);
+        }
+    };
+    flag(
+        "--config",
+        g.config.as_ref().map(|p| p.display().to_string()),
+    );
+    flag(
+        "--target",
+        g.target.and_then(|t| {
+            use clap::ValueEnum;
+            t.to_possible_value().map(|v| v.get_name().to_string())
+        }),
+    );
+    flag(
+        "--compose-file",
+        g.compose_file.as_ref().map(|p| p.display().to_string()),
+    );
+    flag("--service", g.service.clone());
+    flag(
+        "--pg-bin",
+        g.pg_bin.as_ref().map(|p| p.display().to_string()),
+    );
+    flag(
+        "--backup-dir",
+        g.backup_dir.as_ref().map(|p| p.display().to_string()),
+    );
     parts
         .iter()
         .map(|p| shell_quote(p))

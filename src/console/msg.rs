@@ -44,6 +44,8 @@ pub enum Msg {
     ScheduleSaved(Result<String, String>),
     /// The crontab was changed (Ok: what happened) or could not be (Err: why).
     CrontabChanged(Result<String, String>),
+    /// A backup job wrote this file: it becomes the selection (so `v` verifies it).
+    SelectBackup(PathBuf),
     /// The process was asked to stop (SIGTERM, SIGHUP): cancel any job and quit.
     Terminate,
 }

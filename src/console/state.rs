@@ -157,6 +157,8 @@ pub struct State {
     pub catalog_problem: Option<String>,
     /// Index of the selected backup.
     pub selected: usize,
+    /// A backup to select as soon as the catalog lists it (the one `b` just wrote).
+    pub select_when_listed: Option<PathBuf>,
     /// The latest status snapshot.
     pub status: Option<ServerStatus>,
     /// The schedule.
@@ -171,6 +173,8 @@ pub struct State {
     pub job: Option<ActiveJob>,
     /// Jobs of this session, newest last.
     pub history: Vec<JobRecord>,
+    /// The last checkpoint the log showed starting was forced by pgkeep's own job.
+    pub own_checkpoint: bool,
     /// The open dialog.
     pub dialog: Option<Dialog>,
     /// The schedule expression being edited (`e` in the schedule pane).
@@ -198,6 +202,7 @@ impl State {
             backups: Vec::new(),
             catalog_problem: None,
             selected: 0,
+            select_when_listed: None,
             status: None,
             schedule: None,
             config: Config::default(),
@@ -205,6 +210,7 @@ impl State {
             log: LogView::new(log_lines),
             job: None,
             history: Vec::new(),
+            own_checkpoint: false,
             dialog: None,
             editor: None,
             search_input: None,

@@ -101,9 +101,12 @@ impl Theme {
         self.fg(Color::LightCyan).add_modifier(Modifier::BOLD)
     }
 
-    /// A log line by severity: ERROR/FATAL/PANIC red, WARNING yellow.
+    /// A log line by severity: ERROR/FATAL/PANIC red, WARNING yellow; lines pgkeep's own
+    /// jobs caused (labelled by [`super::own_noise`]) dim.
     pub fn log_line(&self, line: &str) -> Style {
-        if ["ERROR:", "FATAL:", "PANIC:"]
+        if line.starts_with(super::own_noise::LABEL) {
+            self.dim()
+        } else if ["ERROR:", "FATAL:", "PANIC:"]
             .iter()
             .any(|k| line.contains(k))
         {
@@ -113,5 +116,13 @@ impl Theme {
         } else {
             self.text()
         }
+    }
+
+    /// Whether a log line is an alarm (ERROR/FATAL/PANIC/WARNING, not pgkeep's own).
+    pub fn is_alarm(line: &str) -> bool {
+        !line.starts_with(super::own_noise::LABEL)
+            && ["ERROR:", "FATAL:", "PANIC:", "WARNING:"]
+                .iter()
+                .any(|k| line.contains(k))
     }
 }

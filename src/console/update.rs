@@ -34,7 +34,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.log.push(format!("-- {n}"));
                 state.dirty = true;
             }
-            state.log.push(l);
+            let job_recent = state.job_running()
+                || state
+                    .history
+                    .last()
+                    .and_then(|r| r.ended_at)
+                    .is_some_and(|t| (state.now - t).num_seconds() <= 10);
+            let own = super::own_noise::is_own(&l, job_recent, state.own_checkpoint);
+            if l.contains("checkpoint starting") {
+                state.own_checkpoint = own;
+            } else if l.contains("checkpoint complete") {
+                state.own_checkpoint = false;
+            }
+            state.log.push(super::own_noise::label(l, own));
         }
         Msg::Log(LogEvent::Notice(n)) => {
             state.log.notice = Some(n);
@@ -58,6 +70,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::ScheduleSaved(r) => super::schedule_editor::saved(state, r),
         Msg::CrontabChanged(r) => super::schedule_editor::crontab_changed(state, r),
+        Msg::SelectBackup(path) => {
+            state.select_when_listed = Some(path);
+            select_pending(state);
+        }
         Msg::Terminate => {
             state.quit = true;
             return vec![Effect::Quit];
@@ -76,6 +92,22 @@ fn set_catalog(state: &mut State, entries: Vec<crate::engine::catalog::BackupEnt
         .and_then(|p| state.backups.iter().position(|e| e.path == p))
         .unwrap_or(state.selected)
         .min(state.backups.len().saturating_sub(1));
+    select_pending(state);
+}
+
+/// Selects the backup a job just wrote, once the catalog lists it.
+fn select_pending(state: &mut State) {
+    let Some(want) = &state.select_when_listed else {
+        return;
+    };
+    if let Some(i) = state
+        .backups
+        .iter()
+        .position(|e| e.path.file_name() == want.file_name())
+    {
+        state.selected = i;
+        state.select_when_listed = None;
+    }
 }
 
 fn request(state: &mut State, d: Dangerous) {
@@ -314,6 +346,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             state.search_input = Some(String::new());
         }
         KeyCode::Char('f') => state.log.toggle_follow(),
+        KeyCode::Char('w') => state.log.wrap = !state.log.wrap,
         KeyCode::Char('n') => {
             state.log.find(true);
         }

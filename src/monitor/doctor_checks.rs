@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use humansize::{format_size, BINARY};
 
 use super::checks::Check;
 use crate::engine::catalog::{BackupEntry, BackupStatus};
@@ -155,17 +154,17 @@ pub fn free_disk(dir: &Path, free: u64, last: Option<&BackupEntry>) -> Check {
             name,
             format!(
                 "{} free; no backup yet to estimate the next one from",
-                format_size(free, BINARY)
+                crate::format::size(free)
             ),
         );
     };
     let need = last.size.saturating_mul(3) / 2;
     let detail = format!(
         "{} free on the disk of {}, the next backup needs about {} (last: {})",
-        format_size(free, BINARY),
+        crate::format::size(free),
         dir.display(),
-        format_size(need, BINARY),
-        format_size(last.size, BINARY)
+        crate::format::size(need),
+        crate::format::size(last.size)
     );
     if free >= need {
         pass(name, detail)
@@ -185,7 +184,12 @@ pub fn last_backup(dir: &Path, last: Option<&BackupEntry>, now: DateTime<Utc>) -
         );
     };
     let hours = (now - last.time).num_hours();
-    let detail = format!("{} is {hours} h old ({})", last.name, last.status.label());
+    let detail = format!(
+        "{} is {} old ({})",
+        last.name,
+        crate::format::age((now - last.time).to_std().unwrap_or_default()),
+        last.status.label()
+    );
     if hours > MAX_BACKUP_AGE_HOURS {
         fail(
             name,
@@ -305,7 +309,7 @@ mod tests {
         assert!(!free_disk(Path::new("/b"), 1499, last).ok);
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
         let c = last_backup(Path::new("/b"), last, now);
-        assert!(!c.ok && c.detail.contains("30 h old"), "{c:?}");
+        assert!(!c.ok && c.detail.contains("30h00m old"), "{c:?}");
         assert_eq!(c.fix.as_deref(), Some("pgkeep backup"));
         let fresh = entry("shop_d.sql.gz", 2, 5, BackupStatus::Complete);
         assert!(last_backup(Path::new("/b"), Some(&fresh), now).ok);

@@ -50,6 +50,23 @@ struct Cursor {
     partial: Vec<u8>,
 }
 
+/// The last `n` lines of the file at `path` (for `pgkeep logs` without `-f`).
+pub fn tail_lines(path: &Path, n: usize) -> std::io::Result<Vec<String>> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL_WINDOW);
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // probably cut in the middle
+    }
+    let skip = lines.len().saturating_sub(n);
+    Ok(lines[skip..].iter().map(|l| l.to_string()).collect())
+}
+
 fn open_at_tail(path: &Path, tail: usize, tx: &UnboundedSender<LogEvent>) -> Option<Cursor> {
     let mut file = File::open(path).ok()?;
     let meta = file.metadata().ok()?;
@@ -146,6 +163,15 @@ mod tests {
             .await
             .unwrap()
             .unwrap()
+    }
+
+    #[test]
+    fn tail_lines_gives_the_last_n() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pg.log");
+        std::fs::write(&path, "one\ntwo\nthree\n").unwrap();
+        assert_eq!(tail_lines(&path, 2).unwrap(), vec!["two", "three"]);
+        assert_eq!(tail_lines(&path, 9).unwrap().len(), 3);
     }
 
     #[tokio::test]

@@ -73,21 +73,42 @@ pub async fn source_for(config: &Config, target: &dyn Target) -> Box<dyn LogSour
     })
 }
 
-/// The server's current log file (`pg_current_logfile()` against `data_directory`), when
-/// it exists and is readable from here.
+/// The server's current log file, when it exists and is readable from here:
+/// `pg_current_logfile()` against `data_directory` (logging_collector on); else, for a server
+/// on this host, the file its standard error goes to (`pg_ctl -l FILE`, read from
+/// `/proc/<backend pid>/fd/2` while connected).
 pub async fn current_logfile(target: &dyn Target) -> Option<PathBuf> {
     let client = crate::target::connect(target, target.database())
         .await
         .ok()?;
     let row = client
         .query_one(
-            "SELECT pg_current_logfile(), current_setting('data_directory')",
+            "SELECT pg_current_logfile(), current_setting('data_directory'), pg_backend_pid()",
             &[],
         )
         .await
         .ok()?;
     let file: Option<String> = row.get(0);
     let data_dir: String = row.get(1);
-    let path = Path::new(&data_dir).join(file?);
-    std::fs::File::open(&path).ok().map(|_| path)
+    let pid: i32 = row.get(2);
+    if let Some(f) = file {
+        let path = Path::new(&data_dir).join(f);
+        if std::fs::File::open(&path).is_ok() {
+            return Some(path);
+        }
+    }
+    stderr_file_of(pid)
+}
+
+/// The regular file a local postgres process writes its standard error to, if any (not a
+/// pipe, a terminal or /dev/null). Checks that the process is postgres, so a remote server's
+/// pid that happens to exist here is not mistaken for it.
+fn stderr_file_of(pid: i32) -> Option<PathBuf> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if !comm.trim().starts_with("postgres") {
+        return None;
+    }
+    let path = std::fs::read_link(format!("/proc/{pid}/fd/2")).ok()?;
+    let meta = std::fs::metadata(&path).ok()?;
+    (meta.is_file() && std::fs::File::open(&path).is_ok()).then_some(path)
 }

@@ -7,11 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::console::format;
 use crate::console::msg::{Dangerous, Effect, Msg};
 use crate::console::state::{Dialog, State};
 use crate::console::update::update;
 use crate::engine::catalog::BackupEntry;
+use crate::format;
 
 /// Keys: printable characters type, Backspace erases, Enter confirms, Esc cancels.
 pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {

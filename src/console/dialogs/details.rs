@@ -5,9 +5,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::console::format;
 use crate::console::state::State;
 use crate::engine::catalog::{BackupEntry, BackupStatus};
+use crate::format;
 
 /// Draws the details of `entry`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, entry: &BackupEntry) {
@@ -20,14 +20,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, entry: &BackupEntry) {
             Span::raw(v),
         ])
     };
-    let mut lines = vec![
-        kv("file", entry.path.display().to_string()),
+    // The path wraps after a `/`, its continuation rows under the value column.
+    let value_width = inner.width.saturating_sub(14).max(10) as usize;
+    let mut lines: Vec<Line> = format::wrap_words(&entry.path.display().to_string(), value_width)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| kv(if i == 0 { "file" } else { "" }, row))
+        .collect();
+    lines.extend([
         kv("database", entry.database.clone()),
         kv(
             "taken",
             format!(
                 "{} ({})",
-                format::local(entry.time),
+                format::local_zoned(entry.time),
                 format::ago(entry.time, state.now)
             ),
         ),
@@ -36,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, entry: &BackupEntry) {
             "status",
             super::super::panes::backups::status_text(&entry.status, state.now),
         ),
-    ];
+    ]);
     if let BackupStatus::VerifyFailed { message, .. } = &entry.status {
         lines.push(Line::from(Span::styled(message.clone(), t.fail())));
     }

@@ -21,6 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("J", "job history with each job's log"),
     ("/", "search the log; n / N next / previous match"),
     ("f", "follow the log on / off"),
+    ("w", "wrap long log lines on / off"),
     (
         "e  (schedule)",
         "edit the schedule; Enter saves to pgkeep.toml",
@@ -36,7 +37,7 @@ pub const KEYS: &[(&str, &str)] = &[
 /// Draws the help overlay.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let t = state.theme;
-    let rect = super::centered(area, 64, KEYS.len() as u16 + 3);
+    let rect = super::centered(area, 70, KEYS.len() as u16 + 3);
     let inner = super::frame_dialog(frame, rect, "keys (Esc closes)", t.border(true));
     let mut lines: Vec<Line> = KEYS
         .iter()

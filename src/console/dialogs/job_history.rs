@@ -1,4 +1,4 @@
-//! `J`: this session's jobs, newest first, with the selected job's command line and log.
+//! `J`: the jobs of this and earlier sessions (from the journal), newest first, with the selected job's command line and log.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -6,10 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::console::format;
 use crate::console::msg::Effect;
 use crate::console::state::{Dialog, JobOutcome, JobRecord, State};
 use crate::console::theme::Theme;
+use crate::format;
 
 /// Keys: ↑/↓ (j/k) choose a job, Esc or J closes.
 pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
@@ -46,10 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
     );
     let inner = super::frame_dialog(frame, rect, "job history (Esc closes)", t.border(true));
     if state.history.is_empty() {
-        frame.render_widget(
-            Paragraph::new("No jobs in this session yet: b takes a backup."),
-            inner,
-        );
+        frame.render_widget(Paragraph::new("No jobs yet: b takes a backup."), inner);
         return;
     }
     let list_h = (state.history.len() as u16).min(inner.height / 3).max(1);

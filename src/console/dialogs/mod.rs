@@ -9,7 +9,7 @@ pub mod yes_no;
 
 use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
-use ratatui::widgets::{Block, BorderType, Borders, Clear};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Padding};
 use ratatui::Frame;
 
 use super::msg::Effect;
@@ -57,6 +57,19 @@ pub fn draw(frame: &mut Frame, state: &State) {
     }
 }
 
+/// `text` wrapped at words (a path after a `/`) into lines of at most `width` columns, all
+/// in `style`: ratatui's own wrap splits a path anywhere.
+pub fn wrapped(
+    text: &str,
+    width: u16,
+    style: ratatui::style::Style,
+) -> Vec<ratatui::text::Line<'static>> {
+    crate::format::wrap_words(text, width as usize)
+        .into_iter()
+        .map(|r| ratatui::text::Line::from(ratatui::text::Span::styled(r, style)))
+        .collect()
+}
+
 /// A rectangle of at most `w` x `h` centred in `area`.
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
@@ -69,7 +82,8 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
-/// Clears `rect` and draws a dialog frame titled `title`; returns the inner area.
+/// Clears `rect` and draws a dialog frame titled `title`; returns the inner area, one
+/// column in from each side border so text never touches it.
 pub fn frame_dialog(
     frame: &mut Frame,
     rect: Rect,
@@ -81,6 +95,7 @@ pub fn frame_dialog(
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
         .border_style(style)
+        .padding(Padding::horizontal(1))
         .title(format!(" {title} "));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);

@@ -2,6 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
@@ -42,7 +43,9 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 /// Draws the question with [ yes ] [ no ] buttons.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, question: &str, yes: bool) {
     let t = state.theme;
-    let rect = super::centered(area, 64, 7);
+    let width = area.width.min(64);
+    let mut lines = super::wrapped(question, width.saturating_sub(4), Style::default());
+    let rect = super::centered(area, width, lines.len() as u16 + 4);
     let inner = super::frame_dialog(frame, rect, "confirm", t.warn());
     let button = |label: &str, on: bool| {
         if on {
@@ -51,14 +54,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, question: &str, yes: b
             Span::raw(format!("[ {label} ]"))
         }
     };
-    let lines = vec![
-        Line::from(question.to_string()),
+    lines.extend([
         Line::from(""),
         Line::from(vec![
             button("yes (y)", yes),
             Span::raw("   "),
             button("no (n)", !yes),
         ]),
-    ];
+    ]);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

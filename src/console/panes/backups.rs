@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use crate::console::format;
 use crate::console::state::{Pane, State};
 use crate::console::theme::Theme;
 use crate::engine::catalog::{BackupEntry, BackupStatus};
+use crate::format;
 
 /// The status column's text: "complete", "verified 3h02m ago", "FAILED verification", ...
 pub fn status_text(s: &BackupStatus, now: DateTime<Utc>) -> String {
@@ -141,8 +141,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let block = super::block(state, Pane::Backups, &extra);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    // The detail line wraps onto a second row rather than losing its end.
+    let detail_rows = if detail(state).width() > inner.width as usize {
+        2
+    } else {
+        1
+    };
     let [table_area, detail_area] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+        Layout::vertical([Constraint::Min(1), Constraint::Length(detail_rows)]).areas(inner);
     if let Some(p) = &state.catalog_problem {
         frame.render_widget(
             Paragraph::new(Span::styled(p.clone(), t.fail())),
@@ -173,7 +179,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let mut widths = vec![
         Constraint::Length(16),
         Constraint::Length(10),
-        Constraint::Length(9),
+        Constraint::Length(10),
         Constraint::Length(22),
         Constraint::Length(16),
     ];
@@ -185,7 +191,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     }
     let table = Table::new(rows, widths).header(Row::new(titles).style(t.label()));
     frame.render_widget(table, table_area);
-    frame.render_widget(Paragraph::new(detail(state)), detail_area);
+    frame.render_widget(
+        Paragraph::new(detail(state)).wrap(ratatui::widgets::Wrap { trim: true }),
+        detail_area,
+    );
 }
 
 /// One line for the reduced layout.

@@ -50,8 +50,16 @@ fn title_extra(state: &State) -> String {
     } else {
         " · paused (f follows)"
     });
+    s.push_str(if log.wrap {
+        " · wrapped"
+    } else {
+        " · w wraps"
+    });
     if let Some(q) = &log.query {
-        s.push_str(&format!(" · /{q}: {} matching lines", log.match_count()));
+        match log.match_position() {
+            Some(i) => s.push_str(&format!(" · /{q}: {i}/{}", log.match_count())),
+            None => s.push_str(&format!(" · /{q}: {} matching lines", log.match_count())),
+        }
     }
     s
 }
@@ -86,6 +94,19 @@ pub fn hard_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
     rows.into_iter().map(Line::from).collect()
 }
 
+/// Replaces the last character of a full row with "…" (the line goes on; `w` shows it).
+fn end_with_ellipsis(row: &mut Line<'static>) {
+    while let Some(span) = row.spans.last_mut() {
+        let mut text = span.content.to_string();
+        if text.pop().is_some() {
+            text.push('…');
+            span.content = text.into();
+            return;
+        }
+        row.spans.pop();
+    }
+}
+
 /// The visible rows of a pane `height` rows high and `width` wide: the newest (or the
 /// scrolled-to) line at the bottom, long lines wrapped.
 pub fn visible_rows(state: &State, height: usize, width: usize) -> Vec<Line<'static>> {
@@ -111,6 +132,10 @@ pub fn visible_rows(state: &State, height: usize, width: usize) -> Vec<Line<'sta
             break;
         }
         let mut wrapped = hard_wrap(highlighted(t, l, query), width);
+        if !log.wrap && !Theme::is_alarm(l) && wrapped.len() > 1 {
+            wrapped.truncate(1);
+            end_with_ellipsis(&mut wrapped[0]);
+        }
         while let Some(r) = wrapped.pop() {
             rows.push(r);
         }

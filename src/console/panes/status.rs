@@ -6,9 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::console::format;
 use crate::console::state::{Pane, State};
 use crate::console::theme::Theme;
+use crate::format;
 use crate::monitor::status::{backup_age_level, latest_complete, Level, ServerStatus};
 
 fn kv(t: Theme, k: &str, v: Vec<Span<'static>>) -> Line<'static> {

@@ -252,7 +252,7 @@ impl Config {
 
     /// Parses TOML text into a config, checking values.
     pub fn parse(text: &str) -> std::result::Result<Config, String> {
-        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+        let cfg: Config = toml::from_str(text).map_err(|e| toml_error_line(text, &e))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -266,6 +266,21 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// A TOML error as one line: "line 3, column 5: unknown field `foo`, expected …" (toml's
+/// own text draws a caret diagram over several lines).
+fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {msg}")
+        }
+        None => msg,
     }
 }
 

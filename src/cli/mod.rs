@@ -42,10 +42,22 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
     /// Config file [default: ./pgkeep.toml when present]
-    #[arg(long, global = true, env = "PGKEEP_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "PGKEEP_CONFIG",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// Where backups are written [default: ./db_backups]
-    #[arg(long, global = true, env = "PGKEEP_BACKUP_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "PGKEEP_BACKUP_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub backup_dir: Option<PathBuf>,
     /// Database URL, postgresql://user@host:port/db (prefer PGPASSWORD or ~/.pgpass for the password)
     #[arg(
@@ -57,19 +69,43 @@ pub struct GlobalArgs {
     )]
     pub url: Option<String>,
     /// Directory holding pg_dump and psql [default: PATH]
-    #[arg(long, global = true, env = "PGKEEP_PG_BIN", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "PGKEEP_PG_BIN",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub pg_bin: Option<PathBuf>,
     /// How to reach the database [default: compose when a compose file is here, else direct]
-    #[arg(long, global = true, env = "PGKEEP_TARGET", value_enum)]
+    #[arg(
+        long,
+        global = true,
+        env = "PGKEEP_TARGET",
+        hide_env_values = true,
+        value_enum
+    )]
     pub target: Option<TargetKind>,
     /// Compose file of the deployment [default: ./docker-compose.yml or ./compose.yaml]
-    #[arg(long, global = true, env = "PGKEEP_COMPOSE_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "PGKEEP_COMPOSE_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub compose_file: Option<PathBuf>,
     /// Compose service running PostgreSQL [default: db]
-    #[arg(long, global = true, env = "PGKEEP_SERVICE", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "PGKEEP_SERVICE",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub service: Option<String>,
     /// gzip level 0-9 [default: 6]
-    #[arg(long, global = true, env = "PGKEEP_COMPRESSION_LEVEL", value_name = "N",
+    #[arg(long, global = true, env = "PGKEEP_COMPRESSION_LEVEL", hide_env_values = true, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: Option<u32>,
     /// On an error, also print its causes and (with RUST_BACKTRACE=1) where it happened

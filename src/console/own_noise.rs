@@ -16,9 +16,19 @@ const DURING_A_JOB: &[&str] = &[
     "checkpoint starting: immediate force wait",
 ];
 
+/// The application names pgkeep's jobs connect with (shown with `%a` in log_line_prefix).
+const APP_NAMES: &[&str] = &[
+    "pgkeep-verify-",
+    "pgkeep-backup-",
+    "pgkeep-restore-",
+    "pgkeep-version",
+];
+
 /// Whether `line` names pgkeep's scratch databases or connections, whenever it appears.
 pub fn names_pgkeep(line: &str) -> bool {
-    line.contains(SCRATCH_MARK) || line.contains("pgkeep-") || line.contains("_pre_restore_")
+    line.contains(SCRATCH_MARK)
+        || line.contains("_pre_restore_")
+        || APP_NAMES.iter().any(|a| line.contains(a))
 }
 
 /// Whether `line` was caused by pgkeep: it names pgkeep, or it is one of the lines a job's
@@ -63,6 +73,11 @@ mod tests {
             "LOG:  checkpoint complete: wrote 3 buffers",
             false,
             true
+        ));
+        assert!(!is_own(
+            "LOG:  listening on Unix socket \"/tmp/pgkeep-test-x/.s.PGSQL.5432\"",
+            true,
+            false
         ));
     }
 }

@@ -214,8 +214,12 @@ pub fn resolve(dir: &Path, spec: &str, database: Option<&str>) -> Result<BackupE
             });
     }
     let direct = PathBuf::from(spec);
+    let with_suffix = dir.join(format!("{spec}{BACKUP_SUFFIX}"));
     let path = if direct.is_file() {
         direct
+    } else if !dir.join(spec).exists() && !spec.ends_with(BACKUP_SUFFIX) && with_suffix.is_file() {
+        // `shop_2026-11-24T02-00-00Z` names `shop_2026-11-24T02-00-00Z.sql.gz`.
+        with_suffix
     } else {
         dir.join(spec)
     };

@@ -134,14 +134,16 @@ pub fn stream_checked(
     }
     if let Some(e) = decode_error {
         return Err(bad(format!(
-            "the gzip stream does not decode after {raw} bytes of SQL ({e}); the file is truncated or damaged"
+            "the gzip stream does not decode after {} bytes of SQL ({e}); the file is truncated or damaged",
+            crate::format::count(raw)
         )));
     }
     let mut scanner = DumpScanner::new();
     scanner.feed(&tail);
     if !scanner.complete() {
         return Err(StreamError::Bad(Error::Incomplete(format!(
-            "{name} has {raw} bytes of SQL and no trailer at the end"
+            "{name} has {} bytes of SQL and no trailer at the end",
+            crate::format::count(raw)
         ))));
     }
     Ok(raw)

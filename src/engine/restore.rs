@@ -193,8 +193,9 @@ async fn check_beside_safety_backup(
     let (checked, taken) = tokio::join!(check, take);
     let raw = checked?;
     sink.log(format!(
-        "{}: gzip stream, checksum and trailer ok ({raw} bytes of SQL)",
-        backup.name
+        "{}: gzip stream, checksum and trailer ok ({} of SQL)",
+        backup.name,
+        crate::format::size(raw)
     ));
     let out = taken?;
     sink.log(format!("safety backup {}", out.path.display()));

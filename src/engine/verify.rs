@@ -155,7 +155,10 @@ async fn compare_rows(
         });
     }
     Ok(VerifyOutcome {
-        message: format!("test restore ok: {tables} tables, {rows} rows match the manifest"),
+        message: format!(
+            "test restore ok: {tables} tables, {} rows match the manifest",
+            crate::format::count(rows as u64)
+        ),
     })
 }
 

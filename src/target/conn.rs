@@ -47,7 +47,7 @@ impl ConnParams {
     pub fn from_url(url: &str, env: EnvLookup) -> Result<ConnParams> {
         let cfg = tokio_postgres::Config::from_str(url).map_err(|e| {
             Error::Config(format!(
-                "cannot parse the database URL ({e}): expected postgresql://user:password@host:port/database"
+                "cannot parse the database URL ({e}): expected postgresql://user@host:port/database (the password goes in PGPASSWORD or ~/.pgpass)"
             ))
         })?;
         let mut p = ConnParams::from_env(env);

@@ -124,6 +124,11 @@ pub fn map_connect_error(e: tokio_postgres::Error, where_: &str, user: &str, db:
                 target: where_.to_string(),
                 user: user.to_string(),
             },
+            // "role … does not exist" shares 28000 with pg_hba.conf rejections; its fix is
+            // the user name, not the server's access rules.
+            "28000" if db_err.message().contains("does not exist") => Error::Other(format!(
+                "the server at {where_} has no role \"{user}\": check the user in the URL / PGUSER (or POSTGRES_USER of the compose service), or create it with `createuser {user}`"
+            )),
             "28000" => Error::AccessDenied {
                 target: where_.to_string(),
                 reason: db_err.message().to_string(),

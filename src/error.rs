@@ -147,15 +147,17 @@ impl Error {
     }
 }
 
-/// What to do about an unusable backup directory, from what is wrong with it.
+/// What to do about an unusable backup directory, from what is wrong with it: the same
+/// commands `pgkeep doctor` prints for the same problem.
 fn backup_dir_fix(path: &std::path::Path, reason: &str) -> String {
     let p = path.display();
     if reason.contains("not a directory") {
-        format!("move the file {p} away or choose another --backup-dir")
+        format!("fix: `mv {p} {p}.old && mkdir -m 700 {p}` or choose another --backup-dir")
     } else if reason.contains("read-only") {
         format!("remount the file system holding {p} read-write or choose another --backup-dir")
     } else {
-        format!("fix: `sudo chown -R $(id -u):$(id -g) {p}` or choose another --backup-dir")
+        let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+        format!("fix: `sudo chown -R {uid}:{gid} {p}` or choose another --backup-dir")
     }
 }
 

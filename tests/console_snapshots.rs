@@ -201,7 +201,7 @@ fn old_backup_and_failing_archiver_are_flagged() {
     a.failed_count = 3;
     a.last_failed_at = Some(now() - chrono::Duration::minutes(1));
     let term = render(&s, 120, 40);
-    let (x, y) = find(&term, "failed: 3").unwrap();
+    let (x, y) = find(&term, "3 failed attempts").unwrap();
     assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
     let (x, y) = find(&term, "— overdue").unwrap();
     assert_eq!(

@@ -57,12 +57,14 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
             );
             let a = &f.archiver;
             println!(
-                "WAL          wal_level {} · archive_mode {} · {} archived (last {}) · failed: {}{}",
+                "WAL          wal_level {} · archive_mode {} · {} archived (last {}) · {}{}",
                 f.wal_level,
                 a.archive_mode,
-                a.archived_count,
-                a.last_archived_at.map(ago).unwrap_or_else(|| "never".into()),
-                a.failed_count,
+                crate::format::count_i(a.archived_count),
+                a.last_archived_at
+                    .map(ago)
+                    .unwrap_or_else(|| "never".into()),
+                crate::format::plural(a.failed_count.max(0) as u64, "failed attempt"),
                 match (a.level(), a.last_failed_at) {
                     (Level::Ok, _) | (_, None) => String::new(),
                     (_, Some(t)) => format!(" (last failure {})", ago(t)),

@@ -161,6 +161,8 @@ pub struct State {
     pub select_when_listed: Option<PathBuf>,
     /// The latest status snapshot.
     pub status: Option<ServerStatus>,
+    /// How many rows the status pane is scrolled down (j/k when it is focused).
+    pub status_scroll: u16,
     /// The schedule.
     pub schedule: Option<ScheduleSummary>,
     /// The configuration in use (the schedule and alert grace drive the health warnings).
@@ -204,6 +206,7 @@ impl State {
             selected: 0,
             select_when_listed: None,
             status: None,
+            status_scroll: 0,
             schedule: None,
             config: Config::default(),
             health: Vec::new(),

@@ -419,6 +419,13 @@ fn pane_key(state: &mut State, key: KeyEvent) {
                 });
             }
         }
+        (Pane::Status, KeyCode::Down | KeyCode::Char('j')) => {
+            state.status_scroll = state.status_scroll.saturating_add(1).min(200)
+        }
+        (Pane::Status, KeyCode::Up | KeyCode::Char('k')) => {
+            state.status_scroll = state.status_scroll.saturating_sub(1)
+        }
+        (Pane::Status, KeyCode::Char('g') | KeyCode::Home) => state.status_scroll = 0,
         (Pane::Log, KeyCode::Down | KeyCode::Char('j')) => state.log.scroll(1),
         (Pane::Log, KeyCode::Up | KeyCode::Char('k')) => state.log.scroll(-1),
         (Pane::Log, KeyCode::PageDown) => state.log.scroll(10),

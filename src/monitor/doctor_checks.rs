@@ -113,10 +113,10 @@ pub fn wal_archiving(f: &ArchiverFacts, fix: Option<String>) -> Check {
         return fail(
             name,
             format!(
-                "archiving {} is failing ({} failed attempts in all, {} segments archived); the server log says why",
+                "archiving {} is failing ({} in all, {} archived); the server log says why",
                 f.last_failed_wal.as_deref().unwrap_or("a segment"),
-                f.failed_count,
-                f.archived_count
+                crate::format::plural(f.failed_count.max(0) as u64, "failed attempt"),
+                crate::format::count_i(f.archived_count)
             ),
             fix,
         );
@@ -126,7 +126,7 @@ pub fn wal_archiving(f: &ArchiverFacts, fix: Option<String>) -> Check {
             name,
             format!(
                 "{} segments archived, the last at {}",
-                f.archived_count,
+                crate::format::count_i(f.archived_count),
                 t.format("%Y-%m-%d %H:%M:%S UTC")
             ),
         ),

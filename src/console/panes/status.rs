@@ -80,15 +80,15 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
             ));
             let mut wal = vec![Span::raw(format!(
                 "{} archived, last {last} · ",
-                a.archived_count
+                format::count_i(a.archived_count)
             ))];
             let failed = match a.last_failed_at {
                 Some(x) if a.failed_count > 0 => format!(
-                    "failed: {} (last {})",
-                    a.failed_count,
+                    "{} (last {})",
+                    format::plural(a.failed_count.max(0) as u64, "failed attempt"),
                     format::ago(x, state.now)
                 ),
-                _ => format!("failed: {}", a.failed_count),
+                _ => format::plural(a.failed_count.max(0) as u64, "failed attempt"),
             };
             wal.push(Span::styled(failed, t.level(a.level())));
             out.push(kv(t, "archiving", wal));
@@ -167,16 +167,31 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
             out.push(Line::from(Span::styled(w.clone(), t.fail())));
         }
     }
-    for c in s.checks.iter().filter(|c| !c.ok) {
-        // The fix first: a long detail (the container check quotes log lines) would push it
-        // past the bottom of the pane.
-        let text = match &c.fix {
-            Some(f) => format!("✗ {} → {f} · {}", c.name, c.detail),
-            None => format!("✗ {}: {}", c.name, c.detail),
-        };
-        out.push(Line::from(Span::styled(text, t.fail())));
-    }
+    // Every failing check, first: below the facts they were cut off by the pane's bottom.
+    // The fix before the detail: a long detail (the container check quotes log lines) would
+    // push it out of sight.
+    let failing: Vec<Line<'static>> = s
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| {
+            let text = match &c.fix {
+                Some(f) => format!("✗ {} → {f} · {}", c.name, c.detail),
+                None => format!("✗ {}: {}", c.name, c.detail),
+            };
+            Line::from(Span::styled(text, t.fail()))
+        })
+        .collect();
+    out.splice(0..0, failing);
     out
+}
+
+/// How many troubleshooting checks fail in the latest snapshot.
+pub fn failing_count(state: &State) -> usize {
+    state
+        .status
+        .as_ref()
+        .map_or(0, |s| s.checks.iter().filter(|c| !c.ok).count())
 }
 
 fn backup_line(state: &State, s: &ServerStatus) -> Line<'static> {
@@ -216,6 +231,13 @@ pub fn summary(state: &State) -> Line<'static> {
                 Span::styled("status: ", t.label()),
                 Span::styled("server up", t.ok()),
             ];
+            let failing = failing_count(state);
+            if failing > 0 {
+                spans.push(Span::styled(
+                    format!(" · ✗ {}", format::plural(failing as u64, "failing check")),
+                    t.fail(),
+                ));
+            }
             if !state.health.is_empty() {
                 spans.push(Span::styled(
                     format!(" · ⚠ {} health warning(s)", state.health.len()),
@@ -235,13 +257,35 @@ pub fn summary(state: &State) -> Line<'static> {
     }
 }
 
-/// Draws the pane.
+/// Draws the pane; j/k scroll it when its lines do not fit.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
-    let block = super::block(state, Pane::Status, "");
+    let lines = lines(state);
+    let width = area.width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    let height = area.height.saturating_sub(2) as usize;
+    let max_scroll = rows.saturating_sub(height);
+    let scroll = (state.status_scroll as usize).min(max_scroll);
+    let mut extra = String::new();
+    let failing = failing_count(state);
+    if failing > 0 {
+        extra.push_str(&format!(
+            " · {}",
+            format::plural(failing as u64, "failing check")
+        ));
+    }
+    if max_scroll > 0 {
+        extra.push_str(if scroll < max_scroll {
+            " · more below (j/k scroll)"
+        } else {
+            " · j/k scroll"
+        });
+    }
+    let block = super::block(state, Pane::Status, &extra);
     frame.render_widget(
-        Paragraph::new(lines(state))
+        Paragraph::new(lines)
             .block(block)
-            .wrap(Wrap { trim: false }),
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0)),
         area,
     );
 }

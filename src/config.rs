@@ -61,6 +61,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Log pane settings.
     pub log: LogConfig,
+    /// The console's keys: action = "key" (see `console::keymap`).
+    pub keys: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             offsite: Vec::new(),
             alerts: AlertsConfig::default(),
             log: LogConfig::default(),
+            keys: Default::default(),
         }
     }
 }

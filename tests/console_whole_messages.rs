@@ -172,3 +172,32 @@ fn log_search_counts_and_own_noise_is_dim() {
     let screen = text(&term);
     assert!(screen.contains("/match: 3/4"), "{screen}");
 }
+
+#[test]
+fn remapped_keys_work_and_the_help_shows_them() {
+    use pgkeep::console::keymap::KeyMap;
+    use pgkeep::console::msg::Effect;
+    let mut s = state();
+    let table = [("backup".to_string(), "B".to_string())]
+        .into_iter()
+        .collect();
+    s.keys = KeyMap::from_config(&table).unwrap();
+    assert!(update(&mut s, key('b')).is_empty(), "b no longer backs up");
+    assert_eq!(update(&mut s, key('B')), vec![Effect::StartBackup]);
+    s.job = None;
+    s.flash = None;
+    update(&mut s, key('?'));
+    for (w, h) in SIZES {
+        let term = render(&s, w, h);
+        insta::assert_snapshot!(format!("help_remapped_{w}x{h}"), term.backend());
+        let screen = text(&term);
+        assert!(
+            screen.contains("B                take a backup now"),
+            "{w}x{h}:\n{screen}"
+        );
+        assert!(
+            screen.contains("[keys]"),
+            "{w}x{h}: says where to remap:\n{screen}"
+        );
+    }
+}

@@ -64,6 +64,7 @@ impl App {
             config.log.buffer_lines,
         );
         state.config = config.clone();
+        state.keys = super::keymap::KeyMap::from_config(&config.keys).unwrap_or_default();
         state.history = super::journal::load(&config.backup_dir);
         let journaled = state.history.len();
         let (schedule_tx, _) = watch::channel(config.schedule.clone());

@@ -287,35 +287,47 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
         frame.render_widget(Paragraph::new(lines), area);
         return;
     } else {
-        let keys: &[(&str, &str)] = &[
-            ("b", "backup"),
-            ("r", "restore"),
-            ("v", "verify"),
-            ("D", "delete"),
-            ("c", "cancel"),
-            ("J", "jobs"),
-            ("/", "search"),
-            ("f", "follow"),
-            ("Tab", "pane"),
-            ("?", "help"),
-            ("q", "quit"),
-        ];
-        let schedule_keys: &[(&str, &str)] = &[
-            ("e", "edit schedule"),
-            ("1-3 p", "preset"),
-            ("i", "install"),
-            ("u", "remove"),
-            ("b", "backup"),
-            ("Tab", "pane"),
-            ("?", "help"),
-            ("q", "quit"),
-        ];
-        let keys = if state.focus == Pane::Schedule {
-            schedule_keys
+        use super::keymap::Action;
+        let k = |a: Action| state.keys.label(a);
+        let (b, r, v, d, c, j, s, f, help, q) = (
+            k(Action::Backup),
+            k(Action::Restore),
+            k(Action::Verify),
+            k(Action::Delete),
+            k(Action::Cancel),
+            k(Action::Jobs),
+            k(Action::Search),
+            k(Action::Follow),
+            k(Action::Help),
+            k(Action::Quit),
+        );
+        let keys: Vec<(&str, &str)> = if state.focus == Pane::Schedule {
+            vec![
+                ("e", "edit schedule"),
+                ("1-3 p", "preset"),
+                ("i", "install"),
+                ("u", "remove"),
+                (&b, "backup"),
+                ("Tab", "pane"),
+                (&help, "help"),
+                (&q, "quit"),
+            ]
         } else {
-            keys
+            vec![
+                (&b, "backup"),
+                (&r, "restore"),
+                (&v, "verify"),
+                (&d, "delete"),
+                (&c, "cancel"),
+                (&j, "jobs"),
+                (&s, "search"),
+                (&f, "follow"),
+                ("Tab", "pane"),
+                (&help, "help"),
+                (&q, "quit"),
+            ]
         };
-        let keys = keys_that_fit(keys, area.width as usize);
+        let keys = keys_that_fit(&keys, area.width as usize);
         let mut spans = Vec::new();
         for (k, what) in keys {
             spans.push(Span::styled(format!(" {k}"), t.key()));

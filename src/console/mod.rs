@@ -9,6 +9,7 @@ pub mod app;
 pub mod dialogs;
 pub mod format;
 pub mod journal;
+pub mod keymap;
 pub mod layout;
 pub mod log_view;
 pub mod msg;
@@ -96,6 +97,7 @@ fn shell_quote(s: &str) -> String {
 
 /// Opens the console on a terminal; returns the process exit code.
 pub async fn run(ctx: &Context) -> Result<i32> {
+    keymap::KeyMap::from_config(&ctx.config.keys).map_err(crate::Error::Config)?;
     let target: Arc<dyn Target> = Arc::from(ctx.target().await?);
     let prefix = cli_prefix(ctx, target.as_ref());
     let mut app = app::App::new(ctx.config.clone(), target, prefix);

@@ -143,6 +143,8 @@ pub struct State {
     pub now: DateTime<Utc>,
     /// Colours.
     pub theme: Theme,
+    /// The global keys in force (`[keys]` in pgkeep.toml).
+    pub keys: super::keymap::KeyMap,
     /// The focused pane.
     pub focus: Pane,
     /// The protected database.
@@ -197,6 +199,7 @@ impl State {
         State {
             now: Utc::now(),
             theme: Theme::from_env(),
+            keys: Default::default(),
             focus: Pane::Backups,
             database: database.to_string(),
             backup_dir,

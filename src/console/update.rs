@@ -4,6 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::keymap::Action;
 use super::msg::{Dangerous, Effect, Msg};
 use super::state::{ActiveJob, Dialog, JobOutcome, JobRecord, Pane, State};
 use crate::engine::progress::{JobEvent, JobKind, JobProgress};
@@ -181,7 +182,7 @@ fn start_job(
     entry: Option<Box<crate::engine::catalog::BackupEntry>>,
 ) -> Vec<Effect> {
     if state.job_running() {
-        state.flash = Some("a job is already running: wait for it or cancel it with c".into());
+        state.flash = Some(busy_text(state));
         return Vec::new();
     }
     let (what, command, effect) = match (kind, entry) {
@@ -293,21 +294,25 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     state.flash = None;
-    match key.code {
-        KeyCode::Char('q') => return quit(state),
-        KeyCode::Tab => state.focus = state.focus.cycle(true),
-        KeyCode::BackTab => state.focus = state.focus.cycle(false),
-        KeyCode::Char('?') => state.dialog = Some(Dialog::Help),
-        KeyCode::Char('J') => {
+    let action = match key.code {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => state.keys.action(c),
+        _ => None,
+    };
+    match (action, key.code) {
+        (Some(Action::Quit), _) => return quit(state),
+        (_, KeyCode::Tab) => state.focus = state.focus.cycle(true),
+        (_, KeyCode::BackTab) => state.focus = state.focus.cycle(false),
+        (Some(Action::Help), _) => state.dialog = Some(Dialog::Help),
+        (Some(Action::Jobs), _) => {
             state.dialog = Some(Dialog::JobHistory {
                 selected: state.history.len().saturating_sub(1),
             })
         }
-        KeyCode::Char('b') => return start_job(state, JobKind::Backup, None),
-        KeyCode::Char('r' | 'v') if state.job_running() => {
-            state.flash = Some("a job is already running: wait for it or cancel it with c".into())
+        (Some(Action::Backup), _) => return start_job(state, JobKind::Backup, None),
+        (Some(Action::Restore | Action::Verify), _) if state.job_running() => {
+            state.flash = Some(busy_text(state))
         }
-        KeyCode::Char('r') => {
+        (Some(Action::Restore), _) => {
             match restorable(state) {
                 Some(entry) => return update(state, Msg::Request(Dangerous::Restore { entry })),
                 None => state.flash = Some(
@@ -316,18 +321,19 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 ),
             }
         }
-        KeyCode::Char('v') => match restorable(state) {
+        (Some(Action::Verify), _) => match restorable(state) {
             Some(entry) => return start_job(state, JobKind::Verify, Some(entry)),
             None => state.flash = Some("select a finished backup to verify".into()),
         },
-        KeyCode::Char('D') => {
+        (Some(Action::Delete), _) => {
             let busy = state
                 .selected_backup()
                 .is_some_and(|e| super::panes::backups::being_written(state, e));
             if busy {
-                state.flash = Some(
-                    "the running backup is writing this file: cancel it with c instead".into(),
-                );
+                state.flash = Some(format!(
+                    "the running backup is writing this file: cancel it with {} instead",
+                    state.keys.label(Action::Cancel)
+                ));
             } else if let Some(e) = state.selected_backup().cloned() {
                 return update(
                     state,
@@ -335,27 +341,34 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 );
             }
         }
-        KeyCode::Char('c') => {
+        (Some(Action::Cancel), _) => {
             if state.job_running() {
                 return update(state, Msg::Request(Dangerous::CancelJob));
             }
             state.flash = Some("no job is running".into());
         }
-        KeyCode::Char('/') => {
+        (Some(Action::Search), _) => {
             state.focus = Pane::Log;
             state.search_input = Some(String::new());
         }
-        KeyCode::Char('f') => state.log.toggle_follow(),
-        KeyCode::Char('w') => state.log.wrap = !state.log.wrap,
-        KeyCode::Char('n') => {
+        (Some(Action::Follow), _) => state.log.toggle_follow(),
+        (Some(Action::Wrap), _) => state.log.wrap = !state.log.wrap,
+        (Some(Action::NextMatch), _) => {
             state.log.find(true);
         }
-        KeyCode::Char('N') => {
+        (Some(Action::PrevMatch), _) => {
             state.log.find(false);
         }
         _ => pane_key(state, key),
     }
     Vec::new()
+}
+
+fn busy_text(state: &State) -> String {
+    format!(
+        "a job is already running: wait for it or cancel it with {}",
+        state.keys.label(Action::Cancel)
+    )
 }
 
 fn quit(state: &mut State) -> Vec<Effect> {

@@ -1,56 +1,78 @@
-//! `?`: every key the console understands.
+//! `?`: every key the console understands, with the keys in force (`[keys]` in pgkeep.toml
+//! remaps the global ones).
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use crate::console::keymap::{Action, ACTIONS};
 use crate::console::state::State;
 
-/// Every key with what it does.
-pub const KEYS: &[(&str, &str)] = &[
+/// Keys that are not remappable, with what they do.
+pub const FIXED_KEYS: &[(&str, &str)] = &[
     ("Tab / Shift-Tab", "next / previous pane"),
-    ("↑ ↓  j k", "move the selection or scroll the log"),
+    ("↑ ↓  j k", "move the selection, scroll the log or status"),
     ("g / G", "first / last backup or log line"),
     ("Enter", "details of the selected backup"),
-    ("b", "take a backup now"),
-    ("r", "restore the selected backup (type the name)"),
-    ("v", "verify the selected backup (test restore)"),
-    ("D", "delete the selected backup (asks first)"),
-    ("c", "cancel the running job (asks first)"),
-    ("J", "job history with each job's log"),
-    ("/", "search the log; n / N next / previous match"),
-    ("f", "follow the log on / off"),
-    ("w", "wrap long log lines on / off"),
     (
-        "e  (schedule)",
-        "edit the schedule; Enter saves to pgkeep.toml",
+        "e or Enter",
+        "(schedule pane) edit the schedule; in the editor Enter saves to pgkeep.toml, Esc cancels",
     ),
     ("1 2 3  p", "preset: daily 02:00, every 6 h, Sunday 03:00"),
-    ("Tab (editing)", "next preset; Esc cancels the edit"),
     ("i / u", "install / remove the crontab (asks first)"),
-    ("?", "this help"),
-    ("q  Ctrl-C", "quit (asks while a job runs)"),
-    ("Esc", "close a dialog"),
 ];
+
+/// Every key with what it does: the global keys in force first, then the fixed ones.
+pub fn keys(state: &State) -> Vec<(String, String)> {
+    let k = |a: Action| state.keys.label(a);
+    let mut v: Vec<(String, String)> = Vec::new();
+    for (a, _, _, what) in ACTIONS {
+        match a {
+            Action::NextMatch => v.push((
+                format!("{} / {}", k(Action::NextMatch), k(Action::PrevMatch)),
+                "next / previous match of the search".into(),
+            )),
+            Action::PrevMatch => {}
+            Action::Quit => v.push((format!("{}  Ctrl-C", k(*a)), what.to_string())),
+            _ => v.push((k(*a), what.to_string())),
+        }
+    }
+    v.extend(
+        FIXED_KEYS
+            .iter()
+            .map(|(k, w)| (k.to_string(), w.to_string())),
+    );
+    v
+}
 
 /// Draws the help overlay.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let t = state.theme;
-    let rect = super::centered(area, 70, KEYS.len() as u16 + 3);
-    let inner = super::frame_dialog(frame, rect, "keys (Esc closes)", t.border(true));
-    let mut lines: Vec<Line> = KEYS
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<16}"), t.key()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
+    let keys = keys(state);
+    let width = area.width.min(84);
+    let text_width = width.saturating_sub(4 + 17) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    for (k, what) in &keys {
+        for (i, row) in crate::format::wrap_words(what, text_width)
+            .into_iter()
+            .enumerate()
+        {
+            let key = if i == 0 { k.as_str() } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:<17}"), t.key()),
+                Span::raw(row),
+            ]));
+        }
+    }
     lines.push(Line::from(Span::styled(
-        " every action also exists as a pgkeep subcommand",
+        "remap keys under [keys] in pgkeep.toml · every action is a subcommand too",
         t.dim(),
     )));
-    frame.render_widget(Paragraph::new(lines), inner);
+    let rect = super::centered(area, width, lines.len() as u16 + 2);
+    let inner = super::frame_dialog(frame, rect, "keys (Esc closes)", t.border(true));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }

@@ -182,6 +182,17 @@ fn demo_creates_loads_reuses_stops_and_resets() {
     let mode = std::fs::metadata(&backups[0]).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
+    // `pgkeep logs` prints the demo server's log (the file the console's log pane follows).
+    let out = pgkeep_in(&dir, &["--config", cfg, "logs", "-n", "5"]);
+    assert!(out.status.success(), "logs failed: {}", common::stderr(&out));
+    let text = common::stdout(&out);
+    assert_eq!(text.lines().count(), 5, "-n 5 prints 5 lines:\n{text}");
+    let log = std::fs::read_to_string(config.log.file.as_ref().unwrap()).unwrap();
+    assert!(
+        text.lines().all(|l| log.contains(l)),
+        "the lines come from the demo's server log:\n{text}"
+    );
+
     // Starting again reuses the running cluster and keeps the data.
     demo_sql(port, "INSERT INTO customers (name, contact, email, street, postcode, city) VALUES ('Marker B.V.', 'M', 'm@x.nl', 'Kade 1', '1000 AA', 'Amsterdam')");
     let out = pgkeep_in(&dir, &["demo", "--no-console"]);

@@ -184,7 +184,11 @@ fn demo_creates_loads_reuses_stops_and_resets() {
 
     // `pgkeep logs` prints the demo server's log (the file the console's log pane follows).
     let out = pgkeep_in(&dir, &["--config", cfg, "logs", "-n", "5"]);
-    assert!(out.status.success(), "logs failed: {}", common::stderr(&out));
+    assert!(
+        out.status.success(),
+        "logs failed: {}",
+        common::stderr(&out)
+    );
     let text = common::stdout(&out);
     assert_eq!(text.lines().count(), 5, "-n 5 prints 5 lines:\n{text}");
     let log = std::fs::read_to_string(config.log.file.as_ref().unwrap()).unwrap();

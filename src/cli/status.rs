@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
     }
     let age = s.last_backup_age(now);
     let last = match s.last_backup_at {
-        Some(t) => format!("{} ({})", ago(t), crate::format::local(t)),
+        Some(t) => format!("{} ({})", ago(t), crate::format::local_zoned(t)),
         None => "none yet: run `pgkeep backup`".into(),
     };
     let flag = match backup_age_level(age) {

@@ -157,7 +157,7 @@ async fn compare_rows(
     Ok(VerifyOutcome {
         message: format!(
             "test restore ok: {tables} tables, {} rows match the manifest",
-            crate::format::count(rows as u64)
+            crate::format::count(rows)
         ),
     })
 }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod dialogs;
 pub mod format;
+pub mod job_update;
 pub mod journal;
 pub mod keymap;
 pub mod layout;

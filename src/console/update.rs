@@ -4,10 +4,11 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::job_update::{busy_text, on_job, start_job};
 use super::keymap::Action;
 use super::msg::{Dangerous, Effect, Msg};
-use super::state::{ActiveJob, Dialog, JobOutcome, JobRecord, Pane, State};
-use crate::engine::progress::{JobEvent, JobKind, JobProgress};
+use super::state::{Dialog, Pane, State};
+use crate::engine::progress::JobKind;
 use crate::monitor::logs::LogEvent;
 
 /// Applies one message; returns what the runner must do.
@@ -175,104 +176,6 @@ fn confirmed(state: &mut State, d: Dangerous) -> Vec<Effect> {
     }
 }
 
-/// Records a new job and returns its start effect; refuses while another runs.
-fn start_job(
-    state: &mut State,
-    kind: JobKind,
-    entry: Option<Box<crate::engine::catalog::BackupEntry>>,
-) -> Vec<Effect> {
-    if state.job_running() {
-        state.flash = Some(busy_text(state));
-        return Vec::new();
-    }
-    let (what, command, effect) = match (kind, entry) {
-        (JobKind::Backup, _) => (
-            format!("backup of {}", state.database),
-            format!("{} backup", state.cli_prefix),
-            Effect::StartBackup,
-        ),
-        (JobKind::Restore, Some(e)) => (
-            format!("restore of {} from {}", state.database, e.name),
-            format!("{} restore {}", state.cli_prefix, e.name),
-            Effect::StartRestore { entry: e },
-        ),
-        (JobKind::Verify, Some(e)) => (
-            format!("verification of {}", e.name),
-            format!("{} verify {}", state.cli_prefix, e.name),
-            Effect::StartVerify { entry: e },
-        ),
-        (_, None) => return Vec::new(),
-    };
-    let mut progress = JobProgress::default();
-    progress.reduce(&JobEvent::Started {
-        kind,
-        what: what.clone(),
-    });
-    state.job = Some(ActiveJob {
-        progress,
-        cancel_requested: false,
-    });
-    state.history.push(JobRecord {
-        kind,
-        what: what.clone(),
-        command: command.clone(),
-        started_at: state.now,
-        ended_at: None,
-        outcome: JobOutcome::Running,
-        log: Vec::new(),
-    });
-    state
-        .log
-        .push(format!("pgkeep: {what} started ($ {command})"));
-    state.flash = None;
-    vec![effect]
-}
-
-fn on_job(state: &mut State, event: JobEvent) -> Vec<Effect> {
-    let Some(job) = state.job.as_mut() else {
-        return Vec::new();
-    };
-    job.progress.reduce(&event);
-    let cancelled = job.cancel_requested;
-    let what = job.progress.what.clone();
-    let now = state.now;
-    let outcome = match &event {
-        JobEvent::Finished(msg) => Some(JobOutcome::Succeeded(msg.clone())),
-        JobEvent::Failed(_) if cancelled => Some(JobOutcome::Cancelled),
-        JobEvent::Failed(msg) => Some(JobOutcome::Failed(msg.clone())),
-        _ => None,
-    };
-    if let JobEvent::Log(line) = &event {
-        state.log.push(format!("pgkeep: {line}"));
-        if let Some(r) = state.current_record() {
-            r.log.push(line.clone());
-        }
-    }
-    let Some(outcome) = outcome else {
-        return Vec::new();
-    };
-    let summary = match &outcome {
-        JobOutcome::Succeeded(m) => format!("{what} finished: {m}"),
-        JobOutcome::Failed(m) => format!("{what} FAILED: {m}"),
-        _ => format!("{what} cancelled; nothing was changed"),
-    };
-    state.log.push(format!("pgkeep: {summary}"));
-    if let Some(r) = state.current_record() {
-        r.log.push(summary.clone());
-        r.ended_at = Some(now);
-        r.outcome = outcome.clone();
-    }
-    state.job = None;
-    state.flash = Some(summary);
-    if let JobOutcome::Failed(message) = outcome {
-        state.dialog = Some(Dialog::Error {
-            title: format!("{what} failed"),
-            message,
-        });
-    }
-    vec![Effect::RefreshCatalog]
-}
-
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if key.kind == crossterm::event::KeyEventKind::Release {
         state.dirty = false;
@@ -362,13 +265,6 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         _ => pane_key(state, key),
     }
     Vec::new()
-}
-
-fn busy_text(state: &State) -> String {
-    format!(
-        "a job is already running: wait for it or cancel it with {}",
-        state.keys.label(Action::Cancel)
-    )
 }
 
 fn quit(state: &mut State) -> Vec<Effect> {

@@ -201,3 +201,33 @@ fn remapped_keys_work_and_the_help_shows_them() {
         );
     }
 }
+
+#[test]
+fn the_job_history_keeps_the_selected_job_in_view() {
+    use pgkeep::console::state::{JobOutcome, JobRecord};
+    use pgkeep::engine::progress::JobKind;
+    let mut s = state();
+    s.history = (0..30)
+        .map(|i| JobRecord {
+            kind: JobKind::Verify,
+            what: format!("verification number {i}"),
+            command: "pgkeep verify x".into(),
+            started_at: s.now,
+            ended_at: Some(s.now),
+            outcome: JobOutcome::Succeeded("ok".into()),
+            log: vec![],
+        })
+        .collect();
+    s.dialog = Some(Dialog::JobHistory { selected: 2 });
+    for (w, h) in SIZES {
+        let screen = text(&render(&s, w, h));
+        assert!(
+            screen.contains("verification number 2 "),
+            "{w}x{h}:\n{screen}"
+        );
+        assert!(
+            screen.contains(" ok "),
+            "{w}x{h}: the outcome stays on the row"
+        );
+    }
+}

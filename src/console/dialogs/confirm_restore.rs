@@ -73,7 +73,7 @@ pub fn draw(
         Line::from(Span::styled(format!("  {}", entry.name), t.label())),
         Line::from(format!(
             "  taken {} ({}), {}, {}",
-            format::local(entry.time),
+            format::local_zoned(entry.time),
             format::ago(entry.time, state.now),
             format::size(entry.size),
             entry.status.label()

@@ -52,12 +52,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
     let list_h = (state.history.len() as u16).min(inner.height / 3).max(1);
     let [list, detail] =
         Layout::vertical([Constraint::Length(list_h + 1), Constraint::Min(1)]).areas(inner);
+    // Newest first; the window slides so the selected job stays in view.
+    let n = state.history.len();
+    let rows = list_h as usize;
+    let from_newest = n.saturating_sub(1).saturating_sub(selected);
+    let skip = from_newest.saturating_sub(rows.saturating_sub(1));
     let lines: Vec<Line> = state
         .history
         .iter()
         .enumerate()
         .rev()
-        .take(list_h as usize)
+        .skip(skip)
+        .take(rows)
         .map(|(i, r)| job_line(t, r, state, i == selected))
         .collect();
     frame.render_widget(Paragraph::new(lines), list);

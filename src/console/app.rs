@@ -183,7 +183,12 @@ impl App {
                 return;
             }
             if let Err(e) = super::journal::append(&self.config.backup_dir, r) {
-                self.state.flash = Some(format!("cannot write the job journal: {e}"));
+                // Not on the bottom line: that holds the job's own result.
+                let path = super::journal::path(&self.config.backup_dir);
+                self.state.log.push(format!(
+                    "pgkeep: cannot write the job journal {}: {e}",
+                    path.display()
+                ));
             }
             self.journaled += 1;
         }

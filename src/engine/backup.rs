@@ -273,6 +273,11 @@ async fn dump_into(
             scanner.bytes
         )));
     }
+    if let Some(reason) = crate::engine::backupinfo::empty_dump_reason(facts, &scanner.tables) {
+        return Err(Error::Other(format!(
+            "the dump is incomplete: {reason}; no backup was written"
+        )));
+    }
     for w in err_text.lines().filter(|l| !l.trim().is_empty()) {
         sink.log(format!("pg_dump: {w}"));
     }
@@ -308,7 +313,8 @@ async fn wait_for_free_name(dir: &Path, database: &str) -> chrono::DateTime<Utc>
     loop {
         let now = Utc::now();
         let name = catalog::backup_name(database, now);
-        if !dir.join(&name).exists() && !dir.join(format!("{name}.partial")).exists() {
+        let taken = |p: PathBuf| std::fs::symlink_metadata(p).is_ok();
+        if !taken(dir.join(&name)) && !taken(dir.join(format!("{name}.partial"))) {
             return now;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

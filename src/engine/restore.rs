@@ -44,7 +44,7 @@ pub struct RestoreOutcome {
 }
 
 /// The label of safety backups.
-pub const SAFETY_LABEL: &str = "pre-restore";
+pub const SAFETY_LABEL: &str = crate::engine::catalog::SAFETY_LABEL;
 
 /// Restores `backup` into the target's database (or `opts.into`), never losing the live one.
 pub async fn restore(
@@ -64,6 +64,7 @@ pub async fn restore(
             backup.name
         )));
     }
+    crate::engine::catalog::refuse_damaged(backup, "restore")?;
     let admin = scratch::admin_connect_avoiding(target, &live).await?;
     if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
         sink.log(line);

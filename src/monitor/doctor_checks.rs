@@ -48,7 +48,8 @@ pub struct DirFacts {
 pub fn backup_dir(dir: &Path, facts: Option<DirFacts>, uid: u32, gid: u32) -> Check {
     let name = "backup dir";
     let shown = dir.display();
-    let chown = format!("sudo chown -R {uid}:{gid} {shown}");
+    let chown =
+        crate::engine::fsutil::backup_dir_ownership_fix(dir, &uid.to_string(), &gid.to_string());
     match facts {
         None => fail(
             name,
@@ -253,7 +254,7 @@ mod tests {
         assert!(!c.ok);
         assert_eq!(
             c.fix.as_deref(),
-            Some("sudo chown -R 1000:1000 /srv/app/db_backups")
+            Some("sudo chown 1000:1000 /srv/app/db_backups && sudo chmod go-w /srv/app/db_backups")
         );
         let c = backup_dir(Path::new("/x"), None, 0, 0);
         assert_eq!(c.fix.as_deref(), Some("mkdir -p -m 700 /x"));

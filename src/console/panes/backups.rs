@@ -20,6 +20,7 @@ pub fn status_text(s: &BackupStatus, now: DateTime<Utc>) -> String {
         BackupStatus::VerifyFailed { .. } => "FAILED verification".into(),
         BackupStatus::ChecksumMismatch => "DAMAGED (size differs)".into(),
         BackupStatus::Interrupted => "INTERRUPTED".into(),
+        BackupStatus::DamagedManifest { .. } => "DAMAGED manifest".into(),
         other => other.label().into(),
     }
 }

@@ -75,7 +75,12 @@ fn an_older_backup_copied_over_the_newest_with_a_damaged_manifest_is_refused() {
         );
     }
     let status = stdout(&pgkeep(&db, dir.path(), &["status", "--json"]));
-    assert!(!status.is_empty());
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let health = v["health"].to_string();
+    assert!(
+        health.contains(&newest_name) && health.contains("damaged manifest"),
+        "{health}"
+    );
 
     let out = pgkeep(
         &db,

@@ -67,6 +67,11 @@ pub async fn backup(
     sink.phase(Phase::Check);
     fsutil::ensure_private_dir(dir)?;
     let _lock = DbLock::acquire(dir, &database)?;
+    if let Some(line) =
+        crate::engine::leftovers::removed_line(&crate::engine::leftovers::remove_stale(dir))
+    {
+        sink.log(line);
+    }
 
     let client = target::connect(target, &database).await?;
     let facts = server_facts(&client).await?;

@@ -9,6 +9,7 @@ pub mod dumpscan;
 pub mod dumpstream;
 pub mod filename;
 pub mod fsutil;
+pub mod leftovers;
 pub mod load;
 pub mod lock;
 pub mod manifest;

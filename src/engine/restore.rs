@@ -83,6 +83,11 @@ pub async fn restore(
     }
     fsutil::ensure_private_dir(dir)?;
     let _lock = restore_lock(dir, &dest)?;
+    if let Some(line) =
+        crate::engine::leftovers::removed_line(&crate::engine::leftovers::remove_stale(dir))
+    {
+        sink.log(line);
+    }
     let mut safety = None;
     if opts.safety_backup && opts.into.is_none() {
         safety = Some(check_beside_safety_backup(target, dir, backup, opts, sink, cancel).await?);

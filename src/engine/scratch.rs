@@ -100,24 +100,39 @@ pub async fn create(admin: &Client, name: &str, like: Option<&DbProps>) -> Resul
     admin.batch_execute(&sql).await.map_err(target::sql_error)
 }
 
-/// Drops a database, ending any session still in it. Missing is fine.
+/// Drops a database, ending any session still in it (an autovacuum worker included: a drop
+/// that finds the database still in use is retried a few times). Missing is fine.
 pub async fn drop(admin: &Client, name: &str) -> Result<()> {
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(target::sql_error)
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match admin.batch_execute(&sql).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code().is_some_and(|c| c.code() == "55006") && attempt < 10 => {
+                let _ = admin
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                          WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        &[&name],
+                    )
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(target::sql_error(e)),
+        }
+    }
 }
 
-/// Scratch databases whose process is gone and that have no sessions.
+/// Scratch databases whose process is gone and that have no client sessions (autovacuum or
+/// other background workers in them do not count: the drop ends them).
 pub async fn abandoned(admin: &Client) -> Result<Vec<String>> {
     let rows = admin
         .query(
             "SELECT d.datname FROM pg_database d
               WHERE strpos(d.datname, $1) > 0
-                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)
+                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                 WHERE a.datid = d.oid AND a.backend_type = 'client backend')
               ORDER BY 1",
             &[&SCRATCH_MARK],
         )

@@ -157,7 +157,7 @@ async fn load_and_swap(
         }
         (None, Some(props)) => {
             let live = target.database();
-            let previous = scratch::pre_restore_name(live, Utc::now());
+            let previous = scratch::free_pre_restore_name(admin, live, Utc::now()).await?;
             swap::swap(admin, live, scratch_db, &previous, props, sink).await?;
             sink.log(format!("{live} restored; the replaced database is kept as {previous} until `pgkeep cleanup`"));
             Ok(Some(previous))

@@ -54,11 +54,41 @@ pub fn pre_restore_name(database: &str, at: DateTime<Utc>) -> String {
     format!("{}{tail}", prefix(database, MAX_NAME - tail.len()))
 }
 
-/// True for a `<db>_pre_restore_<14 digits>` name.
+/// True for a `<db>_pre_restore_<14 digits>` name, or `<…>_<n>` when two restores replaced
+/// the database within one second.
 pub fn is_pre_restore(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     name.rsplit_once(PRE_RESTORE_MARK).is_some_and(|(db, ts)| {
-        !db.is_empty() && ts.len() == 14 && ts.bytes().all(|b| b.is_ascii_digit())
+        let (ts, n) = ts.split_once('_').unwrap_or((ts, "0"));
+        !db.is_empty() && ts.len() == 14 && digits(ts) && digits(n)
     })
+}
+
+/// A name for the replaced database that no database has yet: [`pre_restore_name`], with
+/// `_2`, `_3`, … added when a restore in the same second took it.
+pub async fn free_pre_restore_name(
+    admin: &Client,
+    database: &str,
+    at: DateTime<Utc>,
+) -> Result<String> {
+    let base = pre_restore_name(database, at);
+    for n in 1..1000u32 {
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            let tail = format!("_{n}");
+            format!("{}{tail}", prefix(&base, MAX_NAME - tail.len()))
+        };
+        let taken = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(target::sql_error)?
+            .is_some();
+        if !taken {
+            return Ok(name);
+        }
+    }
+    Ok(base)
 }
 
 /// Whether a process with this pid exists on this host.
@@ -204,6 +234,8 @@ mod tests {
         assert_eq!(n, "shop_pre_restore_20261124020005");
         assert!(is_pre_restore(&n));
         assert!(!is_pre_restore("shop_pre_restore_2026"));
+        assert!(is_pre_restore("shop_pre_restore_20261124020005_2"));
+        assert!(!is_pre_restore("shop_pre_restore_20261124020005_x"));
         assert!(pre_restore_name(&"é".repeat(40), t).len() <= 63);
     }
 

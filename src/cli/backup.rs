@@ -26,6 +26,15 @@ pub struct BackupArgs {
 
 /// Runs `pgkeep backup`.
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
+    if let Some(l) = args
+        .label
+        .as_deref()
+        .filter(|l| l.chars().any(char::is_control))
+    {
+        color_eyre::eyre::bail!(
+            "the label {l:?} contains a line break or another control character: give a one-line label"
+        );
+    }
     let target = match ctx.target().await {
         Err(e) if args.scheduled => return super::schedule::scheduled_unreachable(ctx, e).await,
         t => t?,

@@ -21,6 +21,11 @@ pub struct ListArgs {
 
 /// Runs `pgkeep list`.
 pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
+    if let Err(e) = crate::schedule::parse_config(&ctx.config.schedule) {
+        eprintln!(
+            "pgkeep: warning: the backup schedule in the config is not valid ({e}): scheduled backups will not run; fix [schedule] in pgkeep.toml (`pgkeep schedule show` explains)"
+        );
+    }
     let entries = catalog::scan(&ctx.config.backup_dir)?;
     let places = where_they_live(ctx, &entries).await;
     let place = |e: &BackupEntry| {

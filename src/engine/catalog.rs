@@ -312,6 +312,12 @@ pub fn resolve(dir: &Path, spec: &str, database: Option<&str>) -> Result<BackupE
         dir.join(spec)
     };
     let meta = std::fs::metadata(&path).map_err(|_| Error::NoSuchBackup(spec.to_string()))?;
+    if !meta.is_file() {
+        return Err(Error::Refused(format!(
+            "{} is not a regular file (a device, pipe or directory never ends or is no backup): give a backup file from `pgkeep list`",
+            path.display()
+        )));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -366,6 +372,17 @@ mod tests {
         let latest = resolve(d.path(), "latest", None).unwrap();
         assert_eq!(latest.name, "a_2026-01-01T00-00-00Z.sql.gz");
         assert!(resolve(d.path(), "nope.sql.gz", None).is_err());
+    }
+
+    #[test]
+    fn endless_inputs_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        for spec in ["/dev/zero", "/dev/urandom", "/tmp"] {
+            assert!(
+                matches!(resolve(d.path(), spec, None), Err(Error::Refused(_))),
+                "{spec}"
+            );
+        }
     }
 
     #[test]

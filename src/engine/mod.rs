@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod leftovers;
 pub mod load;
 pub mod lock;
+pub mod lockwait;
 pub mod manifest;
 pub mod pgtools;
 pub mod precheck;

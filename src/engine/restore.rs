@@ -193,6 +193,7 @@ async fn check_beside_safety_backup(
     let b = BackupOptions {
         label: Some(SAFETY_LABEL.into()),
         compression_level: opts.compression_level,
+        lock_wait_timeout: None,
     };
     let backup_sink = without_phases(sink);
     let take = backup::backup(target, dir, &b, &backup_sink, &both);

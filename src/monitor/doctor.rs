@@ -87,6 +87,11 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
     checks.push(judge::schedule(&summary.expression, &summary.crontab));
     checks.push(judge::last_backup(&dir, last, Utc::now()));
     checks.push(health_check(&entries, config));
+    if let (Some(c), Some(t)) = (&client, &target) {
+        if let Some(v) = super::vanished::check(c, &entries, t.database()).await {
+            checks.push(v);
+        }
+    }
     checks
 }
 

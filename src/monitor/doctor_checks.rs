@@ -145,7 +145,15 @@ pub fn newest_complete<'a>(
         e.status.is_restorable()
             && !matches!(e.status, BackupStatus::VerifyFailed { .. })
             && database.is_none_or(|d| e.database == d)
+            && !is_empty_safety_backup(e)
     })
+}
+
+/// A `pre-restore` safety backup of a database without rows: it proves nothing about the
+/// data, so it never counts as "the last backup" for health.
+pub fn is_empty_safety_backup(e: &BackupEntry) -> bool {
+    e.label.as_deref() == Some(crate::engine::catalog::SAFETY_LABEL)
+        && e.manifest.as_ref().is_none_or(|m| m.total_rows() == 0)
 }
 
 /// Enough free space for the next backup: 1.5 times the last one.

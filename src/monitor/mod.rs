@@ -9,3 +9,4 @@ pub mod doctor_checks;
 pub mod file_log;
 pub mod logs;
 pub mod status;
+pub mod vanished;

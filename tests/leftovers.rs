@@ -4,19 +4,12 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use common::{cluster, partial_backups, pgkeep, stderr, stdout};
 
 fn plant_stale(dir: &Path, db: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let partial = dir.join(format!("{db}_2026-01-01T00-00-00Z.sql.gz.partial"));
     std::fs::write(&partial, b"half a safety backup").unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&partial)
-        .unwrap()
-        .set_modified(SystemTime::now() - Duration::from_secs(300))
-        .unwrap();
     let tmp = dir.join(format!(
         "{db}_2026-01-01T00-00-00Z.sql.gz.json.999999999-0.tmp"
     ));

@@ -1,19 +1,20 @@
 //! Stale files a killed run leaves in the backup directory: `*.partial` backups (a killed
 //! backup or `pre-restore` safety backup) and `*.tmp` files of a manifest write. Any command
 //! that writes into the directory removes them first, never one that is being written now:
-//! a `.partial` only when its database's backup lock is free (every backup holds it while it
-//! writes) and it has not changed for a minute (an `offsite pull` writes without that lock);
-//! a `.tmp` only when the process named in it is gone.
+//! a `.partial` only when its database's backup lock and pull lock are free (every backup
+//! holds the first while it writes, every `offsite pull` the second); a `.tmp` only when the
+//! process named in it is gone.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use crate::engine::catalog::{self, PARTIAL_SUFFIX};
 use crate::engine::fsutil::{self, TMP_SUFFIX};
 use crate::engine::lock::DbLock;
 
-/// A `.partial` younger than this is left alone (it may be an offsite pull in progress).
-const QUIET_FOR: Duration = Duration::from_secs(60);
+/// The lock an `offsite pull` of a backup of `database` holds while it writes its `.partial`.
+pub fn pull_lock_name(database: &str) -> String {
+    format!("{database}.pull")
+}
 
 /// Removes stale `.partial` and `.tmp` files from `dir`; returns their names.
 pub fn remove_stale(dir: &Path) -> Vec<String> {
@@ -28,14 +29,12 @@ pub fn remove_stale(dir: &Path) -> Vec<String> {
             continue;
         }
         let stale = if name.ends_with(PARTIAL_SUFFIX) {
-            let quiet = meta
-                .modified()
-                .ok()
-                .and_then(|m| SystemTime::now().duration_since(m).ok())
-                .is_some_and(|age| age >= QUIET_FOR);
-            quiet
-                && catalog::parse_name(&name)
-                    .is_some_and(|(db, _)| DbLock::acquire(dir, &db).is_ok())
+            catalog::parse_name(&name).is_some_and(|(db, _)| {
+                // Both held at once, so neither can start writing while we look.
+                let backup = DbLock::acquire(dir, &db);
+                let pull = DbLock::acquire(dir, &pull_lock_name(&db));
+                backup.is_ok() && pull.is_ok()
+            })
         } else if name.ends_with(TMP_SUFFIX) && name.contains(".json.") {
             fsutil::temp_owner(&name).is_none_or(|pid| !pid_alive(pid))
         } else {
@@ -72,18 +71,12 @@ fn pid_alive(pid: i32) -> bool {
 mod tests {
     use super::*;
 
-    fn age(path: &Path, secs: u64) {
-        let f = std::fs::File::options().write(true).open(path).unwrap();
-        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
-            .unwrap();
-    }
-
     #[test]
     fn killed_runs_leftovers_go_running_ones_stay() {
         let d = tempfile::tempdir().unwrap();
         let p = |n: &str| d.path().join(n);
         let old_partial = p("shop_2026-01-01T00-00-00Z.sql.gz.partial");
-        let fresh_partial = p("shop_2026-01-02T00-00-00Z.sql.gz.partial");
+        let pulling_partial = p("pulled_2026-01-02T00-00-00Z.sql.gz.partial");
         let locked_partial = p("busy_2026-01-01T00-00-00Z.sql.gz.partial");
         let dead_tmp = p("shop_2026-01-01T00-00-00Z.sql.gz.json.999999999-0.tmp");
         let old_tmp = p("shop_2026-01-01T00-00-00Z.sql.gz.json.tmp");
@@ -93,7 +86,7 @@ mod tests {
         ));
         for f in [
             &old_partial,
-            &fresh_partial,
+            &pulling_partial,
             &locked_partial,
             &dead_tmp,
             &old_tmp,
@@ -101,12 +94,11 @@ mod tests {
         ] {
             std::fs::write(f, b"x").unwrap();
         }
-        age(&old_partial, 120);
-        age(&locked_partial, 120);
         let _held = DbLock::acquire(d.path(), "busy").unwrap();
+        let _pulling = DbLock::acquire(d.path(), &pull_lock_name("pulled")).unwrap();
         let removed = remove_stale(d.path());
         assert_eq!(removed.len(), 3, "{removed:?}");
         assert!(!old_partial.exists() && !dead_tmp.exists() && !old_tmp.exists());
-        assert!(fresh_partial.exists() && locked_partial.exists() && live_tmp.exists());
+        assert!(pulling_partial.exists() && locked_partial.exists() && live_tmp.exists());
     }
 }

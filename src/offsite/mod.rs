@@ -119,6 +119,14 @@ pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled
         })?),
         None => None,
     };
+    // Held while the `.partial` exists, so no other command takes it for a killed run's.
+    let _pulling = match catalog::parse_name(name) {
+        Some((db, _)) => Some(crate::engine::lock::DbLock::acquire(
+            backup_dir,
+            &crate::engine::leftovers::pull_lock_name(&db),
+        )?),
+        None => None,
+    };
     let partial = backup_dir.join(format!("{name}.partial"));
     let _ = std::fs::remove_file(&partial);
     let got = store.get_file(name, &partial).await;

@@ -46,6 +46,12 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
         }
         Err(e) => vec![format!("cannot read the backups: {e}")],
     };
+    for c in crate::monitor::cron_health::checks(&ctx.config.backup_dir, &sched.crontab) {
+        if !c.ok {
+            let fix = c.fix.map(|f| format!(" (fix: {f})")).unwrap_or_default();
+            health.push(format!("{}: {}{fix}", c.name, c.detail));
+        }
+    }
     health.dedup();
     if args.json {
         let mut v = serde_json::to_value(&s)?;

@@ -85,6 +85,7 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
     }
     let summary = crate::schedule::summary(&config.schedule);
     checks.push(judge::schedule(&summary.expression, &summary.crontab));
+    checks.extend(super::cron_health::checks(&dir, &summary.crontab));
     checks.push(judge::last_backup(&dir, last, Utc::now()));
     checks.push(health_check(&entries, config));
     if let (Some(c), Some(t)) = (&client, &target) {

@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod container;
+pub mod cron_health;
 pub mod docker_logs;
 pub mod doctor;
 pub mod doctor_checks;

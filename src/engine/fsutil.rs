@@ -1,4 +1,4 @@
-//! File-system helpers for durable, private files: 0700 directories, 0600 files, fsync of
+//! File-system helpers for durable, private files: 0711 backup directories, 0600 files, fsync of
 //! files and directories, atomic replace, free space.
 
 use std::fs::{self, File, OpenOptions};
@@ -8,13 +8,20 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Creates `dir` (and parents) with mode 0700 if missing and checks it is writable.
+/// Mode of a backup directory pgkeep creates: the operator's; others may pass through to
+/// `wal/` (the database server's), never list or write it.
+pub const BACKUP_DIR_MODE: u32 = 0o711;
+
+/// Creates `dir` (and parents) if missing, mode 0711 (others may pass through to `wal/`,
+/// which the database server writes, but never list or write the directory; every file in it
+/// is 0600), and checks it is writable and safe (see [`unsafe_dir_reason`]).
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(BACKUP_DIR_MODE)
             .create(dir)
+            .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(BACKUP_DIR_MODE)))
             .map_err(|e| Error::BackupDir {
                 path: dir.to_path_buf(),
                 reason: format!("cannot create it ({e})"),

@@ -42,6 +42,8 @@ pub struct DirFacts {
     pub writable: bool,
     /// Its owner's uid.
     pub owner: u32,
+    /// Anyone may create files in it (and so plant symlinks).
+    pub world_writable: bool,
 }
 
 /// The backup directory exists, is writable and belongs to this user (`uid`, `gid`).
@@ -72,6 +74,11 @@ pub fn backup_dir(dir: &Path, facts: Option<DirFacts>, uid: u32, gid: u32) -> Ch
                     ", and is not writable"
                 }
             ),
+            Some(chown),
+        ),
+        Some(f) if f.world_writable => fail(
+            name,
+            format!("{shown} is world-writable: any user could plant files (symlinks) in it"),
             Some(chown),
         ),
         Some(f) if !f.writable => fail(
@@ -257,6 +264,7 @@ mod tests {
             is_dir: true,
             writable: false,
             owner: 999,
+            world_writable: false,
         };
         let c = backup_dir(Path::new("/srv/app/db_backups"), Some(f), 1000, 1000);
         assert!(!c.ok);
@@ -270,8 +278,15 @@ mod tests {
             is_dir: true,
             writable: true,
             owner: 1000,
+            world_writable: false,
         };
         assert!(backup_dir(Path::new("/x"), Some(ok), 1000, 1000).ok);
+        let open = DirFacts {
+            world_writable: true,
+            ..ok
+        };
+        let c = backup_dir(Path::new("/x"), Some(open), 1000, 1000);
+        assert!(!c.ok && c.fix.unwrap().contains("chmod go-w /x"));
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod file_log;
 pub mod logs;
 pub mod status;
 pub mod vanished;
+pub mod wal_perms;

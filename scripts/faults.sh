@@ -54,7 +54,9 @@ SPAN_BACKUP=$(echo "($t1 - $t0) * 1.1" | bc); SPAN_RESTORE=$(echo "($t2 - $t1) *
 lost=0; incomplete=0; killed=0; failed_scenarios=0
 fail() { echo "FAIL: $*" >&2; failed_scenarios=$((failed_scenarios + 1)); }
 
-# Every backup `list` calls finished must be complete: gzip intact, trailer, sha256 as the manifest says.
+# Every backup `list` calls finished must be complete: gzip intact, trailer, sha256 as the
+# manifest says. A finished backup never changes, so each is checked once.
+declare -A checked=()
 check_listed() {
   local name path sha
   for name in $(pk list --json | python3 -c '
@@ -62,6 +64,8 @@ import json, sys
 for e in json.load(sys.stdin):
     if e["status"]["state"] in ("complete", "verified", "no-manifest", "verify-failed"):
         print(e["name"])'); do
+    [ -n "${checked[$name]:-}" ] && continue
+    checked[$name]=1
     path=$BK/$name
     if ! gzip -t "$path" 2>/dev/null || ! gzip -dc "$path" | tail -c 200 | grep -q "dump complete"; then
       echo "incomplete backup listed as finished: $name" >&2; incomplete=$((incomplete + 1)); continue

@@ -128,7 +128,7 @@ fn a_database_named_with_slashes_stays_inside_the_backup_dir() {
 
     let list = pgkeep(&evil, &dir, &["list", "--json"]);
     assert!(
-        stdout(&list).contains(&evil.replace('/', "/")),
+        stdout(&list).contains(&evil),
         "{}",
         stdout(&list)
     );

@@ -127,11 +127,7 @@ fn a_database_named_with_slashes_stays_inside_the_backup_dir() {
     }
 
     let list = pgkeep(&evil, &dir, &["list", "--json"]);
-    assert!(
-        stdout(&list).contains(&evil),
-        "{}",
-        stdout(&list)
-    );
+    assert!(stdout(&list).contains(&evil), "{}", stdout(&list));
 
     // restore --into another hostile name: its lock stays inside too.
     let into = format!("/../..{}/into", outside.path().display());

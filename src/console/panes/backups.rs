@@ -104,6 +104,10 @@ pub fn detail(state: &State) -> Line<'static> {
             "never finished: not restorable; the next successful backup removes it (or D)",
             t.fail(),
         )),
+        (_, BackupStatus::DamagedManifest { reason }) => Line::from(Span::styled(
+            format!("{reason}: its checksum cannot be checked; restore or verify it only with --accept-unchecked"),
+            t.fail(),
+        )),
         (Some(m), _) => Line::from(vec![
             Span::styled("sha256 ", t.label()),
             Span::raw(format!("{}…", &m.sha256[..m.sha256.len().min(12)])),

@@ -15,7 +15,11 @@ fn cleanup_drops_an_abandoned_scratch_database_with_a_background_worker_in_it() 
     c.psql("postgres", &format!("CREATE DATABASE \"{scratch}\""));
     let mut worker = c
         .client_cmd("psql")
-        .args(["-X", "-q", &format!("dbname={scratch} replication=database")])
+        .args([
+            "-X",
+            "-q",
+            &format!("dbname={scratch} replication=database"),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -38,6 +42,10 @@ fn cleanup_drops_an_abandoned_scratch_database_with_a_background_worker_in_it() 
     let _ = worker.kill();
     let _ = worker.wait();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("dropped {scratch}")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("dropped {scratch}")),
+        "{}",
+        stdout(&out)
+    );
     assert!(!c.db_exists(&scratch));
 }

@@ -30,9 +30,21 @@ fn bad_inputs_are_one_clear_line() {
     let out = pgkeep(&db, dir.path(), &["backup", "--label", "two\nlines"]);
     one_line(&out, &["label", "one-line"]);
     assert!(common::complete_backups(dir.path()).is_empty());
-
     let out = pgkeep(&db, dir.path(), &["restore", "--yes", "/dev/zero"]);
     one_line(&out, &["/dev/zero", "not a regular file"]);
+
+    // A label with a line break written by an older version never breaks `list`.
+    assert!(pgkeep(&db, dir.path(), &["backup", "--label", "ok"])
+        .status
+        .success());
+    let file = common::complete_backups(dir.path()).remove(0);
+    let mpath = format!("{}.json", file.display());
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    m["label"] = "two\nlines".into();
+    std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
+    let list = common::stdout(&pgkeep(&db, dir.path(), &["list"]));
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains("two\\nlines"), "{list}");
 
     let cfg = dir.path().join("pgkeep.toml");
     std::fs::write(&cfg, "[schedule]\ncron = \"61 2 * * *\"\n").unwrap();

@@ -68,7 +68,7 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
             age(now, e.time),
             format_size(e.size, BINARY),
             e.database,
-            e.label.as_deref().unwrap_or(""),
+            one_line(e.label.as_deref().unwrap_or("")),
             status_text(e, now),
             where_col(e),
             e.name
@@ -113,6 +113,20 @@ pub fn status_text(e: &BackupEntry, now: DateTime<Utc>) -> String {
         BackupStatus::VerifyFailed { at, .. } => format!("FAILED verify {} ago", age(now, *at)),
         s => s.label().to_string(),
     }
+}
+
+/// `s` with line breaks and other control characters shown escaped (`\n`), so a label
+/// written by an older version or by hand never breaks the table.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A short age: "45s", "12m", "3h", "5d".

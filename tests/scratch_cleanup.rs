@@ -34,6 +34,7 @@ fn cleanup_drops_an_abandoned_scratch_database_with_a_background_worker_in_it() 
     );
     if seen.is_none() {
         let _ = worker.kill();
+        let _ = worker.wait();
         eprintln!("note: no walsender could connect (pg_hba): test skipped");
         return;
     }

@@ -26,6 +26,7 @@ failed=$(awk '/^test result:/ {n += $6} END {print n + 0}' "$log")
 skipped=$(awk '/^test result:/ {n += $8} END {print n + 0}' "$log")
 [ "$cargo_status" = 0 ] || [ "$failed" -gt 0 ] || failed=1   # a build failure runs nothing
 
+if FAULTS_TRIALS=5 FAULTS_SCALE=1 PGKEEP_BIN=$(pwd)/target/debug/pgkeep scripts/faults.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 if [ -x scripts/test-docker.sh ]; then
   if scripts/test-docker.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi

@@ -155,6 +155,29 @@ pub fn backup_health(entries: &[BackupEntry], config: &Config, now: DateTime<Utc
             }
         }
     }
+    let damaged: Vec<&BackupEntry> = entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.status,
+                BackupStatus::DamagedManifest { .. } | BackupStatus::ChecksumMismatch
+            )
+        })
+        .collect();
+    if let Some(first) = damaged.first() {
+        let why = match &first.status {
+            BackupStatus::DamagedManifest { reason } => format!("damaged manifest: {reason}"),
+            _ => "its size differs from its manifest".to_string(),
+        };
+        let more = match damaged.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        warnings.push(format!(
+            "backup {} is damaged ({why}){more}: it cannot be restored with a checksum; take a fresh backup with `pgkeep backup`, then inspect or delete it",
+            first.name
+        ));
+    }
     let latest_check = entries
         .iter()
         .filter_map(|e| match &e.status {

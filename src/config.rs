@@ -45,6 +45,9 @@ pub struct Config {
     pub pg_bin: Option<PathBuf>,
     /// gzip level 0-9.
     pub compression_level: u32,
+    /// Seconds a backup may wait for a table lock before it fails naming the session that
+    /// holds it; 0 waits as long as it takes (progress says what it waits for).
+    pub lock_wait_timeout: u64,
     /// Which target to use.
     pub target: TargetKind,
     /// Compose target settings.
@@ -72,6 +75,7 @@ impl Default for Config {
             url: None,
             pg_bin: None,
             compression_level: DEFAULT_COMPRESSION_LEVEL,
+            lock_wait_timeout: 0,
             target: TargetKind::Auto,
             compose: ComposeConfig::default(),
             schedule: ScheduleConfig::default(),
@@ -303,6 +307,17 @@ mod tests {
     fn unknown_key_is_an_error() {
         let e = Config::parse("compresion_level = 3").unwrap_err();
         assert!(e.contains("compresion_level"), "{e}");
+    }
+
+    #[test]
+    fn lock_wait_timeout_is_read() {
+        assert_eq!(Config::parse("").unwrap().lock_wait_timeout, 0);
+        assert_eq!(
+            Config::parse("lock_wait_timeout = 30")
+                .unwrap()
+                .lock_wait_timeout,
+            30
+        );
     }
 
     #[test]

@@ -156,8 +156,10 @@ fn backup_dir_fix(path: &std::path::Path, reason: &str) -> String {
     } else if reason.contains("read-only") {
         format!("remount the file system holding {p} read-write or choose another --backup-dir")
     } else {
-        let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-        format!("fix: `sudo chown -R {uid}:{gid} {p}` or choose another --backup-dir")
+        format!(
+            "fix: `{}` or choose another --backup-dir",
+            crate::engine::fsutil::backup_dir_ownership_fix(path, "$(id -u)", "$(id -g)")
+        )
     }
 }
 

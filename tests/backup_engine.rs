@@ -28,6 +28,7 @@ fn opts() -> BackupOptions {
     BackupOptions {
         label: Some("engine".into()),
         compression_level: 1,
+        lock_wait_timeout: None,
     }
 }
 

@@ -219,7 +219,7 @@ fn disk_full_leaves_nothing_complete() {
     c.psql(&db, "CREATE TABLE t AS SELECT g, md5(g::text) || md5((g * 7)::text) AS h FROM generate_series(1, 150000) g");
     let mnt = tempfile::tempdir().unwrap();
     let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"])
         .arg(mnt.path())
         .output()
         .map(|o| o.status.success())

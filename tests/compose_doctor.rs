@@ -88,7 +88,11 @@ fn doctor_prints_the_chown_for_a_backup_dir_owned_by_someone_else() {
     assert_eq!(code, 1);
     let bd = check(&checks, "backup dir");
     assert_eq!(bd["ok"], false);
-    assert_eq!(bd["fix"], format!("sudo chown -R 0:0 {}", dir.display()));
+    let d = dir.display();
+    assert_eq!(
+        bd["fix"],
+        format!("sudo chown 0:0 {d} && sudo chmod go-w {d}")
+    );
     assert!(
         bd["detail"]
             .as_str()

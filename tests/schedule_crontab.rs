@@ -100,10 +100,20 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     let job = jobs[0];
     let exe = common::pgkeep_bin();
     assert!(job.starts_with("0 2 * * * cd "), "{job}");
+    assert!(job.contains(&format!("cd {} && ", dir.display())), "{job}");
     assert!(
-        job.contains(&format!("cd {} && {}", dir.display(), exe.display())),
+        job.contains(&format!("{} --backup-dir", exe.display())),
         "{job}"
     );
+    // cron's PATH is /usr/bin:/bin: the job carries the PATH that found docker and pg_dump.
+    assert!(job.contains(" && PATH="), "{job}");
+    // Nothing reachable yet under cron's environment: install says so.
+    assert!(
+        common::stderr(&first).contains("under cron's environment the job cannot reach"),
+        "{}",
+        common::stderr(&first)
+    );
+    assert!(!job.contains("PGPASSWORD"), "{job}");
     assert!(job.contains("backup --quiet --scheduled >> "), "{job}");
     assert!(
         job.contains(&format!(
@@ -121,6 +131,7 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
 
     let second = as_user(dir, &["schedule", "install"], None);
     assert!(second.status.success());
+
     assert!(
         common::stdout(&second).contains("already installed"),
         "{}",
@@ -249,6 +260,15 @@ fn run_job_line_like_cron(dir: &Path, job: &str) {
     let backups = common::complete_backups(&dir.join("db_backups"));
     assert_eq!(backups.len(), 1, "{log}");
     assert!(!log.contains(&c.password), "the password reached the log");
+    // With the connection in pgkeep.toml and ~/.pgpass, install proves the job under cron's
+    // environment and says so.
+    let proved = as_user(dir, &["schedule", "install"], None);
+    assert!(
+        common::stdout(&proved).contains("checked under cron's environment"),
+        "{}{}",
+        common::stdout(&proved),
+        common::stderr(&proved)
+    );
     std::fs::remove_file(&config).unwrap();
     std::fs::remove_file(&pgpass).unwrap();
 }

@@ -19,6 +19,9 @@ pub struct BackupArgs {
     /// No progress bar, even on a terminal (for cron)
     #[arg(long, short)]
     pub quiet: bool,
+    /// Fail when a table lock is held longer than SECS, naming the session holding it (overrides `lock_wait_timeout`; 0 waits as long as it takes)
+    #[arg(long, value_name = "SECS", env = "PGKEEP_LOCK_WAIT_TIMEOUT")]
+    pub lock_wait_timeout: Option<u64>,
     /// Run as the schedule does: afterwards verify by policy, copy offsite, prune, alert
     #[arg(long)]
     pub scheduled: bool,
@@ -26,6 +29,15 @@ pub struct BackupArgs {
 
 /// Runs `pgkeep backup`.
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
+    if let Some(l) = args
+        .label
+        .as_deref()
+        .filter(|l| l.chars().any(char::is_control))
+    {
+        color_eyre::eyre::bail!(
+            "the label {l:?} contains a line break or another control character: give a one-line label"
+        );
+    }
     let target = match ctx.target().await {
         Err(e) if args.scheduled => return super::schedule::scheduled_unreachable(ctx, e).await,
         t => t?,
@@ -40,6 +52,12 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     let opts = BackupOptions {
         label: args.label.clone(),
         compression_level: ctx.config.compression_level,
+        lock_wait_timeout: Some(
+            args.lock_wait_timeout
+                .unwrap_or(ctx.config.lock_wait_timeout),
+        )
+        .filter(|s| *s > 0)
+        .map(std::time::Duration::from_secs),
     };
     let result = backup::backup(
         target.as_ref(),

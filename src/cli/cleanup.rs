@@ -20,6 +20,15 @@ pub struct CleanupArgs {
 /// Runs `pgkeep cleanup`.
 pub async fn run(ctx: &Context, args: CleanupArgs) -> Result<i32> {
     let target = ctx.target().await?;
+    let dir = &ctx.config.backup_dir;
+    let stale = if dir.is_dir() {
+        crate::engine::leftovers::remove_stale(dir)
+    } else {
+        Vec::new()
+    };
+    if let Some(line) = crate::engine::leftovers::removed_line(&stale) {
+        println!("{line}");
+    }
     let names = verify::leftover_databases(target.as_ref()).await?;
     if names.is_empty() {
         println!("no leftover databases: nothing to clean up");

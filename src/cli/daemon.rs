@@ -74,6 +74,7 @@ pub async fn run(ctx: &Context, args: DaemonArgs) -> Result<i32> {
             json: false,
             quiet: true,
             scheduled: true,
+            lock_wait_timeout: None,
         };
         match backup::run(ctx, quiet).await {
             Ok(0) => log("scheduled backup done"),

@@ -21,6 +21,11 @@ pub struct ListArgs {
 
 /// Runs `pgkeep list`.
 pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
+    if let Err(e) = crate::schedule::parse_config(&ctx.config.schedule) {
+        eprintln!(
+            "pgkeep: warning: the backup schedule in the config is not valid ({e}): scheduled backups will not run; fix [schedule] in pgkeep.toml (`pgkeep schedule show` explains)"
+        );
+    }
     let entries = catalog::scan(&ctx.config.backup_dir)?;
     let places = where_they_live(ctx, &entries).await;
     let place = |e: &BackupEntry| {
@@ -64,7 +69,7 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
             age(now, e.time),
             format::size(e.size),
             e.database,
-            e.label.as_deref().unwrap_or(""),
+            one_line(e.label.as_deref().unwrap_or("")),
             status_text(e, now),
             where_col(e),
             e.name
@@ -109,6 +114,20 @@ pub fn status_text(e: &BackupEntry, now: DateTime<Utc>) -> String {
         BackupStatus::VerifyFailed { at, .. } => format!("FAILED verify {} ago", age(now, *at)),
         s => s.label().to_string(),
     }
+}
+
+/// `s` with line breaks and other control characters shown escaped (`\n`), so a label
+/// written by an older version or by hand never breaks the table.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A short age, as everywhere else: "45s", "12m", "3h02m", "5d".

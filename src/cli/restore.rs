@@ -29,6 +29,9 @@ pub struct RestoreArgs {
     /// Skip the `pre-restore` backup of the current database (the replaced database is still kept)
     #[arg(long)]
     pub no_safety_backup: bool,
+    /// Restore a backup whose manifest is damaged, without a checksum check (written in the job log)
+    #[arg(long)]
+    pub accept_unchecked: bool,
     /// Print one JSON object with the result
     #[arg(long)]
     pub json: bool,
@@ -40,7 +43,12 @@ pub struct RestoreArgs {
 /// Runs `pgkeep restore`.
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     let target = ctx.target().await?;
-    let entry = resolve(&ctx.config.backup_dir, &args.backup, target.database())?;
+    let mut entry = resolve(&ctx.config.backup_dir, &args.backup, target.database())?;
+    let accepted = if args.accept_unchecked {
+        catalog::accept_unchecked(&mut entry)
+    } else {
+        None
+    };
     let dest = args
         .into
         .clone()
@@ -54,6 +62,12 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         &what,
         show_progress(args.quiet || args.json),
     );
+    if let Some(line) = accepted {
+        if !show_progress(args.quiet || args.json) {
+            eprintln!("pgkeep: warning: {line}");
+        }
+        sink.log(line);
+    }
     let cancel = progress_bar::cancel_on_signals();
     let opts = RestoreOptions {
         into: args.into.clone(),
@@ -103,19 +117,9 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     }
 }
 
-/// Finds the backup; `latest` skips `pre-restore` safety backups, so restoring `latest`
-/// twice does not restore the state the first restore replaced.
+/// Finds the backup (`latest` by the catalog's rule: never a `pre-restore` safety backup,
+/// never a silent fall-back past a damaged newest one).
 fn resolve(dir: &std::path::Path, spec: &str, database: &str) -> crate::Result<BackupEntry> {
-    if spec == "latest" {
-        let newest = catalog::scan(dir)?.into_iter().find(|e| {
-            e.status.is_restorable()
-                && e.database == database
-                && e.label.as_deref() != Some(restore::SAFETY_LABEL)
-        });
-        if let Some(e) = newest {
-            return Ok(e);
-        }
-    }
     catalog::resolve(dir, spec, Some(database))
 }
 

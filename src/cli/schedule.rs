@@ -60,6 +60,14 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
             }
             print!("{block}");
             warn_about_cron_environment();
+            let paths =
+                schedule::JobPaths::current(&ctx.config.backup_dir, ctx.global.config.as_deref())?;
+            match schedule::cron_check::prove(&paths) {
+                Ok(line) => println!("{line}"),
+                Err(why) => eprintln!(
+                    "pgkeep: warning: under cron's environment the job cannot reach the database: {why}; put the connection in pgkeep.toml and the password in ~/.pgpass, then run `pgkeep schedule install` again"
+                ),
+            }
             Ok(0)
         }
         ScheduleAction::Remove => {
@@ -159,11 +167,25 @@ pub async fn finish_scheduled(
             for l in report.lines() {
                 println!("{l}");
             }
+            let message = match report.ok() {
+                true => format!("backup ok: {}", out.path.display()),
+                false => format!(
+                    "backup ok ({}), but a later step failed: {}",
+                    out.path.display(),
+                    report.failures().join("; ")
+                ),
+            };
+            schedule::last_run::record(&ctx.config.backup_dir, report.ok(), &message);
             Ok(if report.ok() { 0 } else { 1 })
         }
         Err(e) => {
             sink.emit(JobEvent::Failed(e.to_string()));
             println!("{} backup FAILED: {e}", stamp());
+            schedule::last_run::record(
+                &ctx.config.backup_dir,
+                false,
+                &format!("backup FAILED: {e}"),
+            );
             let report = pipeline::after_failure(&ctx.config, target.database(), &e).await;
             for l in report.lines() {
                 println!("{l}");
@@ -178,6 +200,13 @@ pub async fn finish_scheduled(
 pub async fn scheduled_unreachable(ctx: &Context, e: crate::Error) -> Result<i32> {
     let stamp = Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
     println!("{stamp} backup FAILED: {e}");
+    if ctx.config.backup_dir.is_dir() {
+        crate::schedule::last_run::record(
+            &ctx.config.backup_dir,
+            false,
+            &format!("backup FAILED: {e}"),
+        );
+    }
     let database = ctx
         .config
         .url

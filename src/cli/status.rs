@@ -19,6 +19,18 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// The vanished-data alarm as a health warning with its fix, when the server answers.
+async fn vanished_warning(
+    target: &dyn crate::target::Target,
+    entries: &[catalog::BackupEntry],
+) -> Option<String> {
+    let client = crate::target::connect(target, target.database())
+        .await
+        .ok()?;
+    let check = crate::monitor::vanished::check(&client, entries, target.database()).await?;
+    (!check.ok).then(|| format!("{}: run `{}`", check.detail, crate::monitor::vanished::FIX))
+}
+
 /// Runs `pgkeep status`: exit 0 when the server is reachable, 1 when not.
 pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
     let target = ctx.target().await?;
@@ -26,10 +38,21 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
     let sched = schedule::summary(&ctx.config.schedule);
     let code = if s.reachable() { 0 } else { 1 };
     let now = chrono::Utc::now();
-    let health = match catalog::scan(&ctx.config.backup_dir) {
-        Ok(entries) => alerts::backup_health(&entries, &ctx.config, now),
+    let mut health = match catalog::scan(&ctx.config.backup_dir) {
+        Ok(entries) => {
+            let mut h = alerts::backup_health(&entries, &ctx.config, now);
+            h.extend(vanished_warning(target.as_ref(), &entries).await);
+            h
+        }
         Err(e) => vec![format!("cannot read the backups: {e}")],
     };
+    for c in crate::monitor::cron_health::checks(&ctx.config.backup_dir, &sched.crontab) {
+        if !c.ok {
+            let fix = c.fix.map(|f| format!(" (fix: {f})")).unwrap_or_default();
+            health.push(format!("{}: {}{fix}", c.name, c.detail));
+        }
+    }
+    health.dedup();
     if args.json {
         let mut v = serde_json::to_value(&s)?;
         v["health"] = serde_json::json!(health);

@@ -15,6 +15,9 @@ pub struct VerifyArgs {
     /// The backup: a name from `pgkeep list`, a path, `latest`, or `all`
     #[arg(value_name = "BACKUP|latest|all")]
     pub backup: String,
+    /// Verify a backup whose manifest is damaged, without a checksum check (written in the job log)
+    #[arg(long)]
+    pub accept_unchecked: bool,
     /// Print a JSON array of results
     #[arg(long)]
     pub json: bool,
@@ -56,6 +59,16 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
             &format!("verify of {}", e.name),
             show_progress(args.quiet || args.json),
         );
+        let mut accepted = e.clone();
+        if args.accept_unchecked {
+            if let Some(line) = catalog::accept_unchecked(&mut accepted) {
+                if !show_progress(args.quiet || args.json) {
+                    eprintln!("pgkeep: warning: {line}");
+                }
+                sink.log(line);
+            }
+        }
+        let e = &accepted;
         let r = verify::verify(target.as_ref(), e, &sink, &cancel).await;
         match &r {
             Ok(o) => sink.emit(JobEvent::Finished(o.message.clone())),

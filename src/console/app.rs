@@ -201,6 +201,9 @@ impl App {
                 let opts = BackupOptions {
                     label: None,
                     compression_level: self.config.compression_level,
+                    lock_wait_timeout: Some(self.config.lock_wait_timeout)
+                        .filter(|s| *s > 0)
+                        .map(std::time::Duration::from_secs),
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 let tx = self.tx.clone();

@@ -23,6 +23,7 @@ use crate::engine::catalog::{self, BACKUP_SUFFIX, PARTIAL_SUFFIX};
 use crate::engine::dumpstream::{compress_stream, Shared, Written};
 use crate::engine::fsutil;
 use crate::engine::lock::DbLock;
+use crate::engine::lockwait;
 use crate::engine::manifest::{Manifest, FORMAT_VERSION};
 use crate::engine::pgtools;
 use crate::engine::progress::{Phase, Progress, Sink};
@@ -36,6 +37,9 @@ pub struct BackupOptions {
     pub label: Option<String>,
     /// gzip level 0-9.
     pub compression_level: u32,
+    /// How long pg_dump may wait for a table lock before the backup fails naming the
+    /// blocker; None waits as long as it takes (progress says what it waits for).
+    pub lock_wait_timeout: Option<Duration>,
 }
 
 /// A finished backup.
@@ -67,6 +71,11 @@ pub async fn backup(
     sink.phase(Phase::Check);
     fsutil::ensure_private_dir(dir)?;
     let _lock = DbLock::acquire(dir, &database)?;
+    if let Some(line) =
+        crate::engine::leftovers::removed_line(&crate::engine::leftovers::remove_stale(dir))
+    {
+        sink.log(line);
+    }
 
     let client = target::connect(target, &database).await?;
     let facts = server_facts(&client).await?;
@@ -222,6 +231,7 @@ async fn dump_into(
         .sum();
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut wait_since: Option<(Instant, String)> = None;
     let status = loop {
         tokio::select! {
             st = child.wait() => break st,
@@ -232,7 +242,30 @@ async fn dump_into(
                 return Err(Error::Cancelled);
             }
             _ = tick.tick() => {
-                let sample = sample_progress(client, app_name, &shared, rows_total, started).await;
+                let mut sample = sample_progress(client, app_name, &shared, rows_total, started).await;
+                match lockwait::waiting(client, app_name).await {
+                    Some(w) => {
+                        let what = w.describe();
+                        let since = match &wait_since {
+                            Some((t, seen)) if *seen == what => *t,
+                            _ => {
+                                sink.log(format!("pg_dump is waiting for {what}"));
+                                wait_since = Some((Instant::now(), what.clone()));
+                                Instant::now()
+                            }
+                        };
+                        sample.table = Some(format!("waiting for {what}"));
+                        if let Some(limit) = opts.lock_wait_timeout {
+                            if since.elapsed() >= limit {
+                                shared.stop.store(true, Ordering::Relaxed);
+                                let _ = child.kill().await;
+                                let _ = writer.await;
+                                return Err(w.timeout_error(since.elapsed()));
+                            }
+                        }
+                    }
+                    None => wait_since = None,
+                }
                 sink.emit(crate::engine::progress::JobEvent::Progress(sample));
             }
         }
@@ -273,6 +306,11 @@ async fn dump_into(
             scanner.bytes
         )));
     }
+    if let Some(reason) = crate::engine::backupinfo::empty_dump_reason(facts, &scanner.tables) {
+        return Err(Error::Other(format!(
+            "the dump is incomplete: {reason}; no backup was written"
+        )));
+    }
     for w in err_text.lines().filter(|l| !l.trim().is_empty()) {
         sink.log(format!("pg_dump: {w}"));
     }
@@ -308,7 +346,8 @@ async fn wait_for_free_name(dir: &Path, database: &str) -> chrono::DateTime<Utc>
     loop {
         let now = Utc::now();
         let name = catalog::backup_name(database, now);
-        if !dir.join(&name).exists() && !dir.join(format!("{name}.partial")).exists() {
+        let taken = |p: PathBuf| std::fs::symlink_metadata(p).is_ok();
+        if !taken(dir.join(&name)) && !taken(dir.join(format!("{name}.partial"))) {
             return now;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

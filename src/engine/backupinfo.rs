@@ -101,6 +101,9 @@ pub async fn server_facts(client: &Client) -> Result<ServerFacts> {
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+                AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                   AND d.deptype = 'e')
               ORDER BY 1",
             &[],
         )
@@ -120,6 +123,25 @@ pub async fn server_facts(client: &Client) -> Result<ServerFacts> {
         major: (num / 10000) as u32,
         db_size: Some(size.max(0) as u64),
         tables,
+    })
+}
+
+/// Why a finished dump cannot be complete: it copied no rows at all (no COPY statement)
+/// while the server said its tables hold rows (a pg_dump that printed only its trailer).
+pub fn empty_dump_reason(facts: &ServerFacts, counted: &[(String, u64)]) -> Option<String> {
+    if !counted.is_empty() {
+        return None;
+    }
+    let rows: u64 = facts
+        .tables
+        .iter()
+        .map(|t| progress_estimate(t.1, t.2))
+        .sum();
+    (rows > 0).then(|| {
+        format!(
+            "the dump copied no table data although the database holds about {rows} rows in {} tables",
+            facts.tables.len()
+        )
     })
 }
 
@@ -165,6 +187,19 @@ mod tests {
         assert_eq!(e[0].estimated_rows, 10);
         assert_eq!(e[1].name, "public.b");
         assert_eq!(e[1].rows, None);
+    }
+
+    #[test]
+    fn a_dump_without_data_of_a_database_with_rows_is_incomplete() {
+        let facts = |rows: i64| ServerFacts {
+            version: "15".into(),
+            major: 15,
+            db_size: None,
+            tables: vec![("public.a".into(), rows, 0)],
+        };
+        assert!(empty_dump_reason(&facts(40), &[]).is_some());
+        assert!(empty_dump_reason(&facts(0), &[]).is_none());
+        assert!(empty_dump_reason(&facts(40), &[("public.a".into(), 0)]).is_none());
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub enum BackupStatus {
     Interrupted,
     /// A `.sql.gz` without manifest (made by the old script or by hand).
     NoManifest,
+    /// The manifest exists but cannot be read (truncated, garbage, wrong types): the file
+    /// cannot be checked, so it is refused unless explicitly accepted without a checksum.
+    DamagedManifest {
+        /// What is wrong with the manifest.
+        reason: String,
+    },
 }
 
 impl BackupStatus {
@@ -52,6 +58,7 @@ impl BackupStatus {
             BackupStatus::ChecksumMismatch => "checksum mismatch",
             BackupStatus::Interrupted => "interrupted",
             BackupStatus::NoManifest => "no manifest",
+            BackupStatus::DamagedManifest { .. } => "damaged manifest",
         }
     }
 
@@ -59,7 +66,9 @@ impl BackupStatus {
     pub fn is_restorable(&self) -> bool {
         !matches!(
             self,
-            BackupStatus::Interrupted | BackupStatus::ChecksumMismatch
+            BackupStatus::Interrupted
+                | BackupStatus::ChecksumMismatch
+                | BackupStatus::DamagedManifest { .. }
         )
     }
 }
@@ -93,7 +102,7 @@ pub fn parse_name(file_name: &str) -> Option<(String, DateTime<Utc>)> {
         .or_else(|| file_name.strip_suffix(BACKUP_SUFFIX))?;
     let (db, ts) = stem.rsplit_once('_')?;
     let t = NaiveDateTime::parse_from_str(ts, NAME_TIME_FORMAT).ok()?;
-    Some((db.to_string(), t.and_utc()))
+    Some((crate::engine::filename::decode(db), t.and_utc()))
 }
 
 /// The time in an old-style name such as `facturatie_20240102_030405.sql.gz` (the shell
@@ -113,10 +122,12 @@ pub fn legacy_name_time(file_name: &str) -> Option<DateTime<Utc>> {
     })
 }
 
-/// The file name of a backup of `database` taken at `time`.
+/// The file name of a backup of `database` taken at `time`; the database name is encoded
+/// ([`crate::engine::filename::encode`]) so the file stays inside the backup directory.
 pub fn backup_name(database: &str, time: DateTime<Utc>) -> String {
     format!(
-        "{database}_{}{BACKUP_SUFFIX}",
+        "{}_{}{BACKUP_SUFFIX}",
+        crate::engine::filename::encode(database),
         time.format(NAME_TIME_FORMAT)
     )
 }
@@ -163,13 +174,18 @@ fn entry_for(path: &Path, name: &str, meta: &std::fs::Metadata) -> BackupEntry {
         ),
     };
     let partial = name.ends_with(PARTIAL_SUFFIX);
-    let manifest = if partial {
-        None
+    let (manifest, damaged) = if partial {
+        (None, None)
     } else {
-        Manifest::read_for(path).ok().flatten()
+        match Manifest::read_for(path) {
+            Ok(m) => (m, None),
+            Err(e) => (None, Some(damage_reason(e))),
+        }
     };
     let status = if partial {
         BackupStatus::Interrupted
+    } else if let Some(reason) = damaged {
+        BackupStatus::DamagedManifest { reason }
     } else {
         match &manifest {
             None => BackupStatus::NoManifest,
@@ -199,19 +215,95 @@ fn entry_for(path: &Path, name: &str, meta: &std::fs::Metadata) -> BackupEntry {
     }
 }
 
-/// Finds a backup by `latest` (newest restorable backup, of `database` when given), a file
-/// name in `dir`, or a path.
+fn resolve_latest(dir: &Path, database: Option<&str>) -> Result<BackupEntry> {
+    let candidates: Vec<BackupEntry> = scan(dir)?
+        .into_iter()
+        .filter(|e| e.status != BackupStatus::Interrupted)
+        .filter(|e| database.is_none_or(|d| d == e.database))
+        .filter(|e| e.label.as_deref() != Some(SAFETY_LABEL))
+        .collect();
+    let Some(newest) = candidates.first() else {
+        let of = database.map(|d| format!(" of {d}")).unwrap_or_default();
+        return Err(Error::NoSuchBackup(format!(
+            "latest (there is no finished backup{of} in {}; `pgkeep backup` takes one)",
+            dir.display()
+        )));
+    };
+    if newest.status.is_restorable() {
+        return Ok(newest.clone());
+    }
+    let why = match &newest.status {
+        BackupStatus::DamagedManifest { reason } => format!("its manifest is damaged: {reason}"),
+        BackupStatus::ChecksumMismatch => {
+            "its size differs from its manifest: the file was changed or damaged".to_string()
+        }
+        other => other.label().to_string(),
+    };
+    let older = candidates
+        .iter()
+        .find(|e| e.status.is_restorable())
+        .map(|e| {
+            format!(
+                "the newest usable one is {}: name it instead of `latest`",
+                e.name
+            )
+        })
+        .unwrap_or_else(|| "there is no older usable backup".into());
+    Err(Error::Refused(format!(
+        "`latest` is {}, and {why}; not falling back to an older backup silently: {older}",
+        newest.name
+    )))
+}
+
+/// Refuses a backup whose manifest is damaged: its checksum cannot be checked, so restoring
+/// or verifying it could use bytes that are not the backup's. `verb` is "restore" or "verify".
+pub fn refuse_damaged(entry: &BackupEntry, verb: &str) -> Result<()> {
+    match &entry.status {
+        BackupStatus::DamagedManifest { reason } => Err(Error::Refused(format!(
+            "{} has a damaged manifest ({reason}), so its checksum cannot be checked: {verb} another backup from `pgkeep list`, or pass --accept-unchecked to {verb} it without a checksum",
+            entry.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The entry of a backup with a damaged manifest, accepted by the operator without a
+/// checksum (`--accept-unchecked`): treated like a backup without manifest. Returns the line
+/// for the job log, None when the backup was not damaged.
+pub fn accept_unchecked(entry: &mut BackupEntry) -> Option<String> {
+    let BackupStatus::DamagedManifest { reason } = &entry.status else {
+        return None;
+    };
+    let line = format!(
+        "--accept-unchecked: using {} WITHOUT a checksum check; its manifest is damaged ({reason})",
+        entry.name
+    );
+    entry.status = BackupStatus::NoManifest;
+    entry.manifest = None;
+    Some(line)
+}
+
+/// What is wrong with a manifest that could not be read.
+fn damage_reason(e: Error) -> String {
+    match e {
+        Error::Corrupt { reason, .. } => reason,
+        e => format!("the manifest cannot be read ({e})"),
+    }
+}
+
+/// The label of the safety backups a restore takes first.
+pub const SAFETY_LABEL: &str = "pre-restore";
+
+/// Finds a backup by `latest`, a file name in `dir`, or a path.
+///
+/// `latest` is the newest finished backup (of `database` when given) that is not a
+/// `pre-restore` safety backup, so restoring `latest` twice does not bring back what the first
+/// restore replaced. It never falls back silently: when the newest such backup is damaged
+/// (checksum mismatch, damaged manifest), it is refused with what was skipped and why, and
+/// the newest usable one is named.
 pub fn resolve(dir: &Path, spec: &str, database: Option<&str>) -> Result<BackupEntry> {
     if spec == "latest" {
-        return scan(dir)?
-            .into_iter()
-            .find(|e| e.status.is_restorable() && database.is_none_or(|d| d == e.database))
-            .ok_or_else(|| {
-                Error::NoSuchBackup(format!(
-                    "latest (there is no finished backup in {})",
-                    dir.display()
-                ))
-            });
+        return resolve_latest(dir, database);
     }
     let direct = PathBuf::from(spec);
     let with_suffix = dir.join(format!("{spec}{BACKUP_SUFFIX}"));
@@ -224,6 +316,12 @@ pub fn resolve(dir: &Path, spec: &str, database: Option<&str>) -> Result<BackupE
         dir.join(spec)
     };
     let meta = std::fs::metadata(&path).map_err(|_| Error::NoSuchBackup(spec.to_string()))?;
+    if !meta.is_file() {
+        return Err(Error::Refused(format!(
+            "{} is not a regular file (a device, pipe or directory never ends or is no backup): give a backup file from `pgkeep list`",
+            path.display()
+        )));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -244,6 +342,9 @@ mod tests {
         assert_eq!(parse_name(&n), Some(("my_shop".to_string(), t)));
         assert_eq!(parse_name(&format!("{n}.partial")).unwrap().0, "my_shop");
         assert_eq!(parse_name("random.sql.gz"), None);
+        let evil = backup_name("/../../../../tmp/x/evil", t);
+        assert!(!evil.contains('/') && !evil.starts_with('.'), "{evil}");
+        assert_eq!(parse_name(&evil).unwrap().0, "/../../../../tmp/x/evil");
     }
 
     #[test]
@@ -275,5 +376,49 @@ mod tests {
         let latest = resolve(d.path(), "latest", None).unwrap();
         assert_eq!(latest.name, "a_2026-01-01T00-00-00Z.sql.gz");
         assert!(resolve(d.path(), "nope.sql.gz", None).is_err());
+    }
+
+    #[test]
+    fn endless_inputs_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        for spec in ["/dev/zero", "/dev/urandom", "/tmp"] {
+            assert!(
+                matches!(resolve(d.path(), spec, None), Err(Error::Refused(_))),
+                "{spec}"
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_manifests_are_damage_and_latest_does_not_fall_back() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a_2026-01-01T00-00-00Z.sql.gz"), b"x").unwrap();
+        let newest = d.path().join("a_2026-02-01T00-00-00Z.sql.gz");
+        std::fs::write(&newest, b"x").unwrap();
+        for bad in [
+            &b"{"[..],
+            &b""[..],
+            &b"{}"[..],
+            &b"garbage\x00"[..],
+            &br#"{"format_version":"one"}"#[..],
+        ] {
+            std::fs::write(Manifest::path_for(&newest), bad).unwrap();
+            let list = scan(d.path()).unwrap();
+            assert_eq!(list[0].status.label(), "damaged manifest");
+            assert!(!list[0].status.is_restorable());
+            match resolve(d.path(), "latest", Some("a")) {
+                Err(Error::Refused(m)) => {
+                    assert!(m.contains("a_2026-02-01T00-00-00Z.sql.gz"), "{m}");
+                    assert!(m.contains("damaged"), "{m}");
+                    assert!(m.contains("a_2026-01-01T00-00-00Z.sql.gz"), "{m}");
+                }
+                other => panic!("{other:?}"),
+            }
+            let named = resolve(d.path(), "a_2026-02-01T00-00-00Z.sql.gz", None).unwrap();
+            assert!(refuse_damaged(&named, "restore").is_err());
+            let mut accepted = named.clone();
+            assert!(accept_unchecked(&mut accepted).is_some());
+            assert!(refuse_damaged(&accepted, "restore").is_ok());
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! File-system helpers for durable, private files: 0700 directories, 0600 files, fsync of
+//! File-system helpers for durable, private files: 0711 backup directories, 0600 files, fsync of
 //! files and directories, atomic replace, free space.
 
 use std::fs::{self, File, OpenOptions};
@@ -8,13 +8,20 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Creates `dir` (and parents) with mode 0700 if missing and checks it is writable.
+/// Mode of a backup directory pgkeep creates: the operator's; others may pass through to
+/// `wal/` (the database server's), never list or write it.
+pub const BACKUP_DIR_MODE: u32 = 0o711;
+
+/// Creates `dir` (and parents) if missing, mode 0711 (others may pass through to `wal/`,
+/// which the database server writes, but never list or write the directory; every file in it
+/// is 0600), and checks it is writable and safe (see [`unsafe_dir_reason`]).
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(BACKUP_DIR_MODE)
             .create(dir)
+            .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(BACKUP_DIR_MODE)))
             .map_err(|e| Error::BackupDir {
                 path: dir.to_path_buf(),
                 reason: format!("cannot create it ({e})"),
@@ -52,16 +59,74 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             })
         }
     }
+    if let Some(reason) = unsafe_dir_reason(&meta) {
+        return Err(Error::BackupDir {
+            path: dir.to_path_buf(),
+            reason,
+        });
+    }
     Ok(())
 }
 
-/// Opens a new file for writing with mode 0600, failing if it exists.
+/// Why a backup directory with this metadata is not safe to write into as this user: other
+/// users could plant files (symlinks, hard links) in a world-writable directory, or in one
+/// they own. None when it is safe.
+pub fn unsafe_dir_reason(meta: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != euid {
+        return Some(format!(
+            "it belongs to uid {}, not to this user (uid {euid}), who could plant files in it",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o002 != 0 {
+        return Some(format!(
+            "it is world-writable (mode {:o}): any user could plant files in it",
+            meta.mode() & 0o7777
+        ));
+    }
+    None
+}
+
+/// The one command that gives a backup directory back to its user (`uid`, `gid`, which may be
+/// `$(id -u)`-style shell text) and closes it to other writers. Not recursive: `wal/` inside
+/// stays the database server's, so WAL archiving keeps working.
+pub fn backup_dir_ownership_fix(dir: &Path, uid: &str, gid: &str) -> String {
+    let d = dir.display();
+    format!("sudo chown {uid}:{gid} {d} && sudo chmod go-w {d}")
+}
+
+/// Opens a new file for writing with mode 0600, failing if it exists (a symlink included:
+/// nothing is ever written through one).
 pub fn create_private(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
+}
+
+/// Suffix of the temp files [`write_atomic`] writes (`<file>.<pid>-<n>.tmp`).
+pub const TMP_SUFFIX: &str = ".tmp";
+
+/// A temp file name beside `path`, unique to this process and call, so concurrent writers
+/// (three verifies of one backup) never share one.
+fn temp_path_for(path: &Path) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}-{n}{TMP_SUFFIX}", std::process::id()));
+    std::path::PathBuf::from(tmp)
+}
+
+/// The pid in a temp file name written by [`write_atomic`] (`x.json.123-4.tmp` → 123);
+/// None for the older `x.json.tmp`.
+pub fn temp_owner(file_name: &str) -> Option<i32> {
+    let stem = file_name.strip_suffix(TMP_SUFFIX)?;
+    let (_, tail) = stem.rsplit_once('.')?;
+    tail.split_once('-')?.0.parse().ok()
 }
 
 /// fsyncs a directory so a rename inside it is durable.
@@ -72,16 +137,19 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path` atomically: temp file (0600), fsync, rename, fsync directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    let _ = fs::remove_file(&tmp);
+    let tmp = temp_path_for(path);
     let mut f = create_private(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
-    fs::rename(&tmp, path)?;
+    let written = (|| {
+        f.write_all(bytes)?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     fsync_dir(dir)
 }
 

@@ -86,13 +86,16 @@ impl Manifest {
     /// Reads the manifest of `backup`, None when there is none.
     pub fn read_for(backup: &Path) -> Result<Option<Manifest>> {
         let path = Manifest::path_for(backup);
+        let corrupt = |reason: String| Error::Corrupt {
+            name: path.display().to_string(),
+            reason,
+        };
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Corrupt {
-                    name: path.display().to_string(),
-                    reason: format!("manifest is not valid JSON ({e})"),
-                }),
+            Ok(bytes) => {
+                let m: Manifest = serde_json::from_slice(&bytes)
+                    .map_err(|e| corrupt(format!("the manifest cannot be read ({e})")))?;
+                Ok(Some(m))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e, &path)),
         }

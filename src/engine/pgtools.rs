@@ -89,7 +89,7 @@ pub fn summarize_stderr(text: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     for line in text.lines().map(str::trim) {
         let body = line.split_once(": ").map_or(line, |(prog, rest)| {
-            if prog.starts_with("pg_") || prog == "psql" {
+            if prog.starts_with("pg_") || prog == "psql" || prog.starts_with("psql:") {
                 rest
             } else {
                 line
@@ -107,11 +107,27 @@ pub fn summarize_stderr(text: &str) -> String {
             }
         }
     }
-    if parts.is_empty() {
+    let summary = if parts.is_empty() {
         last_lines(text, 2)
     } else {
         parts.join(" — ")
-    }
+    };
+    explain(summary)
+}
+
+/// Adds what a terse server message means and what to do.
+fn explain(summary: String) -> String {
+    let lower = summary.to_lowercase();
+    let note = if lower.contains("connection to server was lost")
+        || lower.contains("server closed the connection unexpectedly")
+    {
+        "the server closed the connection (it was stopped, restarted or crashed): check `pgkeep status` and the server log, then run it again"
+    } else if lower.contains("terminating connection due to administrator command") {
+        "the server ended the session: the database was dropped (DROP DATABASE ... WITH (FORCE)), an administrator ran pg_terminate_backend, or the server is shutting down; check the database still exists, then run it again"
+    } else {
+        return summary;
+    };
+    format!("{summary} ({note})")
 }
 
 /// The last `n` non-empty lines of `text`, joined with " / ".
@@ -159,14 +175,28 @@ mod tests {
         let text = "pg_dump: error: Dumping the contents of table \"t\" failed: PQgetResult() failed.\n\
                     pg_dump: detail: Error message from server: FATAL:  terminating connection due to administrator command\n\
                     pg_dump: detail: Command was: COPY public.t (a) TO stdout;\n";
-        assert_eq!(
-            summarize_stderr(text),
-            "Dumping the contents of table \"t\" failed: PQgetResult() failed. — FATAL: terminating connection due to administrator command"
+        let s = summarize_stderr(text);
+        assert!(
+            s.starts_with("Dumping the contents of table \"t\" failed: PQgetResult() failed. — FATAL: terminating connection due to administrator command"),
+            "{s}"
         );
+        assert!(s.contains("DROP DATABASE"), "{s}");
         assert_eq!(
             summarize_stderr("something odd\nreally odd\n"),
             "something odd / really odd"
         );
+    }
+
+    #[test]
+    fn psqls_connection_lost_is_one_clean_line() {
+        let text = "psql:<stdin>:1234: server closed the connection unexpectedly\n\
+                    \tThis probably means the server terminated abnormally\n\
+                    \tbefore or while processing the request.\n\
+                    psql:<stdin>:1234: error: connection to server was lost\n";
+        let s = summarize_stderr(text);
+        assert!(s.starts_with("connection to server was lost ("), "{s}");
+        assert!(!s.contains("before or while"), "{s}");
+        assert!(s.contains("pgkeep status"), "{s}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct RestoreOutcome {
 }
 
 /// The label of safety backups.
-pub const SAFETY_LABEL: &str = "pre-restore";
+pub const SAFETY_LABEL: &str = crate::engine::catalog::SAFETY_LABEL;
 
 /// Restores `backup` into the target's database (or `opts.into`), never losing the live one.
 pub async fn restore(
@@ -64,6 +64,7 @@ pub async fn restore(
             backup.name
         )));
     }
+    crate::engine::catalog::refuse_damaged(backup, "restore")?;
     let admin = scratch::admin_connect_avoiding(target, &live).await?;
     if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
         sink.log(line);
@@ -82,6 +83,11 @@ pub async fn restore(
     }
     fsutil::ensure_private_dir(dir)?;
     let _lock = restore_lock(dir, &dest)?;
+    if let Some(line) =
+        crate::engine::leftovers::removed_line(&crate::engine::leftovers::remove_stale(dir))
+    {
+        sink.log(line);
+    }
     let mut safety = None;
     if opts.safety_backup && opts.into.is_none() {
         safety = Some(check_beside_safety_backup(target, dir, backup, opts, sink, cancel).await?);
@@ -151,7 +157,7 @@ async fn load_and_swap(
         }
         (None, Some(props)) => {
             let live = target.database();
-            let previous = scratch::pre_restore_name(live, Utc::now());
+            let previous = scratch::free_pre_restore_name(admin, live, Utc::now()).await?;
             swap::swap(admin, live, scratch_db, &previous, props, sink).await?;
             sink.log(format!("{live} restored; the replaced database is kept as {previous} until `pgkeep cleanup`"));
             Ok(Some(previous))
@@ -187,6 +193,7 @@ async fn check_beside_safety_backup(
     let b = BackupOptions {
         label: Some(SAFETY_LABEL.into()),
         compression_level: opts.compression_level,
+        lock_wait_timeout: None,
     };
     let backup_sink = without_phases(sink);
     let take = backup::backup(target, dir, &b, &backup_sink, &both);

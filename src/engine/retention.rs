@@ -100,7 +100,9 @@ fn plan_database(
     let finished = |i: &&usize| {
         !matches!(
             entries[**i].status,
-            BackupStatus::Interrupted | BackupStatus::ChecksumMismatch
+            BackupStatus::Interrupted
+                | BackupStatus::ChecksumMismatch
+                | BackupStatus::DamagedManifest { .. }
         )
     };
     for &i in idx {
@@ -109,7 +111,7 @@ fn plan_database(
             BackupStatus::Interrupted => {
                 rules[i].push("unfinished (.partial): not touched by prune".into())
             }
-            BackupStatus::ChecksumMismatch => {
+            BackupStatus::ChecksumMismatch | BackupStatus::DamagedManifest { .. } => {
                 rules[i].push("damaged: kept for inspection, delete by hand".into())
             }
             _ => {}

@@ -54,11 +54,41 @@ pub fn pre_restore_name(database: &str, at: DateTime<Utc>) -> String {
     format!("{}{tail}", prefix(database, MAX_NAME - tail.len()))
 }
 
-/// True for a `<db>_pre_restore_<14 digits>` name.
+/// True for a `<db>_pre_restore_<14 digits>` name, or `<…>_<n>` when two restores replaced
+/// the database within one second.
 pub fn is_pre_restore(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     name.rsplit_once(PRE_RESTORE_MARK).is_some_and(|(db, ts)| {
-        !db.is_empty() && ts.len() == 14 && ts.bytes().all(|b| b.is_ascii_digit())
+        let (ts, n) = ts.split_once('_').unwrap_or((ts, "0"));
+        !db.is_empty() && ts.len() == 14 && digits(ts) && digits(n)
     })
+}
+
+/// A name for the replaced database that no database has yet: [`pre_restore_name`], with
+/// `_2`, `_3`, … added when a restore in the same second took it.
+pub async fn free_pre_restore_name(
+    admin: &Client,
+    database: &str,
+    at: DateTime<Utc>,
+) -> Result<String> {
+    let base = pre_restore_name(database, at);
+    for n in 1..1000u32 {
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            let tail = format!("_{n}");
+            format!("{}{tail}", prefix(&base, MAX_NAME - tail.len()))
+        };
+        let taken = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .map_err(target::sql_error)?
+            .is_some();
+        if !taken {
+            return Ok(name);
+        }
+    }
+    Ok(base)
 }
 
 /// Whether a process with this pid exists on this host.
@@ -100,24 +130,39 @@ pub async fn create(admin: &Client, name: &str, like: Option<&DbProps>) -> Resul
     admin.batch_execute(&sql).await.map_err(target::sql_error)
 }
 
-/// Drops a database, ending any session still in it. Missing is fine.
+/// Drops a database, ending any session still in it (an autovacuum worker included: a drop
+/// that finds the database still in use is retried a few times). Missing is fine.
 pub async fn drop(admin: &Client, name: &str) -> Result<()> {
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(target::sql_error)
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match admin.batch_execute(&sql).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code().is_some_and(|c| c.code() == "55006") && attempt < 10 => {
+                let _ = admin
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                          WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        &[&name],
+                    )
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(target::sql_error(e)),
+        }
+    }
 }
 
-/// Scratch databases whose process is gone and that have no sessions.
+/// Scratch databases whose process is gone and that have no client sessions (autovacuum or
+/// other background workers in them do not count: the drop ends them).
 pub async fn abandoned(admin: &Client) -> Result<Vec<String>> {
     let rows = admin
         .query(
             "SELECT d.datname FROM pg_database d
               WHERE strpos(d.datname, $1) > 0
-                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)
+                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                 WHERE a.datid = d.oid AND a.backend_type = 'client backend')
               ORDER BY 1",
             &[&SCRATCH_MARK],
         )
@@ -189,6 +234,8 @@ mod tests {
         assert_eq!(n, "shop_pre_restore_20261124020005");
         assert!(is_pre_restore(&n));
         assert!(!is_pre_restore("shop_pre_restore_2026"));
+        assert!(is_pre_restore("shop_pre_restore_20261124020005_2"));
+        assert!(!is_pre_restore("shop_pre_restore_20261124020005_x"));
         assert!(pre_restore_name(&"é".repeat(40), t).len() <= 63);
     }
 

@@ -49,9 +49,10 @@ fn is_verdict(e: &Error) -> bool {
     }
 }
 
-/// Writes the verification into the backup's manifest (re-read, so nothing else is lost).
+/// Writes the verification into the backup's manifest (re-read, so nothing else is lost). A
+/// damaged manifest (accepted with `--accept-unchecked`) is left as it is.
 fn record(backup: &BackupEntry, ok: bool, message: String) -> Result<()> {
-    if let Some(mut m) = Manifest::read_for(&backup.path)? {
+    if let Ok(Some(mut m)) = Manifest::read_for(&backup.path) {
         m.verification = Some(Verification {
             at: Utc::now(),
             ok,
@@ -69,6 +70,7 @@ async fn run_checks(
     cancel: &CancellationToken,
 ) -> Result<VerifyOutcome> {
     sink.phase(Phase::Check);
+    crate::engine::catalog::refuse_damaged(backup, "verify")?;
     precheck::check(backup, sink, cancel).await?;
     let admin = scratch::admin_connect(target).await?;
     if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
@@ -112,7 +114,13 @@ async fn compare_rows(
     let mut rows = 0u64;
     let mut wrong = Vec::new();
     for t in manifest.tables.iter() {
-        let Some(expected) = t.rows else { continue };
+        let Some(expected) = t.rows else {
+            wrong.push(format!(
+                "{} is in the manifest's table list but the dump holds no data for it",
+                t.name
+            ));
+            continue;
+        };
         if !is_qualified_name(&t.name) {
             return Err(Error::Corrupt {
                 name: backup.name.clone(),

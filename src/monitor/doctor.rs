@@ -74,7 +74,7 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
             None => None,
         };
         if let Some(sql) = sql {
-            checks.push(wal_check(&sql, t.as_ref()).await);
+            checks.push(wal_check(&sql, t.as_ref(), &dir).await);
             checks.push(pg_dump_check(&sql, t.as_ref()).await);
         }
     }
@@ -85,8 +85,14 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
     }
     let summary = crate::schedule::summary(&config.schedule);
     checks.push(judge::schedule(&summary.expression, &summary.crontab));
+    checks.extend(super::cron_health::checks(&dir, &summary.crontab));
     checks.push(judge::last_backup(&dir, last, Utc::now()));
     checks.push(health_check(&entries, config));
+    if let (Some(c), Some(t)) = (&client, &target) {
+        if let Some(v) = super::vanished::check(c, &entries, t.database()).await {
+            checks.push(v);
+        }
+    }
     checks
 }
 
@@ -217,6 +223,7 @@ pub fn backup_dir_check(dir: &Path) -> Check {
         )
         .is_ok(),
         owner: m.uid(),
+        world_writable: m.mode() & 0o002 != 0,
     });
     judge::backup_dir(
         dir,
@@ -299,7 +306,7 @@ fn int(v: &Option<String>) -> i64 {
     v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-async fn wal_check(sql: &Sql<'_>, t: &dyn Target) -> Check {
+async fn wal_check(sql: &Sql<'_>, t: &dyn Target, dir: &Path) -> Check {
     let row = sql
         .row(
             t,
@@ -328,11 +335,7 @@ async fn wal_check(sql: &Sql<'_>, t: &dyn Target) -> Check {
         last_failed_wal: row[4].clone(),
         last_failed_time: epoch(&row[5]),
     };
-    let fix = t.container().map(|c| {
-        format!(
-            "docker exec {c} sh -c 'mkdir -p /backups/wal && chown postgres:postgres /backups/wal'"
-        )
-    });
+    let fix = t.container().map(|c| super::wal_perms::fix(dir, &c));
     judge::wal_archiving(&facts, fix)
 }
 

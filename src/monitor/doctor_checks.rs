@@ -41,13 +41,16 @@ pub struct DirFacts {
     pub writable: bool,
     /// Its owner's uid.
     pub owner: u32,
+    /// Anyone may create files in it (and so plant symlinks).
+    pub world_writable: bool,
 }
 
 /// The backup directory exists, is writable and belongs to this user (`uid`, `gid`).
 pub fn backup_dir(dir: &Path, facts: Option<DirFacts>, uid: u32, gid: u32) -> Check {
     let name = "backup dir";
     let shown = dir.display();
-    let chown = format!("sudo chown -R {uid}:{gid} {shown}");
+    let chown =
+        crate::engine::fsutil::backup_dir_ownership_fix(dir, &uid.to_string(), &gid.to_string());
     match facts {
         None => fail(
             name,
@@ -70,6 +73,11 @@ pub fn backup_dir(dir: &Path, facts: Option<DirFacts>, uid: u32, gid: u32) -> Ch
                     ", and is not writable"
                 }
             ),
+            Some(chown),
+        ),
+        Some(f) if f.world_writable => fail(
+            name,
+            format!("{shown} is world-writable: any user could plant files (symlinks) in it"),
             Some(chown),
         ),
         Some(f) if !f.writable => fail(
@@ -143,7 +151,15 @@ pub fn newest_complete<'a>(
         e.status.is_restorable()
             && !matches!(e.status, BackupStatus::VerifyFailed { .. })
             && database.is_none_or(|d| e.database == d)
+            && !is_empty_safety_backup(e)
     })
+}
+
+/// A `pre-restore` safety backup of a database without rows: it proves nothing about the
+/// data, so it never counts as "the last backup" for health.
+pub fn is_empty_safety_backup(e: &BackupEntry) -> bool {
+    e.label.as_deref() == Some(crate::engine::catalog::SAFETY_LABEL)
+        && e.manifest.as_ref().is_none_or(|m| m.total_rows() == 0)
 }
 
 /// Enough free space for the next backup: 1.5 times the last one.
@@ -252,12 +268,13 @@ mod tests {
             is_dir: true,
             writable: false,
             owner: 999,
+            world_writable: false,
         };
         let c = backup_dir(Path::new("/srv/app/db_backups"), Some(f), 1000, 1000);
         assert!(!c.ok);
         assert_eq!(
             c.fix.as_deref(),
-            Some("sudo chown -R 1000:1000 /srv/app/db_backups")
+            Some("sudo chown 1000:1000 /srv/app/db_backups && sudo chmod go-w /srv/app/db_backups")
         );
         let c = backup_dir(Path::new("/x"), None, 0, 0);
         assert_eq!(c.fix.as_deref(), Some("mkdir -p -m 700 /x"));
@@ -265,8 +282,15 @@ mod tests {
             is_dir: true,
             writable: true,
             owner: 1000,
+            world_writable: false,
         };
         assert!(backup_dir(Path::new("/x"), Some(ok), 1000, 1000).ok);
+        let open = DirFacts {
+            world_writable: true,
+            ..ok
+        };
+        let c = backup_dir(Path::new("/x"), Some(open), 1000, 1000);
+        assert!(!c.ok && c.fix.unwrap().contains("chmod go-w /x"));
     }
 
     #[test]

@@ -3,9 +3,12 @@
 
 pub mod checks;
 pub mod container;
+pub mod cron_health;
 pub mod docker_logs;
 pub mod doctor;
 pub mod doctor_checks;
 pub mod file_log;
 pub mod logs;
 pub mod status;
+pub mod vanished;
+pub mod wal_perms;

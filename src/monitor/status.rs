@@ -221,6 +221,7 @@ pub fn latest_complete(entries: &[catalog::BackupEntry]) -> Option<DateTime<Utc>
     entries
         .iter()
         .filter(|e| e.status.is_restorable())
+        .filter(|e| !crate::monitor::doctor_checks::is_empty_safety_backup(e))
         .map(|e| e.time)
         .max()
 }

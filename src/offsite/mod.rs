@@ -67,13 +67,19 @@ pub async fn push(store: &Store, entry: &BackupEntry) -> Result<String> {
     Ok(local)
 }
 
-/// Pushes every finished local backup `store` does not have yet; returns the names copied.
+/// Pushes every finished local backup `store` does not have yet, or has without the
+/// manifest this one has (a push killed between the two); returns the names copied. Staging
+/// files of uploads a killed push abandoned are removed first.
 pub async fn push_missing(store: &Store, entries: &[BackupEntry]) -> Result<Vec<String>> {
+    store.remove_abandoned_uploads();
     let have: Vec<String> = store.list().await?.into_iter().map(|o| o.name).collect();
+    let complete_there = |e: &BackupEntry| {
+        have.contains(&e.name) && (e.manifest.is_none() || have.contains(&manifest_name(&e.name)))
+    };
     let mut copied = Vec::new();
     for e in entries
         .iter()
-        .filter(|e| e.status.is_restorable() && !have.contains(&e.name))
+        .filter(|e| e.status.is_restorable() && !complete_there(e))
     {
         push(store, e).await?;
         copied.push(e.name.clone());
@@ -111,6 +117,14 @@ pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled
             name: manifest_name(name),
             reason: format!("offsite manifest is not valid JSON ({e})"),
         })?),
+        None => None,
+    };
+    // Held while the `.partial` exists, so no other command takes it for a killed run's.
+    let _pulling = match catalog::parse_name(name) {
+        Some((db, _)) => Some(crate::engine::lock::DbLock::acquire(
+            backup_dir,
+            &crate::engine::leftovers::pull_lock_name(&db),
+        )?),
         None => None,
     };
     let partial = backup_dir.join(format!("{name}.partial"));

@@ -266,6 +266,37 @@ impl Store {
         Ok(out)
     }
 
+    /// Removes the staging files of uploads a killed push abandoned (`<name>#<digits>` in a
+    /// directory destination, untouched for a minute, so a push running now keeps its own);
+    /// returns their names. S3 destinations expire incomplete uploads by bucket lifecycle.
+    pub fn remove_abandoned_uploads(&self) -> Vec<String> {
+        let Some(dir) = &self.local_dir else {
+            return Vec::new();
+        };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            let staged = name.rsplit_once('#').is_some_and(|(base, n)| {
+                !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+            });
+            let quiet = ent
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age >= std::time::Duration::from_secs(60));
+            if staged && quiet && std::fs::remove_file(ent.path()).is_ok() {
+                removed.push(name);
+            }
+        }
+        removed.sort();
+        removed
+    }
+
     /// Deletes `name` (missing is fine).
     pub async fn delete(&self, name: &str) -> Result<()> {
         match self.inner.delete(&self.path(name)).await {

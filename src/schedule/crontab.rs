@@ -115,7 +115,8 @@ pub fn installed_job(crontab: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The block to install: markers, a comment about zones, the job line.
+/// The block to install: markers, a comment about zones, the job line (which carries the
+/// settings of [`cron_env`], so cron's bare environment reaches the same target).
 pub fn block(
     cron_fields: &str,
     zone_note: &str,
@@ -125,19 +126,78 @@ pub fn block(
     backup_dir: &Path,
 ) -> String {
     let log = backup_dir.join(super::CRON_LOG_NAME);
-    let config_arg = config
-        .map(|c| format!(" --config {}", quote(c)))
-        .unwrap_or_default();
+    let command = job_command(
+        project,
+        exe,
+        config,
+        backup_dir,
+        &cron_env(),
+        "backup --quiet --scheduled",
+    );
     format!(
         "{BEGIN_MARK} (managed by `pgkeep schedule install`, removed by `pgkeep schedule remove`)\n\
          # {zone_note}\n\
-         {cron_fields} cd {} && {}{config_arg} --backup-dir {} backup --quiet --scheduled >> {} 2>&1\n\
+         {cron_fields} {command} >> {} 2>&1\n\
          {END_MARK}\n",
+        quote(&log)
+    )
+}
+
+/// The shell command of the job: `cd <project> && [VAR=value …] <exe> [--config …]
+/// --backup-dir … <args>`.
+pub fn job_command(
+    project: &Path,
+    exe: &Path,
+    config: Option<&Path>,
+    backup_dir: &Path,
+    env: &[(String, String)],
+    args: &str,
+) -> String {
+    let config_arg = config
+        .map(|c| format!(" --config {}", quote(c)))
+        .unwrap_or_default();
+    let vars: String = env
+        .iter()
+        .map(|(k, v)| format!("{k}={} ", quote(Path::new(v))))
+        .collect();
+    format!(
+        "cd {} && {vars}{}{config_arg} --backup-dir {} {args}",
         quote(project),
         quote(exe),
         quote(backup_dir),
-        quote(&log)
     )
+}
+
+/// Settings of this shell a scheduled run needs to reach the same target and that cron's
+/// bare environment (`PATH=/usr/bin:/bin`, no DOCKER_HOST) lacks: PATH (docker, docker
+/// compose, pg_dump) and the docker and libpq variables that are not secrets. Never a password
+/// or a URL (which may hold one): those belong in ~/.pgpass or pgkeep.toml.
+pub fn cron_env() -> Vec<(String, String)> {
+    const CARRIED: &[&str] = &[
+        "PATH",
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "DOCKER_CONFIG",
+        "DOCKER_CERT_PATH",
+        "DOCKER_TLS_VERIFY",
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSFILE",
+        "PGKEEP_TARGET",
+        "PGKEEP_COMPOSE_FILE",
+        "PGKEEP_SERVICE",
+        "PGKEEP_PG_BIN",
+    ];
+    CARRIED
+        .iter()
+        .filter_map(|k| {
+            let v = std::env::var(k).ok().filter(|v| !v.is_empty())?;
+            let printable = !v.chars().any(char::is_control);
+            printable.then(|| (k.to_string(), v))
+        })
+        .collect()
 }
 
 /// Quotes a path for /bin/sh inside a crontab line (`%` is special to cron and is escaped).
@@ -189,16 +249,21 @@ pub fn daemon_running() -> bool {
     })
 }
 
-/// Connection settings in this shell's environment that a cron job will not see (names only).
+/// Connection settings in this shell's environment that a cron job will not see (names only):
+/// the secrets [`cron_env`] never writes into the crontab.
 pub fn env_cron_will_not_see() -> Vec<String> {
+    let carried: Vec<String> = cron_env().into_iter().map(|(k, _)| k).collect();
     let mut names: Vec<String> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .filter(|k| {
-            k.starts_with("PGKEEP_")
+            (k.starts_with("PGKEEP_")
                 || matches!(
                     k.as_str(),
                     "PGHOST" | "PGPORT" | "PGUSER" | "PGPASSWORD" | "PGDATABASE"
-                )
+                ))
+                && !carried.contains(k)
+                && k != "PGKEEP_BACKUP_DIR"
+                && k != "PGKEEP_CONFIG"
         })
         .collect();
     names.sort();
@@ -252,5 +317,34 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn the_job_carries_path_and_docker_settings_never_secrets() {
+        let env = vec![
+            (
+                "PATH".to_string(),
+                "/usr/local/bin:/usr/bin:/bin".to_string(),
+            ),
+            (
+                "DOCKER_HOST".to_string(),
+                "unix:///run/user/1000/docker.sock".to_string(),
+            ),
+        ];
+        let c = job_command(
+            Path::new("/p"),
+            Path::new("/bin/pgkeep"),
+            None,
+            Path::new("/p/db"),
+            &env,
+            "status",
+        );
+        assert_eq!(
+            c,
+            "cd /p && PATH=/usr/local/bin:/usr/bin:/bin DOCKER_HOST=unix:///run/user/1000/docker.sock /bin/pgkeep --backup-dir /p/db status"
+        );
+        for (k, _) in cron_env() {
+            assert!(!k.contains("PASSWORD") && k != "PGKEEP_URL", "{k}");
+        }
     }
 }

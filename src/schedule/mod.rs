@@ -3,8 +3,10 @@
 //! [`ScheduleSummary`].
 
 pub mod cron;
+pub mod cron_check;
 pub mod crontab;
 pub mod describe;
+pub mod last_run;
 pub mod next;
 pub mod pipeline;
 pub mod save;

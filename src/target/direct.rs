@@ -21,6 +21,13 @@ pub struct DirectTarget {
 impl DirectTarget {
     /// From `--url` / `PGKEEP_URL` / config, else the PG* environment.
     pub fn from_config(config: &Config) -> Result<DirectTarget> {
+        if let Some(port) = conn::process_env("PGPORT") {
+            if port.trim().parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(crate::Error::Config(format!(
+                    "PGPORT={port:?} is not a port number: set PGPORT to the server's port (for example 5432) or unset it"
+                )));
+            }
+        }
         let params = match &config.url {
             Some(url) => ConnParams::from_url(url, &conn::process_env)?,
             None => ConnParams::from_env(&conn::process_env),

@@ -20,6 +20,7 @@ pub fn status_text(s: &BackupStatus, now: DateTime<Utc>) -> String {
         BackupStatus::VerifyFailed { .. } => "FAILED verification".into(),
         BackupStatus::ChecksumMismatch => "DAMAGED (size differs)".into(),
         BackupStatus::Interrupted => "INTERRUPTED".into(),
+        BackupStatus::DamagedManifest { .. } => "DAMAGED manifest".into(),
         other => other.label().into(),
     }
 }
@@ -101,6 +102,10 @@ pub fn detail(state: &State) -> Line<'static> {
         )),
         (_, BackupStatus::Interrupted) => Line::from(Span::styled(
             "never finished: not restorable; the next successful backup removes it (or D)",
+            t.fail(),
+        )),
+        (_, BackupStatus::DamagedManifest { reason }) => Line::from(Span::styled(
+            format!("{reason}: its checksum cannot be checked; restore or verify it only with --accept-unchecked"),
             t.fail(),
         )),
         (Some(m), _) => Line::from(vec![

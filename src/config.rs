@@ -61,6 +61,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Log pane settings.
     pub log: LogConfig,
+    /// Where the server archives WAL segments, as pgkeep sees it; default `<backup_dir>/wal`.
+    pub wal_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             offsite: Vec::new(),
             alerts: AlertsConfig::default(),
             log: LogConfig::default(),
+            wal_dir: None,
         }
     }
 }
@@ -230,6 +233,13 @@ impl Default for LogConfig {
 }
 
 impl Config {
+    /// The WAL archive folder: `wal_dir` when set, else `<backup_dir>/wal`.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.wal_dir
+            .clone()
+            .unwrap_or_else(|| self.backup_dir.join("wal"))
+    }
+
     /// Reads `path` (or `./pgkeep.toml` when `path` is None and it exists); defaults otherwise.
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let (path, required) = match path {

@@ -2,6 +2,7 @@
 //! exists here too, so cron and scripts use the same engine.
 
 pub mod backup;
+pub mod basebackup;
 pub mod cleanup;
 pub mod daemon;
 pub mod demo;
@@ -12,9 +13,11 @@ pub mod offsite;
 pub mod progress_bar;
 pub mod prune;
 pub mod restore;
+pub mod restore_time;
 pub mod schedule;
 pub mod status;
 pub mod verify;
+pub mod wal;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -105,6 +108,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Open the console (the default on a terminal)
     Console,
+    /// Take a physical base backup of the whole cluster (for restore --time and recover)
+    Basebackup(basebackup::BasebackupArgs),
+    /// The WAL archive: the server's archive_command, the recoverable window
+    Wal(wal::WalArgs),
 }
 
 /// What every subcommand gets: the merged configuration.
@@ -218,6 +225,8 @@ async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Daemon(a)) => daemon::run(&ctx, a).await,
         Some(Command::Demo(a)) => demo::run(&ctx, a).await,
         Some(Command::Console) => crate::console::run(&ctx).await,
+        Some(Command::Basebackup(a)) => basebackup::run(&ctx, a).await,
+        Some(Command::Wal(a)) => wal::run(&ctx, a).await,
         None => {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 crate::console::run(&ctx).await

@@ -12,6 +12,7 @@ pub mod load;
 pub mod lock;
 pub mod manifest;
 pub mod pgtools;
+pub mod physical;
 pub mod precheck;
 pub mod progress;
 pub mod restore;

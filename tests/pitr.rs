@@ -1,0 +1,185 @@
+//! Point-in-time recovery against real servers: base backup, the WAL archive written through
+//! `pgkeep wal archive-command`, `restore --time` bringing back exactly the rows of a moment,
+//! refusals that change nothing, a second restore after a first, a scratch server that
+//! archives nothing.
+
+mod common;
+mod pitr_support;
+
+use std::time::Duration;
+
+use pitr_support::ArchivingCluster;
+
+fn ok(out: &std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pause() {
+    std::thread::sleep(Duration::from_millis(1100));
+}
+
+#[test]
+fn restore_to_a_moment_brings_back_exactly_its_rows_twice() {
+    let c = ArchivingCluster::start();
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql("shop", "CREATE TABLE t(id int primary key, v text)");
+    let base = ok(&c.pgkeep("shop", &["basebackup"]), "basebackup");
+    assert!(base.trim().ends_with(".tar.gz"), "{base}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{}.json", base.trim())).unwrap()).unwrap();
+    assert_eq!(manifest["kind"], "base");
+    assert_eq!(manifest["verified_by_pg_verifybackup"], true);
+    assert!(std::path::Path::new(&format!("{}.backup_manifest", base.trim())).exists());
+
+    c.psql(
+        "shop",
+        "INSERT INTO t SELECT g, 'first' FROM generate_series(1, 100) g",
+    );
+    pause();
+    let t1 = c.psql("shop", "SELECT now()");
+    pause();
+    c.psql(
+        "shop",
+        "INSERT INTO t SELECT g, 'second' FROM generate_series(101, 150) g",
+    );
+    pause();
+    let t2 = c.psql("shop", "SELECT now()");
+    pause();
+    c.psql("shop", "DELETE FROM t WHERE id % 2 = 0");
+
+    ok(
+        &c.pgkeep(
+            "shop",
+            &["restore", "--time", &t2, "--yes", "--no-safety-backup"],
+        ),
+        "restore to t2",
+    );
+    assert_eq!(
+        c.psql(
+            "shop",
+            "SELECT count(*) || '/' || count(*) FILTER (WHERE v = 'second') FROM t"
+        ),
+        "150/50"
+    );
+    assert_eq!(c.psql("shop", "SELECT pg_is_in_recovery()"), "f");
+    let kept = c.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop_pre_restore_%'",
+    );
+    assert_eq!(kept, "1", "the replaced database is kept");
+
+    // A second point-in-time restore, to an earlier moment, after the first.
+    ok(
+        &c.pgkeep(
+            "shop",
+            &["restore", "--time", &t1, "--yes", "--no-safety-backup"],
+        ),
+        "restore to t1",
+    );
+    assert_eq!(c.psql("shop", "SELECT count(*) FROM t"), "100");
+
+    // The scratch servers promoted to timeline 2 but archived nothing into the live archive.
+    let names: Vec<String> = std::fs::read_dir(c.archive())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("00000001")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("00000002")),
+        "a scratch server archived: {names:?}"
+    );
+    // And no scratch folder is left behind.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("pgkeep-pitr-{}", std::process::id()))
+        })
+        .collect();
+    assert!(left.is_empty());
+}
+
+#[test]
+fn targets_outside_the_window_are_refused_before_anything_changes() {
+    let c = ArchivingCluster::start();
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql("shop", "CREATE TABLE t(id int primary key)");
+    let none = c.pgkeep("shop", &["restore", "--time", "latest", "--yes"]);
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("run `pgkeep basebackup` first"));
+
+    let early = c.psql("shop", "SELECT now() - interval '1 hour'");
+    ok(&c.pgkeep("shop", &["basebackup"]), "basebackup");
+    c.psql("shop", "INSERT INTO t SELECT generate_series(1, 10)");
+    let before = c.psql("shop", "SELECT count(*) FROM t");
+
+    let out = c.pgkeep(
+        "shop",
+        &["restore", "--time", &early, "--yes", "--no-safety-backup"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("before the oldest base backup finished"),
+        "{err}"
+    );
+    assert!(
+        err.contains("restorable to any moment from"),
+        "the window is named: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(c.psql("shop", "SELECT count(*) FROM t"), before);
+
+    // Lose a segment: switch a few times, let the archiver copy them, checkpoint so the server
+    // drops them from pg_wal, then delete one from the archive.
+    let mut switched = Vec::new();
+    for i in 0..3 {
+        c.psql("shop", &format!("INSERT INTO t VALUES ({})", 100 + i));
+        switched.push(c.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())"));
+    }
+    let last = switched.last().unwrap().clone();
+    let archive = c.archive();
+    for _ in 0..100 {
+        if archive.join(&last).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.psql("postgres", "CHECKPOINT");
+    c.psql("postgres", "CHECKPOINT");
+    std::fs::remove_file(archive.join(&switched[1])).unwrap();
+    let window = ok(
+        &c.pgkeep("shop", &["wal", "window", "--json"]),
+        "wal window",
+    );
+    let w: serde_json::Value = serde_json::from_str(&window).unwrap();
+    assert!(
+        w["gap"].as_str().unwrap_or("").contains(&switched[1]),
+        "{window}"
+    );
+
+    let count = c.psql("shop", "SELECT count(*) FROM t");
+    let out = c.pgkeep(
+        "shop",
+        &["restore", "--time", "latest", "--yes", "--no-safety-backup"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&switched[1]) && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(c.psql("shop", "SELECT count(*) FROM t"), count);
+    let renamed = c.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop\\_%'",
+    );
+    assert_eq!(renamed, "0", "no scratch or replaced database appeared");
+}

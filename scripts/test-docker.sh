@@ -222,11 +222,11 @@ fi
 psql_in "SELECT pg_switch_wal()" >/dev/null
 for _ in $(seq 1 60); do
   doctor
-  [ "$(check "WAL archiving" | cut -f1)" = true ] && ls "$PROJ"/db_backups/wal/0000* >/dev/null 2>&1 && break
+  [ "$(check "WAL archiving" | cut -f1)" = true ] && ls "$PROJ"/db_backups/wal/*/0000* >/dev/null 2>&1 && break
   sleep 1
 done
 expect_ok "WAL archiving"
-echo "archived segments: $(ls "$PROJ/db_backups/wal" | wc -l)"
+echo "archived segments: $(ls "$PROJ"/db_backups/wal/*/ | wc -l)"
 [ "$DRC" -eq "$(jq -r 'if .ok then 0 else 1 end' "$W/doctor.json")" ] || fail "doctor exit code $DRC disagrees with its checks"
 "$BIN" doctor 2>/dev/null | tail -3 || true
 

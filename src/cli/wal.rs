@@ -9,7 +9,7 @@ use super::Context;
 use crate::engine::physical::archive_cmd;
 use crate::engine::physical::cluster::ClusterFacts;
 use crate::engine::physical::window::RecoveryWindow;
-use crate::target::Target;
+use crate::target::{self, Target};
 
 /// Arguments of `pgkeep wal`.
 #[derive(Debug, Args)]
@@ -37,6 +37,16 @@ pub const COMPOSE_BACKUP_MOUNT: &str = "/backups";
 
 /// Runs `pgkeep wal`.
 pub async fn run(ctx: &Context, args: WalArgs) -> Result<i32> {
+    if let WalCommand::ArchiveCommand = args.command {
+        // The compose line needs no docker: it is the same for every cluster of the service.
+        if target::uses_compose(&ctx.config, &target::conn::process_env) {
+            println!(
+                "{}",
+                archive_cmd::for_any_cluster(&Path::new(COMPOSE_BACKUP_MOUNT).join("wal"))?
+            );
+            return Ok(0);
+        }
+    }
     let target = ctx.target().await?;
     match args.command {
         WalCommand::ArchiveCommand => {

@@ -116,6 +116,18 @@ mod tests {
     }
 
     #[test]
+    fn the_compose_file_runs_what_archive_command_prints() {
+        let compose = include_str!("../../../docker-compose.yml");
+        let line = for_any_cluster(Path::new("/backups/wal")).unwrap();
+        let want = format!("archive_command={}", line.replace('$', "$$"));
+        assert!(
+            compose.lines().any(|l| l.trim() == want),
+            "docker-compose.yml should carry:\n{want}"
+        );
+        assert!(compose.contains("archive_timeout="));
+    }
+
+    #[test]
     fn odd_paths_are_refused() {
         assert!(for_known_cluster(Path::new("relative/wal"), "1").is_err());
         assert!(for_known_cluster(Path::new("/it's"), "1").is_err());

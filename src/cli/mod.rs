@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod list;
+pub mod list_base;
 pub mod logs;
 pub mod offsite;
 pub mod progress_bar;

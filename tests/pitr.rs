@@ -8,7 +8,7 @@ mod pitr_support;
 
 use std::time::Duration;
 
-use pitr_support::ArchivingCluster;
+use pitr_support::{query_cluster_at, ArchivingCluster};
 
 fn ok(out: &std::process::Output, what: &str) -> String {
     assert!(
@@ -182,4 +182,68 @@ fn targets_outside_the_window_are_refused_before_anything_changes() {
         "SELECT count(*) FROM pg_database WHERE datname LIKE 'shop\\_%'",
     );
     assert_eq!(renamed, "0", "no scratch or replaced database appeared");
+}
+
+#[test]
+fn recover_brings_the_whole_cluster_back_into_an_empty_folder() {
+    let c = ArchivingCluster::start();
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql("shop", "CREATE TABLE t(id int primary key)");
+    c.psql("postgres", "CREATE ROLE clerk LOGIN");
+    ok(&c.pgkeep("shop", &["basebackup"]), "basebackup");
+    c.psql("shop", "INSERT INTO t SELECT generate_series(1, 500)");
+    c.psql("postgres", "CREATE DATABASE later");
+    let seg = c.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+    for _ in 0..100 {
+        if c.archive().join(&seg).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let archive = c.archive();
+    c.crash();
+
+    // A folder holding a database is refused, and says how to move it aside.
+    let data = c.dir.join("data");
+    let out = c.pgkeep("shop", &["recover", "--data-dir", data.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("holds a database") && err.contains("mv "),
+        "{err}"
+    );
+    assert!(data.join("PG_VERSION").exists());
+
+    let new_home = c.dir.join("new");
+    std::fs::create_dir(&new_home).unwrap();
+    nix::unistd::chown(
+        &new_home,
+        nix::unistd::User::from_name("postgres")
+            .unwrap()
+            .map(|u| u.uid),
+        None,
+    )
+    .unwrap();
+    let new_data = new_home.join("data");
+    let out = ok(
+        &c.pgkeep(
+            "shop",
+            &["recover", "--data-dir", new_data.to_str().unwrap()],
+        ),
+        "recover",
+    );
+    assert!(out.contains("recovered cluster"), "{out}");
+    let auto = std::fs::read_to_string(new_data.join("postgresql.auto.conf")).unwrap();
+    assert!(
+        !auto.contains("pgkeep recover"),
+        "the temporary settings were removed: {auto}"
+    );
+    assert!(!new_data.join("recovery.signal").exists());
+    let got = query_cluster_at(
+        &new_data,
+        "shop",
+        "SELECT (SELECT count(*) FROM t) || '/' || (SELECT count(*) FROM pg_database WHERE datname = 'later') || '/' || (SELECT count(*) FROM pg_roles WHERE rolname = 'clerk')",
+    );
+    assert_eq!(got, "500/1/1");
+    assert!(archive.is_dir());
 }

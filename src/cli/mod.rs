@@ -13,6 +13,7 @@ pub mod logs;
 pub mod offsite;
 pub mod progress_bar;
 pub mod prune;
+pub mod recover;
 pub mod restore;
 pub mod restore_time;
 pub mod schedule;
@@ -113,6 +114,8 @@ pub enum Command {
     Basebackup(basebackup::BasebackupArgs),
     /// The WAL archive: the server's archive_command, the recoverable window
     Wal(wal::WalArgs),
+    /// Recover the whole cluster into a new, empty data directory (newest base backup + all WAL)
+    Recover(recover::RecoverArgs),
 }
 
 /// What every subcommand gets: the merged configuration.
@@ -228,6 +231,7 @@ async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Console) => crate::console::run(&ctx).await,
         Some(Command::Basebackup(a)) => basebackup::run(&ctx, a).await,
         Some(Command::Wal(a)) => wal::run(&ctx, a).await,
+        Some(Command::Recover(a)) => recover::run(&ctx, a).await,
         None => {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 crate::console::run(&ctx).await

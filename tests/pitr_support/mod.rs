@@ -185,3 +185,73 @@ impl Drop for ArchivingCluster {
             .status();
     }
 }
+
+impl ArchivingCluster {
+    /// Stops the server at once (as a lost disk would), keeping nothing in memory.
+    pub fn crash(&self) {
+        let out = as_server_user(&pg_bin().join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Starts a server on `data` (port and socket in `data`'s parent), runs `sql` on `db` with
+/// psql, stops it; returns psql's output.
+pub fn query_cluster_at(data: &Path, db: &str, sql: &str) -> String {
+    let dir = data.parent().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let opts = format!("-p {port} -k {} -c listen_addresses=''", dir.display());
+    let out = as_server_user(&pg_bin().join("pg_ctl"))
+        .arg("-D")
+        .arg(data)
+        .arg("-l")
+        .arg(dir.join("recovered.log"))
+        .args(["-w", "-o", &opts, "start"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "start of the recovered cluster: {}",
+        std::fs::read_to_string(dir.join("recovered.log")).unwrap_or_default()
+    );
+    let q = Command::new(pg_bin().join("psql"))
+        .args(["-X", "-At", "-h"])
+        .arg(dir)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    let _ = as_server_user(&pg_bin().join("pg_ctl"))
+        .arg("-D")
+        .arg(data)
+        .args(["-m", "fast", "-w", "stop"])
+        .stdout(Stdio::null())
+        .status();
+    assert!(
+        q.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&q.stderr)
+    );
+    String::from_utf8(q.stdout).unwrap().trim().to_string()
+}

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod continuity;
 pub mod livewal;
 pub mod pitr;
+pub mod recover;
 pub mod scratch_server;
 pub mod target_time;
 pub mod walseg;

@@ -17,15 +17,17 @@ use crate::error::{Error, Result};
 /// A running (or starting) scratch server.
 #[derive(Debug)]
 pub struct ScratchServer {
-    root: PathBuf,
+    pub(super) root: PathBuf,
     /// Its data directory.
     pub data: PathBuf,
     /// The folder holding its unix socket.
     pub socket_dir: PathBuf,
     /// Its port.
     pub port: u16,
-    user: ServerUser,
-    pg_ctl: PathBuf,
+    pub(super) user: ServerUser,
+    pub(super) pg_ctl: PathBuf,
+    /// Set for a data directory that is not inside `root` and stays after drop.
+    pub(super) keep_data: bool,
 }
 
 /// How the scratch server should recover.
@@ -51,6 +53,17 @@ pub struct RecoveryReport {
 impl ScratchServer {
     /// Unpacks `base` (a `.tar.gz`) into a new private folder under the system's temp dir.
     pub async fn unpack(base: &Path, pg_ctl: PathBuf, sink: &Sink) -> Result<ScratchServer> {
+        Self::unpack_into(base, None, pg_ctl, sink).await
+    }
+
+    /// Unpacks `base` into `data` (a new or empty folder that stays after drop), or into a
+    /// new folder inside the private temp folder when `data` is None.
+    pub async fn unpack_into(
+        base: &Path,
+        data: Option<PathBuf>,
+        pg_ctl: PathBuf,
+        sink: &Sink,
+    ) -> Result<ScratchServer> {
         let user = ServerUser::detect()?;
         let root = std::env::temp_dir().join(format!(
             "pgkeep-pitr-{}-{}",
@@ -59,7 +72,8 @@ impl ScratchServer {
         ));
         user.make_dir(&root)?;
         let server = ScratchServer {
-            data: root.join("data"),
+            keep_data: data.is_some(),
+            data: data.unwrap_or_else(|| root.join("data")),
             socket_dir: root.clone(),
             root,
             port: free_port()?,
@@ -253,11 +267,12 @@ impl ScratchServer {
         }
     }
 
-    fn running(&self) -> bool {
+    pub(super) fn running(&self) -> bool {
         self.data.join("postmaster.pid").exists()
     }
 
     /// Stops the server (immediately: nothing in it is kept); its folder stays until drop.
+    /// A kept data directory is stopped cleanly by [`Self::finish_cluster_recovery`] first.
     pub fn stop(&self) {
         if self.running() {
             let _ = self
@@ -277,6 +292,9 @@ impl Drop for ScratchServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.root);
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 

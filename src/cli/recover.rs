@@ -1,0 +1,68 @@
+//! `pgkeep recover`: the whole cluster back into a new, empty data directory (after a lost
+//! disk or volume) from the newest base backup and every archived WAL segment.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use color_eyre::eyre::{bail, Result};
+
+use super::{progress_bar, show_progress, Context};
+use crate::engine::physical::recover;
+use crate::engine::progress::{JobEvent, JobKind};
+
+/// Arguments of `pgkeep recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The new data directory: missing or empty (a folder holding a database is refused)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The cluster to recover, when the backup dir holds base backups of several
+    /// [default: the cluster of the newest base backup]
+    #[arg(long, value_name = "ID")]
+    pub system_identifier: Option<String>,
+    /// No progress output
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs `pgkeep recover`.
+pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
+    if crate::target::uses_compose(&ctx.config, &crate::target::conn::process_env) {
+        bail!("recover into the compose volume is not supported yet: recover into a folder with --target direct --data-dir DIR, or restore the newest dump with `pgkeep restore latest`");
+    }
+    let sink = progress_bar::stderr_sink(JobKind::Restore, "recover", show_progress(args.quiet));
+    let cancel = progress_bar::cancel_on_signals();
+    match recover::recover_cluster(
+        &ctx.config.backup_dir,
+        &ctx.config.wal_dir(),
+        &args.data_dir,
+        args.system_identifier.as_deref(),
+        ctx.config.pg_bin.as_deref(),
+        &sink,
+        &cancel,
+    )
+    .await
+    {
+        Ok(out) => {
+            sink.emit(JobEvent::Finished("cluster recovered".into()));
+            println!(
+                "recovered cluster {} into {} from {}",
+                out.system_identifier,
+                out.data_dir.display(),
+                out.base
+            );
+            if let Some(t) = &out.last_transaction {
+                println!("the server said: {t}");
+            }
+            println!(
+                "start it as usual, e.g. `pg_ctl -D {} start` as the server's user (or your service)",
+                out.data_dir.display()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            sink.emit(JobEvent::Failed(e.to_string()));
+            bail!("recover failed: {e}")
+        }
+    }
+}

@@ -247,3 +247,85 @@ fn recover_brings_the_whole_cluster_back_into_an_empty_folder() {
     assert_eq!(got, "500/1/1");
     assert!(archive.is_dir());
 }
+
+#[test]
+fn base_backups_and_wal_go_offsite_and_recover_fetches_them_after_the_host_is_lost() {
+    let c = ArchivingCluster::start();
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql("shop", "CREATE TABLE t(id int primary key)");
+    ok(&c.pgkeep("shop", &["basebackup"]), "basebackup");
+    c.psql("shop", "INSERT INTO t SELECT generate_series(1, 321)");
+    let seg = c.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+    let archive = c.archive();
+    for _ in 0..100 {
+        if archive.join(&seg).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let nas = c.dir.join("nas");
+    std::fs::create_dir(&nas).unwrap();
+    let cfg = c.dir.join("pgkeep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+            nas.display()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let pushed = ok(
+        &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
+        "offsite push",
+    );
+    assert!(pushed.contains("1 base backup(s)"), "{pushed}");
+    let names: Vec<String> = std::fs::read_dir(&nas)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("wal_") && n.ends_with(&seg)),
+        "{names:?}"
+    );
+    // Twice copies nothing new.
+    let again = ok(
+        &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
+        "offsite push again",
+    );
+    assert!(!again.contains("base backup(s)"), "{again}");
+
+    // The host's disk is lost: server, base backups and archive.
+    c.crash();
+    std::fs::remove_dir_all(c.backups.join("base")).unwrap();
+    std::fs::remove_dir_all(c.backups.join("wal")).unwrap();
+    let new_home = c.dir.join("new");
+    std::fs::create_dir(&new_home).unwrap();
+    nix::unistd::chown(
+        &new_home,
+        nix::unistd::User::from_name("postgres")
+            .unwrap()
+            .map(|u| u.uid),
+        None,
+    )
+    .unwrap();
+    let new_data = new_home.join("data");
+    let out = c.pgkeep(
+        "shop",
+        &[
+            "--config",
+            cfg,
+            "recover",
+            "--data-dir",
+            new_data.to_str().unwrap(),
+        ],
+    );
+    ok(&out, "recover from offsite");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetched 1 base backup(s)"));
+    assert_eq!(
+        query_cluster_at(&new_data, "shop", "SELECT count(*) FROM t"),
+        "321"
+    );
+}

@@ -30,6 +30,7 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
     if crate::target::uses_compose(&ctx.config, &crate::target::conn::process_env) {
         bail!("recover into the compose volume is not supported yet: recover into a folder with --target direct --data-dir DIR, or restore the newest dump with `pgkeep restore latest`");
     }
+    pull_physical(ctx).await?;
     let sink = progress_bar::stderr_sink(JobKind::Restore, "recover", show_progress(args.quiet));
     let cancel = progress_bar::cancel_on_signals();
     match recover::recover_cluster(
@@ -65,4 +66,26 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
             bail!("recover failed: {e}")
         }
     }
+}
+
+/// Fetches base backups and WAL this host lacks from every offsite destination (nothing when
+/// none is configured), so restore and recover work after the host's disk was lost.
+pub async fn pull_physical(ctx: &Context) -> Result<()> {
+    if ctx.config.offsite.is_empty() {
+        return Ok(());
+    }
+    for store in crate::offsite::open_all(&ctx.config)? {
+        let got =
+            crate::offsite::physical::pull(&store, &ctx.config.backup_dir, &ctx.config.wal_dir())
+                .await?;
+        if !got.bases.is_empty() || got.wal_files > 0 {
+            eprintln!(
+                "fetched {} base backup(s) and {} WAL file(s) from offsite {}",
+                got.bases.len(),
+                got.wal_files,
+                store.label
+            );
+        }
+    }
+    Ok(())
 }

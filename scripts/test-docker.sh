@@ -281,4 +281,35 @@ if grep -rqF "$PASSWORD" "$W/pgkeep.stderr" "$W/follow.out" "$W/doctor.json" "$P
   fail "the database password appears in pgkeep's output"
 fi
 
+# ---- issue 12 (point-in-time recovery): base backup through the compose target; a volume
+# created anew archives again at once, into a folder of its own (the old archive is kept).
+say "pgkeep basebackup (compose target) and an archive that never jams"
+cd "$PROJ"
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+BASE=$(pk basebackup --quiet) || fail "basebackup failed: $(tail -1 "$W/pgkeep.stderr")"
+case "$BASE" in "$PROJ"/db_backups/base/*.tar.gz | db_backups/base/*.tar.gz) ;; *) fail "unexpected base backup path $BASE" ;; esac
+[ "$(stat -c %a "$BASE")" = 600 ] || fail "base backup mode is $(stat -c %a "$BASE")"
+jq -e '.kind == "base" and .target == "compose" and .verified_by_pg_verifybackup == true' "$BASE.json" >/dev/null \
+  || fail "base backup manifest: $(cat "$BASE.json")"
+tar -tzf "$BASE" | grep -qx './PG_VERSION' || fail "the base backup has no PG_VERSION"
+[ -s "$BASE.backup_manifest" ] || fail "PostgreSQL's backup_manifest was not kept"
+pk list | grep -q "base/$(basename "$BASE")" || fail "list does not show the base backup"
+OLD_ID=$(psql_in "SELECT system_identifier FROM pg_control_system()")
+"${COMPOSE[@]}" down -v
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+NEW_ID=$(psql_in "SELECT system_identifier FROM pg_control_system()")
+[ "$NEW_ID" != "$OLD_ID" ] || fail "down -v did not create a new cluster"
+SEG=$(psql_in "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 60); do [ -f "$PROJ/db_backups/wal/$NEW_ID/$SEG" ] && break; sleep 0.5; done
+[ -f "$PROJ/db_backups/wal/$NEW_ID/$SEG" ] || fail "the new cluster did not archive $SEG: $(psql_in "SELECT failed_count, last_failed_wal FROM pg_stat_archiver")"
+[ -n "$(ls "$PROJ/db_backups/wal/$OLD_ID")" ] || fail "the old cluster's archive is gone"
+[ "$(psql_in "SELECT failed_count FROM pg_stat_archiver")" = 0 ] || fail "archiving failed after the volume was recreated"
+echo "base backup $(basename "$BASE") ($(stat -c %s "$BASE") bytes); new cluster $NEW_ID archives beside $OLD_ID"
+"${COMPOSE[@]}" down -v
+# ---- end of issue 12's section
+
 echo "docker e2e: PASS"

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::base_catalog::{self, BaseManifest, BASE_SUFFIX};
+use super::base_workspace::Workspace;
 use super::cluster::{self, ClusterFacts};
 use crate::engine::catalog::NAME_TIME_FORMAT;
 use crate::engine::fsutil;
@@ -37,11 +38,6 @@ pub async fn take(
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<BaseOutcome> {
-    if target.kind_name() != "direct" {
-        return Err(Error::Refused(
-            "base backups of the compose target are not supported yet: run pgkeep on a server it reaches directly (--target direct with PGHOST/--url)".into(),
-        ));
-    }
     sink.phase(Phase::Check);
     let client = crate::engine::physical::cluster::connect_any(target).await?;
     let facts = ClusterFacts::read(&client).await?;
@@ -54,11 +50,24 @@ pub async fn take(
         facts.system_identifier,
         started_at.format(NAME_TIME_FORMAT)
     );
-    let work = dir.join(format!(".{name}.work"));
-    let _ = std::fs::remove_dir_all(&work);
-    fsutil::ensure_private_dir(&work)?;
+    let work = match target.container() {
+        Some(id) => Workspace::Container {
+            id,
+            dir: format!(
+                "/tmp/pgkeep-base-{}-{}",
+                std::process::id(),
+                started_at.timestamp_millis()
+            ),
+        },
+        None => {
+            let work = dir.join(format!(".{name}.work"));
+            let _ = std::fs::remove_dir_all(&work);
+            fsutil::ensure_private_dir(&work)?;
+            Workspace::Host(work.join("data"))
+        }
+    };
     let result = take_into(target, &dir, &work, &name, &facts, pg_bin, sink, cancel).await;
-    let _ = std::fs::remove_dir_all(&work);
+    work.remove();
     let _ = std::fs::remove_file(dir.join(format!("{name}.partial")));
     let (path, mut manifest) = result?;
     manifest.started_at = started_at;
@@ -71,14 +80,13 @@ pub async fn take(
 async fn take_into(
     target: &dyn Target,
     dir: &Path,
-    work: &Path,
+    work: &Workspace,
     name: &str,
     facts: &ClusterFacts,
     pg_bin: Option<&Path>,
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<(PathBuf, BaseManifest)> {
-    let plain = work.join("data");
     sink.phase(Phase::Dump);
     sink.log(format!(
         "pg_basebackup -X stream of cluster {} ({})",
@@ -86,7 +94,7 @@ async fn take_into(
     ));
     let mut cmd = target.command(PgTool::PgBasebackup, "postgres", "pgkeep-basebackup");
     cmd.arg("-D")
-        .arg(&plain)
+        .arg(work.dir_arg())
         .args(["-Fp", "-X", "stream", "-c", "fast", "--no-password", "-l"])
         .arg(format!("pgkeep {name}"))
         .stdin(Stdio::null())
@@ -106,23 +114,21 @@ async fn take_into(
         });
     }
     let finished_at = Utc::now();
-    let label = std::fs::read_to_string(plain.join("backup_label"))
-        .ctx(|| "reading backup_label".into(), &plain)?;
+    let label = String::from_utf8_lossy(&work.read("backup_label")?).into_owned();
     let (start_lsn, timeline) = cluster::parse_backup_label(&label).ok_or_else(|| {
         Error::Other("pg_basebackup wrote a backup_label pgkeep cannot read".into())
     })?;
-    let pg_manifest = std::fs::read(plain.join("backup_manifest"))
-        .ctx(|| "reading backup_manifest".into(), &plain)?;
+    let pg_manifest = work.read("backup_manifest")?;
     let stop_lsn = cluster::manifest_end_lsn(&pg_manifest).unwrap_or_else(|| start_lsn.clone());
 
-    let verified = verify(&plain, facts, pg_bin, sink).await?;
+    let verified = work.verify(facts, pg_bin, sink).await?;
     sink.phase(Phase::Finish);
     let final_path = dir.join(name);
     let partial = dir.join(format!("{name}.partial"));
     let (compressed, raw, sha) = {
-        let plain = plain.clone();
+        let tar = work.tar();
         let partial = partial.clone();
-        tokio::task::spawn_blocking(move || pack(&plain, &partial))
+        tokio::task::spawn_blocking(move || pack(tar, &partial))
             .await
             .map_err(|e| Error::Other(e.to_string()))??
     };
@@ -154,41 +160,12 @@ async fn take_into(
     Ok((final_path, manifest))
 }
 
-/// Runs pg_verifybackup on the plain copy; false (with a log line) when it is not installed.
-async fn verify(
-    plain: &Path,
-    facts: &ClusterFacts,
-    pg_bin: Option<&Path>,
-    sink: &Sink,
-) -> Result<bool> {
-    let Some(program) = cluster::server_program("pg_verifybackup", facts.major, pg_bin) else {
-        sink.log("pg_verifybackup not found: the copy was not checked against backup_manifest");
-        return Ok(false);
-    };
-    let out = tokio::process::Command::new(&program)
-        .arg(plain)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| Error::Other(format!("cannot run {}: {e}", program.display())))?;
-    if !out.status.success() {
-        return Err(Error::ToolFailed {
-            tool: "pg_verifybackup".into(),
-            message: pgtools::summarize_stderr(&String::from_utf8_lossy(&out.stderr)),
-        });
-    }
-    sink.log("pg_verifybackup: the copy matches PostgreSQL's backup_manifest");
-    Ok(true)
-}
-
-/// tar of `plain` → gzip → `partial` (0600, fsynced); returns (compressed bytes, raw bytes, sha256).
-fn pack(plain: &Path, partial: &Path) -> Result<(u64, u64, String)> {
+/// `tar` (writing to stdout) → gzip → `partial` (0600, fsynced); returns (compressed bytes,
+/// raw bytes, sha256).
+fn pack(mut tar: std::process::Command, partial: &Path) -> Result<(u64, u64, String)> {
     let file = fsutil::create_private(partial)
         .ctx(|| format!("creating {}", partial.display()), partial)?;
-    let mut tar = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(plain)
-        .args(["-cf", "-", "."])
+    let mut tar = tar
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -293,7 +293,8 @@ case "$BASE" in "$PROJ"/db_backups/base/*.tar.gz | db_backups/base/*.tar.gz) ;; 
 [ "$(stat -c %a "$BASE")" = 600 ] || fail "base backup mode is $(stat -c %a "$BASE")"
 jq -e '.kind == "base" and .target == "compose" and .verified_by_pg_verifybackup == true' "$BASE.json" >/dev/null \
   || fail "base backup manifest: $(cat "$BASE.json")"
-tar -tzf "$BASE" | grep -qx './PG_VERSION' || fail "the base backup has no PG_VERSION"
+tar -tzf "$BASE" >"$W/base.list" || fail "the base backup is not a valid tar.gz"
+grep -qx './PG_VERSION' "$W/base.list" || fail "the base backup has no PG_VERSION"
 [ -s "$BASE.backup_manifest" ] || fail "PostgreSQL's backup_manifest was not kept"
 pk list | grep -q "base/$(basename "$BASE")" || fail "list does not show the base backup"
 OLD_ID=$(psql_in "SELECT system_identifier FROM pg_control_system()")

@@ -8,6 +8,7 @@ use color_eyre::eyre::Result;
 use super::Context;
 use crate::engine::physical::archive_cmd;
 use crate::engine::physical::cluster::ClusterFacts;
+use crate::engine::physical::prune as physical_prune;
 use crate::engine::physical::window::RecoveryWindow;
 use crate::target::{self, Target};
 
@@ -30,6 +31,18 @@ pub enum WalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete old base backups (keeping the newest per cluster) and the WAL no kept base backup needs
+    Prune {
+        /// Base backups to keep per cluster
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        keep: usize,
+        /// Only show what would be deleted
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+        /// Delete without asking (needed when not on a terminal)
+        #[arg(long, short)]
+        yes: bool,
+    },
 }
 
 /// Where the compose service sees the backup dir (the compose file mounts ./db_backups there).
@@ -37,6 +50,9 @@ pub const COMPOSE_BACKUP_MOUNT: &str = "/backups";
 
 /// Runs `pgkeep wal`.
 pub async fn run(ctx: &Context, args: WalArgs) -> Result<i32> {
+    if let WalCommand::Prune { keep, dry_run, yes } = args.command {
+        return prune(ctx, keep, dry_run, yes);
+    }
     if let WalCommand::ArchiveCommand = args.command {
         // The compose line needs no docker: it is the same for every cluster of the service.
         if target::uses_compose(&ctx.config, &target::conn::process_env) {
@@ -65,7 +81,43 @@ pub async fn run(ctx: &Context, args: WalArgs) -> Result<i32> {
             }
             Ok(0)
         }
+        WalCommand::Prune { .. } => Ok(0),
     }
+}
+
+fn prune(ctx: &Context, keep: usize, dry_run: bool, yes: bool) -> Result<i32> {
+    use std::io::IsTerminal;
+    let plan = physical_prune::plan(&ctx.config.backup_dir, &ctx.config.wal_dir(), keep)?;
+    let verb = if dry_run { "would delete" } else { "deletes" };
+    for b in &plan.bases {
+        println!("{verb} base backup {}", b.display());
+    }
+    println!(
+        "{verb} {} base backup(s) and {} WAL file(s) ({}); every kept base backup keeps the WAL it needs",
+        plan.bases.len(),
+        plan.wal_files.len(),
+        humansize::format_size(plan.bytes, humansize::BINARY)
+    );
+    if dry_run || (plan.bases.is_empty() && plan.wal_files.is_empty()) {
+        return Ok(0);
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            color_eyre::eyre::bail!(
+                "not deleting without confirmation: stdin is not a terminal; pass --yes"
+            );
+        }
+        eprint!("Delete them? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !answer.trim().eq_ignore_ascii_case("y") {
+            println!("nothing was deleted");
+            return Ok(0);
+        }
+    }
+    physical_prune::apply(&plan)?;
+    println!("done");
+    Ok(0)
 }
 
 /// The archive_command for the target's server: compose gets container paths and reads the

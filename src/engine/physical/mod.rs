@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod continuity;
 pub mod livewal;
 pub mod pitr;
+pub mod prune;
 pub mod recover;
 pub mod scratch_server;
 pub mod target_time;

@@ -93,7 +93,7 @@ fn newest_base(backup_dir: &Path, sysid: Option<&str>) -> Result<BaseBackup> {
         .max_by_key(|b| b.manifest.finished_at)
         .ok_or_else(|| {
             Error::Refused(format!(
-                "no base backup{} in {}: recover needs one (`pgkeep basebackup`, or `pgkeep offsite pull`)",
+                "no base backup{} in {}: recover needs one: take them with `pgkeep basebackup`; with [[offsite]] destinations configured, recover fetches them from there itself",
                 sysid.map(|s| format!(" of cluster {s}")).unwrap_or_default(),
                 base_catalog::base_dir(backup_dir).display()
             ))

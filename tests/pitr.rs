@@ -164,6 +164,32 @@ fn targets_outside_the_window_are_refused_before_anything_changes() {
         w["gap"].as_str().unwrap_or("").contains(&switched[1]),
         "{window}"
     );
+    // status shows the same window; doctor fails on the gap and names the fix.
+    let status = c.pgkeep("shop", &["status", "--json"]);
+    let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(st["recovery_window"]["gap"], w["gap"]);
+    assert!(st["recovery_window_summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("restorable to any moment from"));
+    let doctor = c.pgkeep("shop", &["doctor", "--json"]);
+    let d: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let check = d["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "point-in-time window")
+        .expect("doctor has the window check")
+        .clone();
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains(&switched[1]),
+        "{check}"
+    );
+    assert!(
+        check["fix"].as_str().unwrap().contains("pgkeep basebackup"),
+        "{check}"
+    );
 
     let count = c.psql("shop", "SELECT count(*) FROM t");
     let out = c.pgkeep(

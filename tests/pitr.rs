@@ -322,6 +322,27 @@ fn base_backups_and_wal_go_offsite_and_recover_fetches_them_after_the_host_is_lo
         "offsite push again",
     );
     assert!(!again.contains("base backup(s)"), "{again}");
+    // A scheduled run copies what the archive gained since.
+    c.psql("shop", "INSERT INTO t VALUES (1000)");
+    let seg2 = c.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+    for _ in 0..100 {
+        if archive.join(&seg2).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ok(
+        &c.pgkeep(
+            "shop",
+            &["--config", cfg, "backup", "--scheduled", "--quiet"],
+        ),
+        "scheduled backup",
+    );
+    let wal_copy = nas.join(format!(
+        "wal_{}_{seg2}",
+        archive.file_name().unwrap().to_string_lossy()
+    ));
+    assert!(wal_copy.exists(), "the scheduled run did not copy {seg2}");
 
     // The host's disk is lost: server, base backups and archive.
     c.crash();
@@ -352,6 +373,6 @@ fn base_backups_and_wal_go_offsite_and_recover_fetches_them_after_the_host_is_lo
     assert!(String::from_utf8_lossy(&out.stderr).contains("fetched 1 base backup(s)"));
     assert_eq!(
         query_cluster_at(&new_data, "shop", "SELECT count(*) FROM t"),
-        "321"
+        "322"
     );
 }

@@ -13,9 +13,10 @@ use crate::engine::progress::{JobEvent, JobKind};
 /// Arguments of `pgkeep recover`.
 #[derive(Debug, Args)]
 pub struct RecoverArgs {
-    /// The new data directory: missing or empty (a folder holding a database is refused)
+    /// The new data directory (direct target): missing or empty (a folder holding a database
+    /// is refused). The compose target recovers into the service's empty named volume instead
     #[arg(long, value_name = "DIR")]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
     /// The cluster to recover, when the backup dir holds base backups of several
     /// [default: the cluster of the newest base backup]
     #[arg(long, value_name = "ID")]
@@ -27,16 +28,40 @@ pub struct RecoverArgs {
 
 /// Runs `pgkeep recover`.
 pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
-    if crate::target::uses_compose(&ctx.config, &crate::target::conn::process_env) {
-        bail!("recover into the compose volume is not supported yet: recover into a folder with --target direct --data-dir DIR, or restore the newest dump with `pgkeep restore latest`");
-    }
     pull_physical(ctx).await?;
+    if crate::target::uses_compose(&ctx.config, &crate::target::conn::process_env) {
+        if args.data_dir.is_some() {
+            bail!("--data-dir is for a server outside docker: the compose target recovers into the service's named volume (add --target direct to recover into a folder)");
+        }
+        let sink =
+            progress_bar::stderr_sink(JobKind::Restore, "recover", show_progress(args.quiet));
+        return match crate::engine::physical::recover_compose::recover(&ctx.config, &sink).await {
+            Ok(out) => {
+                sink.emit(JobEvent::Finished("cluster recovered".into()));
+                println!(
+                    "recovered the cluster into volume {} from {}; the service is started",
+                    out.volume, out.base
+                );
+                if let Some(t) = &out.last_transaction {
+                    println!("the server said: {t}");
+                }
+                Ok(0)
+            }
+            Err(e) => {
+                sink.emit(JobEvent::Failed(e.to_string()));
+                bail!("recover failed: {e}")
+            }
+        };
+    }
+    let Some(data_dir) = args.data_dir.clone() else {
+        bail!("give the new data directory with --data-dir DIR (missing or empty)");
+    };
     let sink = progress_bar::stderr_sink(JobKind::Restore, "recover", show_progress(args.quiet));
     let cancel = progress_bar::cancel_on_signals();
     match recover::recover_cluster(
         &ctx.config.backup_dir,
         &ctx.config.wal_dir(),
-        &args.data_dir,
+        &data_dir,
         args.system_identifier.as_deref(),
         ctx.config.pg_bin.as_deref(),
         &sink,

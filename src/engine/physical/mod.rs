@@ -11,6 +11,7 @@ pub mod livewal;
 pub mod pitr;
 pub mod prune;
 pub mod recover;
+pub mod recover_compose;
 pub mod scratch_server;
 pub mod target_time;
 pub mod walseg;

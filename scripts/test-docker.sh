@@ -222,11 +222,11 @@ fi
 psql_in "SELECT pg_switch_wal()" >/dev/null
 for _ in $(seq 1 60); do
   doctor
-  [ "$(check "WAL archiving" | cut -f1)" = true ] && ls "$PROJ"/db_backups/wal/0000* >/dev/null 2>&1 && break
+  [ "$(check "WAL archiving" | cut -f1)" = true ] && ls "$PROJ"/db_backups/wal/*/0000* >/dev/null 2>&1 && break
   sleep 1
 done
 expect_ok "WAL archiving"
-echo "archived segments: $(ls "$PROJ/db_backups/wal" | wc -l)"
+echo "archived segments: $(ls "$PROJ"/db_backups/wal/*/ | wc -l)"
 [ "$DRC" -eq "$(jq -r 'if .ok then 0 else 1 end' "$W/doctor.json")" ] || fail "doctor exit code $DRC disagrees with its checks"
 "$BIN" doctor 2>/dev/null | tail -3 || true
 
@@ -280,5 +280,63 @@ say "the password never showed"
 if grep -rqF "$PASSWORD" "$W/pgkeep.stderr" "$W/follow.out" "$W/doctor.json" "$PROJ"/db_backups/*.json; then
   fail "the database password appears in pgkeep's output"
 fi
+
+# ---- issue 12 (point-in-time recovery): base backup through the compose target; a volume
+# created anew archives again at once, into a folder of its own (the old archive is kept).
+say "pgkeep basebackup (compose target) and an archive that never jams"
+cd "$PROJ"
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+BASE=$(pk basebackup --quiet) || fail "basebackup failed: $(tail -1 "$W/pgkeep.stderr")"
+case "$BASE" in "$PROJ"/db_backups/base/*.tar.gz | db_backups/base/*.tar.gz) ;; *) fail "unexpected base backup path $BASE" ;; esac
+[ "$(stat -c %a "$BASE")" = 600 ] || fail "base backup mode is $(stat -c %a "$BASE")"
+jq -e '.kind == "base" and .target == "compose" and .verified_by_pg_verifybackup == true' "$BASE.json" >/dev/null \
+  || fail "base backup manifest: $(cat "$BASE.json")"
+tar -tzf "$BASE" >"$W/base.list" || fail "the base backup is not a valid tar.gz"
+grep -qx './PG_VERSION' "$W/base.list" || fail "the base backup has no PG_VERSION"
+[ -s "$BASE.backup_manifest" ] || fail "PostgreSQL's backup_manifest was not kept"
+pk list >"$W/list.out" || fail "list failed: $(tail -1 "$W/pgkeep.stderr")"
+grep -q "base/$(basename "$BASE")" "$W/list.out" || fail "list does not show the base backup: $(cat "$W/list.out")"
+OLD_ID=$(psql_in "SELECT system_identifier FROM pg_control_system()")
+"${COMPOSE[@]}" down -v
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+NEW_ID=$(psql_in "SELECT system_identifier FROM pg_control_system()")
+[ "$NEW_ID" != "$OLD_ID" ] || fail "down -v did not create a new cluster"
+SEG=$(psql_in "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 60); do [ -f "$PROJ/db_backups/wal/$NEW_ID/$SEG" ] && break; sleep 0.5; done
+[ -f "$PROJ/db_backups/wal/$NEW_ID/$SEG" ] || fail "the new cluster did not archive $SEG: $(psql_in "SELECT failed_count, last_failed_wal FROM pg_stat_archiver")"
+[ -n "$(ls "$PROJ/db_backups/wal/$OLD_ID")" ] || fail "the old cluster's archive is gone"
+[ "$(psql_in "SELECT failed_count FROM pg_stat_archiver")" = 0 ] || fail "archiving failed after the volume was recreated"
+echo "base backup $(basename "$BASE") ($(stat -c %s "$BASE") bytes); new cluster $NEW_ID archives beside $OLD_ID"
+"${COMPOSE[@]}" down -v
+
+say "pgkeep recover (compose): rows written after the last dump come back after down -v"
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+psql_in "CREATE TABLE invoices (id int PRIMARY KEY, note text); INSERT INTO invoices SELECT g, 'before' FROM generate_series(1, 300) g"
+pk basebackup --quiet >/dev/null || fail "basebackup failed: $(tail -1 "$W/pgkeep.stderr")"
+pk backup --quiet >/dev/null || fail "backup failed: $(tail -1 "$W/pgkeep.stderr")"
+psql_in "INSERT INTO invoices SELECT g, 'after the dump' FROM generate_series(301, 420) g"
+RID=$(psql_in "SELECT system_identifier FROM pg_control_system()")
+SEG=$(psql_in "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 60); do [ -f "$PROJ/db_backups/wal/$RID/$SEG" ] && break; sleep 0.5; done
+[ -f "$PROJ/db_backups/wal/$RID/$SEG" ] || fail "$SEG was not archived"
+set +e; pk recover >/dev/null; RC=$?; set -e
+[ "$RC" = 1 ] || fail "recover over a running service exited $RC"
+tail -1 "$W/pgkeep.stderr" | grep -q "down -v" || fail "recover over a running service does not say what to do: $(tail -1 "$W/pgkeep.stderr")"
+"${COMPOSE[@]}" down -v
+pk recover || fail "recover failed: $(tail -1 "$W/pgkeep.stderr")"
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+GOT=$(psql_in "SELECT count(*) || '/' || count(*) FILTER (WHERE note = 'after the dump') FROM invoices")
+[ "$GOT" = "420/120" ] || fail "after recover the table holds $GOT rows (expected 420/120)"
+[ "$(psql_in "SELECT system_identifier FROM pg_control_system()")" = "$RID" ] || fail "recover did not bring back the same cluster"
+echo "recovered every row, including 120 newer than the last dump"
+"${COMPOSE[@]}" down -v
+# ---- end of issue 12's section
 
 echo "docker e2e: PASS"

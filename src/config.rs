@@ -66,6 +66,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The console's keys: action = "key" (see `console::keymap`).
     pub keys: std::collections::BTreeMap<String, String>,
+    /// Where the server archives WAL segments, as pgkeep sees it; default `<backup_dir>/wal`.
+    pub wal_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             log: LogConfig::default(),
             keys: Default::default(),
+            wal_dir: None,
         }
     }
 }
@@ -237,6 +240,13 @@ impl Default for LogConfig {
 }
 
 impl Config {
+    /// The WAL archive folder: `wal_dir` when set, else `<backup_dir>/wal`.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.wal_dir
+            .clone()
+            .unwrap_or_else(|| self.backup_dir.join("wal"))
+    }
+
     /// Reads `path` (or `./pgkeep.toml` when `path` is None and it exists); defaults otherwise.
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let (path, required) = match path {

@@ -158,9 +158,11 @@ fn demo_creates_loads_reuses_stops_and_resets() {
         })
         .collect();
     assert!(bad.is_empty(), "the demo server's log has errors: {bad:?}");
-    let archived = std::fs::read_dir(dir.join(".pgkeep-demo/wal"))
+    // One folder per cluster (its system identifier), the segments inside.
+    let archived: usize = std::fs::read_dir(dir.join(".pgkeep-demo/wal"))
         .unwrap()
-        .count();
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum();
     assert!(archived >= 1, "no WAL segment archived");
 
     // A backup through the demo config lands in the demo's own backup dir, mode 0600.

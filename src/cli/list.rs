@@ -27,6 +27,7 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
         );
     }
     let entries = catalog::scan(&ctx.config.backup_dir)?;
+    let bases = crate::engine::physical::base_catalog::scan(&ctx.config.backup_dir)?;
     let places = where_they_live(ctx, &entries).await;
     let place = |e: &BackupEntry| {
         places
@@ -41,9 +42,13 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
                 item["where"] = serde_json::json!(place(e));
             }
         }
+        if let Some(items) = v.as_array_mut() {
+            items.extend(bases.iter().rev().map(super::list_base::json));
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
+    super::list_base::print(&bases, Utc::now());
     if entries.is_empty() {
         println!(
             "no backups in {} yet: run `pgkeep backup`",

@@ -2,19 +2,24 @@
 //! exists here too, so cron and scripts use the same engine.
 
 pub mod backup;
+pub mod basebackup;
 pub mod cleanup;
 pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod list;
+pub mod list_base;
 pub mod logs;
 pub mod offsite;
 pub mod progress_bar;
 pub mod prune;
+pub mod recover;
 pub mod restore;
+pub mod restore_time;
 pub mod schedule;
 pub mod status;
 pub mod verify;
+pub mod wal;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -144,6 +149,12 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Open the console (the default on a terminal)
     Console,
+    /// Take a physical base backup of the whole cluster (for restore --time and recover)
+    Basebackup(basebackup::BasebackupArgs),
+    /// The WAL archive: the server's archive_command, the recoverable window
+    Wal(wal::WalArgs),
+    /// Recover the whole cluster into a new, empty data directory (newest base backup + all WAL)
+    Recover(recover::RecoverArgs),
 }
 
 /// What every subcommand gets: the merged configuration.
@@ -277,6 +288,9 @@ async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Daemon(a)) => daemon::run(&ctx, a).await,
         Some(Command::Demo(a)) => demo::run(&ctx, a).await,
         Some(Command::Console) => crate::console::run(&ctx).await,
+        Some(Command::Basebackup(a)) => basebackup::run(&ctx, a).await,
+        Some(Command::Wal(a)) => wal::run(&ctx, a).await,
+        Some(Command::Recover(a)) => recover::run(&ctx, a).await,
         None => {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 crate::console::run(&ctx).await

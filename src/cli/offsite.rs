@@ -65,6 +65,17 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                             store.label,
                             copied.len()
                         );
+                        let phys =
+                            crate::offsite::physical::push(store, dir, &ctx.config.wal_dir())
+                                .await?;
+                        if !phys.bases.is_empty() || phys.wal_files > 0 {
+                            println!(
+                                "{}: {} base backup(s) and {} WAL file(s) copied",
+                                store.label,
+                                phys.bases.len(),
+                                phys.wal_files
+                            );
+                        }
                     }
                 }
             }

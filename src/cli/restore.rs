@@ -18,8 +18,17 @@ use crate::target::{self, Target};
 pub struct RestoreArgs {
     /// The backup: a name from `pgkeep list`, a path, or `latest` (the newest finished backup
     /// of the database that is not a `pre-restore` safety backup)
-    #[arg(value_name = "BACKUP|latest")]
-    pub backup: String,
+    #[arg(
+        value_name = "BACKUP|latest",
+        required_unless_present = "time",
+        conflicts_with = "time"
+    )]
+    pub backup: Option<String>,
+    /// Restore the database as it was at this moment ("YYYY-MM-DD HH:MM:SS", local time unless
+    /// a zone such as +01:00, UTC or Europe/Amsterdam follows), or `latest`: recovered from the
+    /// newest base backup before it plus the WAL archive
+    #[arg(long, value_name = "TIME|latest")]
+    pub time: Option<String>,
     /// Do not ask for confirmation (needed when not on a terminal)
     #[arg(long, short)]
     pub yes: bool,
@@ -42,8 +51,12 @@ pub struct RestoreArgs {
 
 /// Runs `pgkeep restore`.
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
+    if let Some(time) = &args.time {
+        return super::restore_time::run(ctx, &args, time).await;
+    }
     let target = ctx.target().await?;
-    let mut entry = resolve(&ctx.config.backup_dir, &args.backup, target.database())?;
+    let spec = args.backup.clone().unwrap_or_default();
+    let mut entry = resolve(&ctx.config.backup_dir, &spec, target.database())?;
     let accepted = if args.accept_unchecked {
         catalog::accept_unchecked(&mut entry)
     } else {

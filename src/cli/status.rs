@@ -53,8 +53,17 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
         }
     }
     health.dedup();
+    let window = match &s.server {
+        Some(_) => super::wal::window(ctx, target.as_ref())
+            .await
+            .ok()
+            .map(|(w, _)| w),
+        None => None,
+    };
     if args.json {
         let mut v = serde_json::to_value(&s)?;
+        v["recovery_window"] = serde_json::to_value(&window)?;
+        v["recovery_window_summary"] = serde_json::json!(window.as_ref().map(|w| w.summary(now)));
         v["health"] = serde_json::json!(health);
         v["next_run"] = serde_json::json!(sched.next_runs.first().map(|t| t.to_rfc3339()));
         v["schedule"] = serde_json::json!(sched.description);
@@ -98,6 +107,12 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32> {
             "server       UNREACHABLE: {}",
             s.problem.clone().unwrap_or_default()
         ),
+    }
+    if let Some(w) = &window {
+        println!("PITR         {}", w.summary(now));
+        if let Some(g) = &w.gap {
+            println!("             gap in the WAL archive: {g}");
+        }
     }
     let age = s.last_backup_age(now);
     let last = match s.last_backup_at {

@@ -65,11 +65,20 @@ pub async fn load(socket_dir: &Path, port: u16, database: &str, say: &dyn Fn(&st
     Ok(())
 }
 
-/// Switches WAL archiving to `command` now that the data is loaded (the load itself archived
-/// to nowhere: it would only fill the disk), and archives a first segment so the demo shows
-/// archiving at work.
-pub async fn start_archiving(socket_dir: &Path, port: u16, command: &str) -> Result<()> {
+/// Switches WAL archiving on now that the data is loaded (the load itself archived to nowhere:
+/// it would only fill the disk), with the command `pgkeep wal archive-command` prints for the
+/// demo cluster, and archives a first segment so the demo shows archiving at work.
+pub async fn start_archiving(socket_dir: &Path, port: u16, layout: &super::Layout) -> Result<()> {
     let client = connect(socket_dir, port, "postgres").await?;
+    let id: String = client
+        .query_one(
+            "SELECT system_identifier::text FROM pg_control_system()",
+            &[],
+        )
+        .await
+        .map_err(sql_error)?
+        .get(0);
+    let command = super::settings::archive_command(layout, &id)?;
     let literal = command.replace('\'', "''");
     // One statement per call: ALTER SYSTEM may not run in a (implicit) transaction block.
     let set = format!("ALTER SYSTEM SET archive_command = '{literal}'");

@@ -143,7 +143,7 @@ pub async fn prepare(
     };
     if !ready {
         load::load(&layout.run(), port, DATABASE, say).await?;
-        load::start_archiving(&layout.run(), port, &settings::archive_command(layout)).await?;
+        load::start_archiving(&layout.run(), port, layout).await?;
         std::fs::write(layout.ready_marker(), "loaded\n").ctx(
             || "cannot mark the demo as ready".into(),
             &layout.ready_marker(),

@@ -31,11 +31,11 @@ pub fn server_settings(layout: &Layout) -> String {
     )
 }
 
-/// The archive command once the data is loaded: copy each WAL segment into `wal/`, never
-/// overwriting one (as the compose deployment does).
-pub fn archive_command(layout: &Layout) -> String {
-    let wal = layout.wal().display().to_string();
-    format!("test ! -f '{wal}/%f' && cp %p '{wal}/%f'")
+/// The archive command once the data is loaded: what `pgkeep wal archive-command` prints
+/// for the demo cluster (each segment into `wal/<system identifier>/`, never overwriting a
+/// different file).
+pub fn archive_command(layout: &Layout, system_identifier: &str) -> Result<String> {
+    crate::engine::physical::archive_cmd::for_known_cluster(&layout.wal(), system_identifier)
 }
 
 /// The demo's pgkeep.toml: the direct target (a compose file in the folder must not win),
@@ -49,6 +49,7 @@ pub fn config_text(layout: &Layout, bin: &Path, port: u16) -> String {
          url = \"postgresql://postgres@127.0.0.1:{port}/{DATABASE}\"\n\
          pg_bin = {bin}\n\
          backup_dir = {backups}\n\
+         wal_dir = {wal}\n\
          \n\
          [log]\n\
          file = {log}\n",
@@ -56,6 +57,7 @@ pub fn config_text(layout: &Layout, bin: &Path, port: u16) -> String {
         config = layout.config_file().display(),
         bin = q(bin),
         backups = q(&layout.backups()),
+        wal = q(&layout.wal()),
         log = q(&layout.log_file()),
     )
 }

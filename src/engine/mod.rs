@@ -15,6 +15,7 @@ pub mod lock;
 pub mod lockwait;
 pub mod manifest;
 pub mod pgtools;
+pub mod physical;
 pub mod precheck;
 pub mod progress;
 pub mod restore;

@@ -78,6 +78,9 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
             checks.push(pg_dump_check(&sql, t.as_ref()).await);
         }
     }
+    if let Some(c) = &client {
+        checks.push(super::pitr_check::check(c, config).await);
+    }
     let entries = catalog::scan(&dir).unwrap_or_default();
     let last = judge::newest_complete(&entries, target.as_ref().map(|t| t.database()));
     if let Ok(free) = fsutil::free_space(if dir.is_dir() { &dir } else { Path::new(".") }) {

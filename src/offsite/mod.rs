@@ -2,6 +2,7 @@
 //! destinations (`[[offsite]]`: a directory or S3-compatible storage), read back and checked
 //! against the sha256; retention applies there too; backups can be fetched back.
 
+pub mod physical;
 pub mod store;
 
 use std::collections::BTreeMap;

@@ -139,6 +139,7 @@ pub async fn after_backup(config: &Config, target: &dyn Target, path: &Path) -> 
             }
         }
         push_offsite(config, entry, &mut report).await;
+        push_physical_offsite(config, &mut report).await;
     } else {
         prune_allowed = false;
         report.push(
@@ -180,6 +181,30 @@ pub async fn after_backup(config: &Config, target: &dyn Target, path: &Path) -> 
         send(config, &a, &mut report).await;
     }
     report
+}
+
+/// Copies base backups and archived WAL not yet offsite (nothing to do without either), so
+/// the point-in-time window travels with every scheduled run.
+async fn push_physical_offsite(config: &Config, report: &mut Report) {
+    for c in &config.offsite {
+        let Ok(store) = offsite::Store::open(c) else {
+            continue; // push_offsite already reported it
+        };
+        match offsite::physical::push(&store, &config.backup_dir, &config.wal_dir()).await {
+            Ok(got) if got.bases.is_empty() && got.wal_files == 0 => {}
+            Ok(got) => report.push(
+                "offsite",
+                true,
+                format!(
+                    "{} base backup(s) and {} WAL file(s) copied to {} (sha256 checked)",
+                    got.bases.len(),
+                    got.wal_files,
+                    store.label
+                ),
+            ),
+            Err(e) => report.push("offsite", false, format!("base backups and WAL: {e}")),
+        }
+    }
 }
 
 async fn push_offsite(config: &Config, entry: &BackupEntry, report: &mut Report) {

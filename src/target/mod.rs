@@ -24,6 +24,8 @@ pub enum PgTool {
     PgDump,
     /// psql, for restores.
     Psql,
+    /// pg_basebackup, for base backups.
+    PgBasebackup,
 }
 
 impl PgTool {
@@ -32,6 +34,7 @@ impl PgTool {
         match self {
             PgTool::PgDump => "pg_dump",
             PgTool::Psql => "psql",
+            PgTool::PgBasebackup => "pg_basebackup",
         }
     }
 }

@@ -17,8 +17,8 @@ for d in bin lib lib64 sbin; do ln -s "usr/$d" "$root/$d"; done
 
 progs=(/bin/sh /bin/dash /usr/bin/setpriv /usr/bin/id /usr/bin/mkdir /usr/bin/chown /usr/bin/chmod
   /usr/bin/cp /usr/bin/rm /usr/bin/cat /usr/bin/ls /usr/bin/mktemp /usr/bin/sleep /usr/bin/env
-  /usr/bin/test)
-for p in postgres initdb pg_ctl pg_isready psql pg_dump pg_dumpall pg_restore pg_controldata; do
+  /usr/bin/test /usr/bin/sed /usr/bin/cmp /usr/bin/sync /usr/bin/mv /usr/bin/tar /usr/bin/gzip)
+for p in postgres initdb pg_ctl pg_isready psql pg_dump pg_dumpall pg_restore pg_controldata pg_basebackup pg_verifybackup pg_waldump; do
   progs+=("$pgbin/$p")
 done
 

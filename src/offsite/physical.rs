@@ -1,0 +1,211 @@
+//! Offsite copies of the physical recovery units: base backups (with both manifests) and the
+//! WAL archive, so the recoverable window survives the loss of the host. Objects are flat
+//! names beside the dumps: `<sysid>_<time>.tar.gz` (+ `.json`, `.backup_manifest`) and
+//! `wal_<sysid>_<file>`; dump pruning only ever looks at `*.sql.gz`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::store::{local_sha256, Store};
+use crate::engine::fsutil;
+use crate::engine::physical::base_catalog::{self, BASE_SUFFIX};
+use crate::error::{Error, Result};
+
+/// What a physical push or pull copied.
+#[derive(Debug, Clone, Default)]
+pub struct Copied {
+    /// Base backups copied.
+    pub bases: Vec<String>,
+    /// WAL files copied.
+    pub wal_files: usize,
+}
+
+const WAL_PREFIX: &str = "wal_";
+
+/// Copies every base backup and archived WAL file `store` does not have, each read back and
+/// checked against its sha256.
+pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Copied> {
+    let have: BTreeSet<String> = store.list().await?.into_iter().map(|o| o.name).collect();
+    let mut copied = Copied::default();
+    for b in base_catalog::scan(backup_dir)? {
+        if have.contains(&b.name) {
+            continue;
+        }
+        put_checked(store, &b.name, &b.path, Some(&b.manifest.sha256)).await?;
+        for side in [".json", ".backup_manifest"] {
+            let p = b.path.with_file_name(format!("{}{side}", b.name));
+            if let Ok(bytes) = std::fs::read(&p) {
+                store.put_bytes(&format!("{}{side}", b.name), bytes).await?;
+            }
+        }
+        copied.bases.push(b.name);
+    }
+    for (sysid, file, path) in wal_files(wal_dir) {
+        let name = format!("{WAL_PREFIX}{sysid}_{file}");
+        if have.contains(&name) {
+            continue;
+        }
+        put_checked(store, &name, &path, None).await?;
+        copied.wal_files += 1;
+    }
+    Ok(copied)
+}
+
+/// Fetches every base backup and WAL file `store` has and this host lacks (after the loss
+/// of the host's disk), each checked against its sha256.
+pub async fn pull(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Copied> {
+    let objects: Vec<String> = store.list().await?.into_iter().map(|o| o.name).collect();
+    let mut copied = Copied::default();
+    let base_dir = base_catalog::base_dir(backup_dir);
+    for name in objects
+        .iter()
+        .filter(|n| n.ends_with(BASE_SUFFIX) && !n.contains('/'))
+    {
+        let dest = base_dir.join(name);
+        if dest.exists() {
+            continue;
+        }
+        fsutil::ensure_private_dir(&base_dir)?;
+        let manifest_bytes = store
+            .get_bytes(&format!("{name}.json"))
+            .await?
+            .ok_or_else(|| Error::Corrupt {
+                name: name.clone(),
+                reason: "its manifest is missing offsite".into(),
+            })?;
+        let manifest: base_catalog::BaseManifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| Error::Corrupt {
+                name: name.clone(),
+                reason: format!("offsite manifest is not valid JSON ({e})"),
+            })?;
+        get_checked(store, name, &dest, Some(&manifest.sha256)).await?;
+        base_catalog::write_manifest(&dest, &manifest)?;
+        if let Some(bytes) = store.get_bytes(&format!("{name}.backup_manifest")).await? {
+            let p = base_dir.join(format!("{name}.backup_manifest"));
+            fsutil::write_atomic(&p, &bytes)
+                .map_err(|e| Error::io("writing backup_manifest", e, &p))?;
+        }
+        copied.bases.push(name.clone());
+    }
+    for name in objects.iter().filter(|n| n.starts_with(WAL_PREFIX)) {
+        let Some((sysid, file)) = name[WAL_PREFIX.len()..].split_once('_') else {
+            continue;
+        };
+        if !sysid.bytes().all(|b| b.is_ascii_digit()) || file.contains('/') {
+            continue;
+        }
+        let dir = wal_dir.join(sysid);
+        let dest = dir.join(file);
+        if dest.exists() {
+            continue;
+        }
+        fsutil::ensure_private_dir(&dir)?;
+        get_checked(store, name, &dest, None).await?;
+        give_to_archive_owner(wal_dir, &dir, &dest);
+        copied.wal_files += 1;
+    }
+    Ok(copied)
+}
+
+/// Fetched WAL must stay readable and comparable by the server that archives (and by a
+/// recovering server's restore_command): when pgkeep runs as root, the folder and file go to
+/// the owner of the WAL folder, or to user postgres.
+fn give_to_archive_owner(wal_dir: &Path, dir: &Path, file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let owner = std::fs::metadata(wal_dir)
+        .ok()
+        .filter(|m| m.uid() != 0)
+        .map(|m| {
+            (
+                nix::unistd::Uid::from_raw(m.uid()),
+                nix::unistd::Gid::from_raw(m.gid()),
+            )
+        })
+        .or_else(|| {
+            nix::unistd::User::from_name("postgres")
+                .ok()
+                .flatten()
+                .map(|u| (u.uid, u.gid))
+        });
+    if let Some((uid, gid)) = owner {
+        for p in [wal_dir, dir, file] {
+            let _ = nix::unistd::chown(p, Some(uid), Some(gid));
+        }
+    }
+}
+
+/// (system identifier, file name, path) of every finished file in the archive.
+fn wal_files(wal_dir: &Path) -> Vec<(String, String, std::path::PathBuf)> {
+    let mut out = Vec::new();
+    let Ok(clusters) = std::fs::read_dir(wal_dir) else {
+        return out;
+    };
+    for c in clusters.flatten() {
+        let sysid = c.file_name().to_string_lossy().into_owned();
+        if !sysid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(c.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let file = f.file_name().to_string_lossy().into_owned();
+            if file.ends_with(".tmp") || file.ends_with(".partial") || !f.path().is_file() {
+                continue;
+            }
+            out.push((sysid.clone(), file, f.path()));
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn put_checked(store: &Store, name: &str, path: &Path, want: Option<&str>) -> Result<()> {
+    let local = local_sha256(path).await?;
+    if let Some(w) = want.filter(|w| *w != local) {
+        return Err(Error::Corrupt {
+            name: name.to_string(),
+            reason: format!(
+                "its sha256 {local} differs from the manifest's {w}; not copying it offsite"
+            ),
+        });
+    }
+    store.put_file(name, path).await?;
+    let remote = store.sha256(name).await?;
+    if remote != local {
+        let _ = store.delete(name).await;
+        return Err(Error::Other(format!(
+            "offsite {}: the copy of {name} reads back with sha256 {remote}, expected {local}; the copy was deleted, try again",
+            store.label
+        )));
+    }
+    Ok(())
+}
+
+async fn get_checked(store: &Store, name: &str, dest: &Path, want: Option<&str>) -> Result<()> {
+    let partial = dest.with_file_name(format!(
+        "{}.partial",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let _ = std::fs::remove_file(&partial);
+    let sha = match store.get_file(name, &partial).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    if let Some(w) = want.filter(|w| *w != sha) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(Error::Corrupt {
+            name: name.to_string(),
+            reason: format!(
+                "the offsite copy has sha256 {sha}, its manifest says {w}; nothing was fetched"
+            ),
+        });
+    }
+    std::fs::rename(&partial, dest).map_err(|e| Error::io("renaming a fetched file", e, dest))
+}

@@ -1,11 +1,13 @@
 //! `pgkeep offsite`: copy backups to offsite storage, list where each lives, fetch one back.
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, Result};
 
 use super::Context;
 use crate::engine::catalog;
-use crate::offsite::{self, Store};
+use crate::offsite::{self, Identities, Store};
 
 /// Arguments of `pgkeep offsite`.
 #[derive(Debug, Args)]
@@ -29,6 +31,18 @@ pub enum OffsiteAction {
     Pull {
         /// The backup's file name
         name: String,
+        /// age identity file to decrypt an encrypted copy (kept off this server)
+        #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+        identity: Option<PathBuf>,
+    },
+    /// Check the offsite copies against their checksums (no key needed); with --identity,
+    /// also decrypt the newest encrypted copy in full and record that test decryption
+    Check {
+        /// A backup file name (default: every copy)
+        backup: Option<String>,
+        /// age identity file for a test decryption (kept off this server)
+        #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
 }
 
@@ -90,10 +104,14 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        OffsiteAction::Pull { name } => {
+        OffsiteAction::Pull { name, identity } => {
+            let ids = Identities::from_arg_or_env(identity.as_deref())?;
             let store = find_holder(&stores, &name).await?;
-            let pulled = offsite::pull(store, &name, dir).await?;
-            let check = if pulled.checked {
+            let pulled = offsite::pull(store, &name, dir, ids.as_ref()).await?;
+            let check = if pulled.decrypted {
+                "decrypted; sha256 of the stored and the decrypted bytes match its envelope"
+                    .to_string()
+            } else if pulled.checked {
                 "sha256 matches its manifest".to_string()
             } else {
                 format!(
@@ -108,12 +126,19 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
             );
             Ok(0)
         }
+        OffsiteAction::Check { backup, identity } => {
+            let ids = Identities::from_arg_or_env(identity.as_deref())?;
+            super::offsite_check::run(ctx, &stores, backup.as_deref(), ids.as_ref()).await
+        }
     }
 }
 
 async fn find_holder<'a>(stores: &'a [Store], name: &str) -> Result<&'a Store> {
     for s in stores {
-        if s.list().await?.iter().any(|o| o.name == name) {
+        if offsite::remote_backups(&s.list().await?)
+            .iter()
+            .any(|o| o.name == name)
+        {
             return Ok(s);
         }
     }

@@ -8,4 +8,5 @@ pub mod doctor;
 pub mod doctor_checks;
 pub mod file_log;
 pub mod logs;
+pub mod metrics;
 pub mod status;

@@ -133,6 +133,30 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
     }
 }
 
+/// For `restore NAME` of a backup that is only offsite: fetches it (decrypting with the
+/// identity when the copy is encrypted) and returns it from the local catalog.
+pub async fn fetch_for_restore(
+    ctx: &Context,
+    name: &str,
+    identity: Option<&std::path::Path>,
+) -> Result<catalog::BackupEntry> {
+    let ids = Identities::from_arg_or_env(identity)?;
+    let stores = offsite::open_all(&ctx.config)?;
+    let store = find_holder(&stores, name).await?;
+    let pulled = offsite::pull(store, name, &ctx.config.backup_dir, ids.as_ref()).await?;
+    eprintln!(
+        "pgkeep: fetched {} from {}{}",
+        name,
+        store.label,
+        if pulled.decrypted {
+            " (decrypted, checked)"
+        } else {
+            ""
+        }
+    );
+    Ok(catalog::resolve(&ctx.config.backup_dir, name, None)?)
+}
+
 async fn find_holder<'a>(stores: &'a [Store], name: &str) -> Result<&'a Store> {
     for s in stores {
         if offsite::remote_backups(&s.list().await?)

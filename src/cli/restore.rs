@@ -36,12 +36,22 @@ pub struct RestoreArgs {
     /// No progress bar, even on a terminal
     #[arg(long, short)]
     pub quiet: bool,
+    /// age identity to decrypt a backup that is only offsite, encrypted (fetched first)
+    #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+    pub identity: Option<std::path::PathBuf>,
 }
 
 /// Runs `pgkeep restore`.
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     let target = ctx.target().await?;
-    let entry = resolve(&ctx.config.backup_dir, &args.backup, target.database())?;
+    let entry = match resolve(&ctx.config.backup_dir, &args.backup, target.database()) {
+        Err(crate::Error::NoSuchBackup(_))
+            if args.backup != "latest" && !ctx.config.offsite.is_empty() =>
+        {
+            super::offsite::fetch_for_restore(ctx, &args.backup, args.identity.as_deref()).await?
+        }
+        other => other?,
+    };
     let dest = args
         .into
         .clone()

@@ -60,6 +60,9 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
             }
             print!("{block}");
             warn_about_cron_environment();
+            if let Some(w) = crate::offsite::check::missing_test_decryption(&ctx.config) {
+                eprintln!("pgkeep: warning: {w}");
+            }
             Ok(0)
         }
         ScheduleAction::Remove => {

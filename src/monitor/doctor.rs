@@ -87,6 +87,7 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
     checks.push(judge::schedule(&summary.expression, &summary.crontab));
     checks.push(judge::last_backup(&dir, last, Utc::now()));
     checks.push(health_check(&entries, config));
+    checks.extend(crate::offsite::check::doctor_check(config));
     checks
 }
 

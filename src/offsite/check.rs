@@ -165,3 +165,22 @@ pub fn missing_test_decryption(config: &Config) -> Option<String> {
         )
     })
 }
+
+/// The doctor's check "offsite key tested"; None when no destination encrypts.
+pub fn doctor_check(config: &Config) -> Option<crate::monitor::checks::Check> {
+    use crate::monitor::doctor_checks::{fail, pass};
+    if config.offsite.iter().all(|o| o.encrypt_to().is_empty()) {
+        return None;
+    }
+    Some(match missing_test_decryption(config) {
+        None => pass(
+            "offsite key tested",
+            "a test decryption with the identity is recorded for every encrypted destination",
+        ),
+        Some(w) => fail(
+            "offsite key tested",
+            w,
+            Some("pgkeep offsite check --identity /path/to/key.txt".into()),
+        ),
+    })
+}

@@ -286,7 +286,7 @@ mod tests {
         rec: &Recipients,
         ids: &Identities,
     ) -> std::result::Result<Vec<u8>, DecryptFailure> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64); // room for it all: one thread
         let plain = encrypt_into(data, rec, tx).unwrap();
         assert_eq!(plain.bytes, data.len() as u64);
         let mut cipher = Vec::new();

@@ -87,8 +87,15 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
         OffsiteAction::List => {
             let local = catalog::scan(dir)?;
             let mut remote = Vec::new();
+            let mut sealed = std::collections::HashSet::new();
             for s in &stores {
-                remote.push((s.label.clone(), s.list().await?));
+                let objects = s.list().await?;
+                for o in &objects {
+                    if let Some(b) = o.name.strip_suffix(offsite::envelope::ENVELOPE_SUFFIX) {
+                        sealed.insert((s.label.clone(), b.to_string()));
+                    }
+                }
+                remote.push((s.label.clone(), objects));
             }
             let locs = offsite::locations(&local, &remote);
             if locs.is_empty() {
@@ -98,7 +105,15 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                 let whereabouts = if l.offsite.is_empty() {
                     String::new()
                 } else {
-                    format!("  ({})", l.offsite.join(", "))
+                    let labels: Vec<String> = l
+                        .offsite
+                        .iter()
+                        .map(|d| match sealed.contains(&(d.clone(), l.name.clone())) {
+                            true => format!("{d}, encrypted"),
+                            false => d.clone(),
+                        })
+                        .collect();
+                    format!("  ({})", labels.join("; "))
                 };
                 println!("{:<8} {}{whereabouts}", l.word(), l.name);
             }

@@ -385,3 +385,58 @@ fn encrypted_s3_copy_against_moto_server() {
     assert!(pull.status.success(), "{}", stderr(&pull));
     assert_eq!(std::fs::read(&made).unwrap(), original);
 }
+
+#[test]
+fn prune_removes_every_object_of_an_encrypted_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db_backups");
+    let nas = tmp.path().join("nas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&nas).unwrap();
+    let names: Vec<String> = (1..4)
+        .map(|d| {
+            pgkeep::engine::catalog::backup_name(
+                "shop",
+                chrono::Utc::now() - chrono::Duration::days(d),
+            )
+        })
+        .collect();
+    for n in &names {
+        for suffix in [".age", ".json.age", ".globals.sql.age", ".envelope.json"] {
+            std::fs::write(nas.join(format!("{n}{suffix}")), b"x").unwrap();
+        }
+    }
+    let (_, recipient) = new_key(tmp.path(), "key.txt");
+    let cfg = tmp.path().join("pgkeep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[retention]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n\
+             [[offsite]]\nkind = \"dir\"\npath = \"{}\"\nencrypt_to = [\"{recipient}\"]\n",
+            nas.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(common::pgkeep_bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--backup-dir")
+        .arg(&dir)
+        .args(["prune", "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut left: Vec<String> = files_in(&nas).iter().map(|p| name_of(p)).collect();
+    left.sort();
+    let n = &names[0];
+    assert_eq!(
+        left,
+        vec![
+            format!("{n}.age"),
+            format!("{n}.envelope.json"),
+            format!("{n}.globals.sql.age"),
+            format!("{n}.json.age"),
+        ]
+    );
+}

@@ -64,15 +64,26 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                     Some(spec) => {
                         let entry = catalog::resolve(dir, spec, None)?;
                         let sha = offsite::push(store, &entry).await?;
-                        println!(
-                            "copied {} to {} (sha256 {} read back and checked)",
-                            entry.name, store.label, sha
-                        );
+                        match store.recipients {
+                            Some(_) => println!(
+                                "copied {} to {} encrypted (stored bytes read back and checked; plaintext sha256 {})",
+                                entry.name, store.label, sha
+                            ),
+                            None => println!(
+                                "copied {} to {} (sha256 {} read back and checked)",
+                                entry.name, store.label, sha
+                            ),
+                        }
                     }
                     None => {
                         let copied = offsite::push_missing(store, &entries).await?;
+                        let how = if store.recipients.is_some() {
+                            " encrypted"
+                        } else {
+                            ""
+                        };
                         for n in &copied {
-                            println!("copied {n} to {}", store.label);
+                            println!("copied {n} to {}{how}", store.label);
                         }
                         println!(
                             "{}: {} copied, every backup here is there",

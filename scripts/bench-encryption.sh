@@ -62,7 +62,7 @@ measure() { # kind run -> seconds of one push into a fresh destination
   sync
   local a b
   a=$(now)
-  "$PGKEEP_BIN" --config "$cfg" --backup-dir "$BK" --target direct offsite push "$NAME" >/dev/null
+  "$PGKEEP_BIN" --config "$cfg" --backup-dir "$BK" --target direct offsite push "$NAME" >/dev/null 2>&1
   b=$(now)
   echo "$b - $a" | bc -l
 }

@@ -179,6 +179,10 @@ pub enum OffsiteConfig {
     Dir {
         /// Its path.
         path: PathBuf,
+        /// age recipients (`age1...` public keys): when set, everything stored there is
+        /// encrypted to them.
+        #[serde(default)]
+        encrypt_to: Vec<String>,
     },
     /// S3-compatible object storage.
     S3 {
@@ -195,7 +199,22 @@ pub enum OffsiteConfig {
         access_key_id: Option<String>,
         /// Secret key (else AWS_SECRET_ACCESS_KEY); never printed.
         secret_access_key: Option<String>,
+        /// age recipients (`age1...` public keys): when set, everything stored there is
+        /// encrypted to them.
+        #[serde(default)]
+        encrypt_to: Vec<String>,
     },
+}
+
+impl OffsiteConfig {
+    /// The age recipients copies to this destination are encrypted to (empty: plain).
+    pub fn encrypt_to(&self) -> &[String] {
+        match self {
+            OffsiteConfig::Dir { encrypt_to, .. } | OffsiteConfig::S3 { encrypt_to, .. } => {
+                encrypt_to
+            }
+        }
+    }
 }
 
 /// Alerts.

@@ -17,6 +17,9 @@ pub struct DaemonArgs {
     /// Take one backup right away before waiting for the schedule
     #[arg(long)]
     pub now: bool,
+    /// Also serve Prometheus metrics over HTTP on this address (GET /metrics), e.g. 127.0.0.1:9187
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Longest single sleep, so a changed wall clock (suspend, NTP) is noticed.
@@ -39,6 +42,10 @@ pub async fn run(ctx: &Context, args: DaemonArgs) -> Result<i32> {
         ctx.config.backup_dir.display()
     ));
     let stop = super::progress_bar::cancel_on_signals();
+    if let Some(addr) = args.metrics {
+        super::metrics::serve(ctx.clone(), addr, stop.clone()).await?;
+        log(&format!("metrics on http://{addr}/metrics"));
+    }
     let mut first = args.now;
     loop {
         if !first {

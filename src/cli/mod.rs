@@ -10,7 +10,9 @@ pub mod doctor;
 pub mod list;
 pub mod list_base;
 pub mod logs;
+pub mod metrics;
 pub mod offsite;
+pub mod offsite_check;
 pub mod progress_bar;
 pub mod prune;
 pub mod recover;
@@ -145,6 +147,8 @@ pub enum Command {
     Offsite(offsite::OffsiteArgs),
     /// Run the backup schedule in the foreground (no cron needed)
     Daemon(daemon::DaemonArgs),
+    /// Print Prometheus metrics once (backups, verification, offsite, WAL archive, disk)
+    Metrics(metrics::MetricsArgs),
     /// Start a private demo database with sample invoices and open the console on it
     Demo(demo::DemoArgs),
     /// Open the console (the default on a terminal)
@@ -286,6 +290,7 @@ async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Prune(a)) => prune::run(&ctx, a).await,
         Some(Command::Offsite(a)) => offsite::run(&ctx, a).await,
         Some(Command::Daemon(a)) => daemon::run(&ctx, a).await,
+        Some(Command::Metrics(a)) => metrics::run(&ctx, a).await,
         Some(Command::Demo(a)) => demo::run(&ctx, a).await,
         Some(Command::Console) => crate::console::run(&ctx).await,
         Some(Command::Basebackup(a)) => basebackup::run(&ctx, a).await,

@@ -1,11 +1,13 @@
 //! `pgkeep offsite`: copy backups to offsite storage, list where each lives, fetch one back.
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, Result};
 
 use super::Context;
 use crate::engine::catalog;
-use crate::offsite::{self, Store};
+use crate::offsite::{self, Identities, Store};
 
 /// Arguments of `pgkeep offsite`.
 #[derive(Debug, Args)]
@@ -29,6 +31,18 @@ pub enum OffsiteAction {
     Pull {
         /// The backup's file name
         name: String,
+        /// age identity file to decrypt an encrypted copy (kept off this server)
+        #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+        identity: Option<PathBuf>,
+    },
+    /// Check the offsite copies against their checksums (no key needed); with --identity,
+    /// also decrypt the newest encrypted copy in full and record that test decryption
+    Check {
+        /// A backup file name (default: every copy)
+        backup: Option<String>,
+        /// age identity file for a test decryption (kept off this server)
+        #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
 }
 
@@ -50,15 +64,26 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                     Some(spec) => {
                         let entry = catalog::resolve(dir, spec, None)?;
                         let sha = offsite::push(store, &entry).await?;
-                        println!(
-                            "copied {} to {} (sha256 {} read back and checked)",
-                            entry.name, store.label, sha
-                        );
+                        match store.recipients {
+                            Some(_) => println!(
+                                "copied {} to {} encrypted (stored bytes read back and checked; plaintext sha256 {})",
+                                entry.name, store.label, sha
+                            ),
+                            None => println!(
+                                "copied {} to {} (sha256 {} read back and checked)",
+                                entry.name, store.label, sha
+                            ),
+                        }
                     }
                     None => {
                         let copied = offsite::push_missing(store, &entries).await?;
+                        let how = if store.recipients.is_some() {
+                            " encrypted"
+                        } else {
+                            ""
+                        };
                         for n in &copied {
-                            println!("copied {n} to {}", store.label);
+                            println!("copied {n} to {}{how}", store.label);
                         }
                         println!(
                             "{}: {} copied, every backup here is there",
@@ -84,8 +109,15 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
         OffsiteAction::List => {
             let local = catalog::scan(dir)?;
             let mut remote = Vec::new();
+            let mut sealed = std::collections::HashSet::new();
             for s in &stores {
-                remote.push((s.label.clone(), s.list().await?));
+                let objects = s.list().await?;
+                for o in &objects {
+                    if let Some(b) = o.name.strip_suffix(offsite::envelope::ENVELOPE_SUFFIX) {
+                        sealed.insert((s.label.clone(), b.to_string()));
+                    }
+                }
+                remote.push((s.label.clone(), objects));
             }
             let locs = offsite::locations(&local, &remote);
             if locs.is_empty() {
@@ -95,16 +127,28 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                 let whereabouts = if l.offsite.is_empty() {
                     String::new()
                 } else {
-                    format!("  ({})", l.offsite.join(", "))
+                    let labels: Vec<String> = l
+                        .offsite
+                        .iter()
+                        .map(|d| match sealed.contains(&(d.clone(), l.name.clone())) {
+                            true => format!("{d}, encrypted"),
+                            false => d.clone(),
+                        })
+                        .collect();
+                    format!("  ({})", labels.join("; "))
                 };
                 println!("{:<8} {}{whereabouts}", l.word(), l.name);
             }
             Ok(0)
         }
-        OffsiteAction::Pull { name } => {
+        OffsiteAction::Pull { name, identity } => {
+            let ids = Identities::from_arg_or_env(identity.as_deref())?;
             let store = find_holder(&stores, &name).await?;
-            let pulled = offsite::pull(store, &name, dir).await?;
-            let check = if pulled.checked {
+            let pulled = offsite::pull(store, &name, dir, ids.as_ref()).await?;
+            let check = if pulled.decrypted {
+                "decrypted; sha256 of the stored and the decrypted bytes match its envelope"
+                    .to_string()
+            } else if pulled.checked {
                 "sha256 matches its manifest".to_string()
             } else {
                 format!(
@@ -119,12 +163,43 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
             );
             Ok(0)
         }
+        OffsiteAction::Check { backup, identity } => {
+            let ids = Identities::from_arg_or_env(identity.as_deref())?;
+            super::offsite_check::run(ctx, &stores, backup.as_deref(), ids.as_ref()).await
+        }
     }
+}
+
+/// For `restore NAME` of a backup that is only offsite: fetches it (decrypting with the
+/// identity when the copy is encrypted) and returns it from the local catalog.
+pub async fn fetch_for_restore(
+    ctx: &Context,
+    name: &str,
+    identity: Option<&std::path::Path>,
+) -> Result<catalog::BackupEntry> {
+    let ids = Identities::from_arg_or_env(identity)?;
+    let stores = offsite::open_all(&ctx.config)?;
+    let store = find_holder(&stores, name).await?;
+    let pulled = offsite::pull(store, name, &ctx.config.backup_dir, ids.as_ref()).await?;
+    eprintln!(
+        "pgkeep: fetched {} from {}{}",
+        name,
+        store.label,
+        if pulled.decrypted {
+            " (decrypted, checked)"
+        } else {
+            ""
+        }
+    );
+    Ok(catalog::resolve(&ctx.config.backup_dir, name, None)?)
 }
 
 async fn find_holder<'a>(stores: &'a [Store], name: &str) -> Result<&'a Store> {
     for s in stores {
-        if s.list().await?.iter().any(|o| o.name == name) {
+        if offsite::remote_backups(&s.list().await?)
+            .iter()
+            .any(|o| o.name == name)
+        {
             return Ok(s);
         }
     }

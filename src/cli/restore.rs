@@ -47,6 +47,9 @@ pub struct RestoreArgs {
     /// No progress bar, even on a terminal
     #[arg(long, short)]
     pub quiet: bool,
+    /// age identity to decrypt a backup that is only offsite, encrypted (fetched first)
+    #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+    pub identity: Option<std::path::PathBuf>,
 }
 
 /// Runs `pgkeep restore`.
@@ -56,7 +59,12 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     }
     let target = ctx.target().await?;
     let spec = args.backup.clone().unwrap_or_default();
-    let mut entry = resolve(&ctx.config.backup_dir, &spec, target.database())?;
+    let mut entry = match resolve(&ctx.config.backup_dir, &spec, target.database()) {
+        Err(crate::Error::NoSuchBackup(_)) if spec != "latest" && !ctx.config.offsite.is_empty() => {
+            super::offsite::fetch_for_restore(ctx, &spec, args.identity.as_deref()).await?
+        }
+        other => other?,
+    };
     let accepted = if args.accept_unchecked {
         catalog::accept_unchecked(&mut entry)
     } else {

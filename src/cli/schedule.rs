@@ -68,6 +68,9 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
                     "pgkeep: warning: under cron's environment the job cannot reach the database: {why}; put the connection in pgkeep.toml and the password in ~/.pgpass, then run `pgkeep schedule install` again"
                 ),
             }
+            if let Some(w) = crate::offsite::check::missing_test_decryption(&ctx.config) {
+                eprintln!("pgkeep: warning: {w}");
+            }
             Ok(0)
         }
         ScheduleAction::Remove => {

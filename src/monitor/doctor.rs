@@ -96,6 +96,7 @@ pub async fn run_checks(config: &Config) -> Vec<Check> {
             checks.push(v);
         }
     }
+    checks.extend(crate::offsite::check::doctor_check(config));
     checks
 }
 

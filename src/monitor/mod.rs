@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod doctor_checks;
 pub mod file_log;
 pub mod logs;
+pub mod metrics;
 pub mod pitr_check;
 pub mod status;
 pub mod vanished;

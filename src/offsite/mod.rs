@@ -1,8 +1,14 @@
 //! Offsite copies: every finished backup and its manifest are copied to the configured
 //! destinations (`[[offsite]]`: a directory or S3-compatible storage), read back and checked
-//! against the sha256; retention applies there too; backups can be fetched back.
+//! against the sha256; retention applies there too; backups can be fetched back. A
+//! destination with `encrypt_to` gets every file encrypted with age (see [`encrypted`]).
 
+pub mod check;
+pub mod crypt;
+pub mod encrypted;
+pub mod envelope;
 pub mod physical;
+pub mod sealed;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -16,6 +22,8 @@ use crate::engine::catalog::{self, BackupEntry, BackupStatus, BACKUP_SUFFIX};
 use crate::engine::manifest::Manifest;
 use crate::engine::retention;
 use crate::error::{Error, Result};
+pub use crypt::Identities;
+pub use envelope::backup_of_object;
 pub use store::{local_sha256, RemoteObject, Store};
 
 /// The manifest's object name for a backup name.
@@ -50,6 +58,11 @@ pub async fn push(store: &Store, entry: &BackupEntry) -> Result<String> {
             });
         }
     }
+    let files = unit_files(entry);
+    if let Some(recipients) = &store.recipients {
+        encrypted::push_sealed(store, entry, &files, recipients, &local).await?;
+        return Ok(local);
+    }
     store.put_file(&entry.name, &entry.path).await?;
     let remote = store.sha256(&entry.name).await?;
     if remote != local {
@@ -58,6 +71,10 @@ pub async fn push(store: &Store, entry: &BackupEntry) -> Result<String> {
             "offsite {}: the copy of {} reads back with sha256 {remote}, expected {local}; the copy was deleted, try again",
             store.label, entry.name
         )));
+    }
+    for sidecar in files.iter().skip(1).filter(|p| !is_manifest(p, entry)) {
+        let name = file_name(sidecar);
+        store.put_file(&name, sidecar).await?;
     }
     let manifest_path = Manifest::path_for(&entry.path);
     if manifest_path.exists() {
@@ -68,14 +85,83 @@ pub async fn push(store: &Store, entry: &BackupEntry) -> Result<String> {
     Ok(local)
 }
 
+/// Every local file of a backup, the dump first and the manifest last: the dump, its
+/// sidecars (`<name>.<suffix>`, e.g. cluster globals) and the manifest when there is one.
+pub fn unit_files(entry: &BackupEntry) -> Vec<PathBuf> {
+    let mut files = vec![entry.path.clone()];
+    let dir = entry.path.parent().unwrap_or(Path::new("."));
+    let prefix = format!("{}.", entry.name);
+    let mut sidecars: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    n.starts_with(&prefix)
+                        && !n.ends_with(".partial")
+                        && !n.ends_with(".json")
+                        && !n.ends_with(".lock")
+                })
+                .map(|n| dir.join(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    sidecars.sort();
+    files.extend(sidecars);
+    let manifest = Manifest::path_for(&entry.path);
+    if manifest.is_file() {
+        files.push(manifest);
+    }
+    files
+}
+
+fn is_manifest(p: &Path, entry: &BackupEntry) -> bool {
+    p == Manifest::path_for(&entry.path)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The complete backups in a store's listing, with the size of their dump as stored.
+pub fn remote_backups(objects: &[RemoteObject]) -> Vec<RemoteObject> {
+    objects
+        .iter()
+        .filter_map(|o| {
+            let name = backup_of_object(&o.name)?;
+            let size = if name == o.name {
+                o.size
+            } else {
+                let sealed = envelope::sealed_name(name);
+                objects.iter().find(|x| x.name == sealed).map(|x| x.size)?
+            };
+            Some(RemoteObject {
+                name: name.to_string(),
+                size,
+            })
+        })
+        .collect()
+}
+
 /// Pushes every finished local backup `store` does not have yet, or has without the
-/// manifest this one has (a push killed between the two); returns the names copied. Staging
-/// files of uploads a killed push abandoned are removed first.
+/// manifest this one has (a push killed between the two; an encrypted copy is complete once
+/// its envelope, written last, is there); returns the names copied. Staging files of uploads
+/// a killed push abandoned are removed first.
 pub async fn push_missing(store: &Store, entries: &[BackupEntry]) -> Result<Vec<String>> {
     store.remove_abandoned_uploads();
-    let have: Vec<String> = store.list().await?.into_iter().map(|o| o.name).collect();
+    let objects = store.list().await?;
+    let raw: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+    let have: Vec<String> = remote_backups(&objects)
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
     let complete_there = |e: &BackupEntry| {
-        have.contains(&e.name) && (e.manifest.is_none() || have.contains(&manifest_name(&e.name)))
+        have.contains(&e.name)
+            && (e.manifest.is_none()
+                || raw.contains(&manifest_name(&e.name).as_str())
+                || raw.contains(&envelope::envelope_name(&e.name).as_str()))
     };
     let mut copied = Vec::new();
     for e in entries
@@ -97,11 +183,19 @@ pub struct Pulled {
     pub sha256: String,
     /// Whether an offsite manifest vouched for that sha256 (false: there was none).
     pub checked: bool,
+    /// Whether the copy was encrypted (and was decrypted on the way).
+    pub decrypted: bool,
 }
 
 /// Fetches backup `name` from `store` into `backup_dir` (as `.partial`, checked against the
-/// offsite manifest's sha256, then renamed); refuses to overwrite a local backup.
-pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled> {
+/// offsite manifest's sha256, then renamed); refuses to overwrite a local backup. An
+/// encrypted copy needs `ids` and is decrypted while streaming.
+pub async fn pull(
+    store: &Store,
+    name: &str,
+    backup_dir: &Path,
+    ids: Option<&Identities>,
+) -> Result<Pulled> {
     if !name.ends_with(BACKUP_SUFFIX) || name.contains('/') {
         return Err(Error::NoSuchBackup(format!("{name} (give a file name like facturatie_2026-11-24T02-00-00Z.sql.gz, see `pgkeep offsite list`)")));
     }
@@ -112,6 +206,16 @@ pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled
             "{} already exists here; nothing was fetched",
             dest.display()
         )));
+    }
+    if let Some(env) = encrypted::envelope(store, name).await? {
+        let ids = ids.ok_or_else(|| encrypted::identity_needed(name, store))?;
+        let (path, sha256) = encrypted::pull_sealed(store, &env, ids, backup_dir).await?;
+        return Ok(Pulled {
+            path,
+            sha256,
+            checked: true,
+            decrypted: true,
+        });
     }
     let manifest: Option<Manifest> = match store.get_bytes(&manifest_name(name)).await? {
         Some(b) => Some(serde_json::from_slice(&b).map_err(|e| Error::Corrupt {
@@ -149,6 +253,12 @@ pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled
                 ),
             });
         }
+    }
+    if let Err(e) = pull_plain_sidecars(store, name, backup_dir).await {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    if let Some(m) = &manifest {
         m.write_for(&dest)?;
     }
     std::fs::rename(&partial, &dest)
@@ -158,7 +268,32 @@ pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled
         path: dest,
         sha256: sha,
         checked: manifest.is_some(),
+        decrypted: false,
     })
+}
+
+/// Fetches the sidecars of a plain copy (`<name>.<suffix>` objects other than the manifest).
+async fn pull_plain_sidecars(store: &Store, name: &str, backup_dir: &Path) -> Result<()> {
+    let prefix = format!("{name}.");
+    for o in store.list().await? {
+        let plain_sidecar = o.name.starts_with(&prefix)
+            && o.name != manifest_name(name)
+            && !o.name.ends_with(envelope::SEALED_SUFFIX)
+            && !o.name.ends_with(envelope::ENVELOPE_SUFFIX)
+            && !o.name.contains('/');
+        if !plain_sidecar || backup_dir.join(&o.name).exists() {
+            continue;
+        }
+        let partial = backup_dir.join(format!("{}.partial", o.name));
+        let _ = std::fs::remove_file(&partial);
+        if let Err(e) = store.get_file(&o.name, &partial).await {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        std::fs::rename(&partial, backup_dir.join(&o.name))
+            .map_err(|e| Error::io("renaming a fetched file", e, &partial))?;
+    }
+    Ok(())
 }
 
 /// Where one backup lives.
@@ -196,7 +331,7 @@ pub fn locations(local: &[BackupEntry], remote: &[(String, Vec<RemoteObject>)]) 
             .here = true;
     }
     for (label, objects) in remote {
-        for o in objects.iter().filter(|o| o.name.ends_with(BACKUP_SUFFIX)) {
+        for o in remote_backups(objects) {
             map.entry(o.name.clone())
                 .or_insert_with(|| Location {
                     name: o.name.clone(),
@@ -226,10 +361,9 @@ pub async fn plan_prune(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Result<Vec<retention::Planned>> {
-    let objects = store.list().await?;
+    let objects = remote_backups(&store.list().await?);
     let entries: Vec<BackupEntry> = objects
         .iter()
-        .filter(|o| o.name.ends_with(BACKUP_SUFFIX))
         .filter_map(|o| {
             let (database, time) = catalog::parse_name(&o.name)?;
             let known = local.iter().find(|e| e.name == o.name);
@@ -259,10 +393,21 @@ pub async fn prune(
     tz: Tz,
 ) -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    for p in plan_prune(store, local, policy, now, tz).await? {
+    let plan = plan_prune(store, local, policy, now, tz).await?;
+    if plan.iter().all(|p| p.decision.is_keep()) {
+        return Ok(removed);
+    }
+    let objects = store.list().await?;
+    for p in plan {
         if !p.decision.is_keep() {
-            store.delete(&p.entry.name).await?;
-            store.delete(&manifest_name(&p.entry.name)).await?;
+            // The marker of a complete copy (the plain dump, or the envelope) goes first.
+            let name = &p.entry.name;
+            store.delete(name).await?;
+            store.delete(&envelope::envelope_name(name)).await?;
+            let prefix = format!("{name}.");
+            for o in objects.iter().filter(|o| o.name.starts_with(&prefix)) {
+                store.delete(&o.name).await?;
+            }
             removed.push(p.entry.name);
         }
     }

@@ -14,6 +14,7 @@ use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::crypt::Recipients;
 use crate::config::OffsiteConfig;
 use crate::error::{Error, Result};
 
@@ -28,19 +29,27 @@ pub struct RemoteObject {
 
 /// An opened offsite destination.
 pub struct Store {
-    inner: Arc<dyn ObjectStore>,
+    pub(super) inner: Arc<dyn ObjectStore>,
     prefix: Option<ObjPath>,
     /// For directory targets: the directory (to set modes and fsync).
     local_dir: Option<PathBuf>,
     /// How it is shown: `dir /mnt/nas` or `s3://bucket/prefix` (never credentials).
     pub label: String,
+    /// When set, everything stored here is encrypted to these age recipients.
+    pub recipients: Option<Recipients>,
 }
 
 impl Store {
     /// Opens the destination a config entry describes (a directory target must exist).
     pub fn open(config: &OffsiteConfig) -> Result<Store> {
+        let mut store = Store::open_storage(config)?;
+        store.recipients = Recipients::parse(config.encrypt_to(), &store.label)?;
+        Ok(store)
+    }
+
+    fn open_storage(config: &OffsiteConfig) -> Result<Store> {
         match config {
-            OffsiteConfig::Dir { path } => {
+            OffsiteConfig::Dir { path, .. } => {
                 // object_store's staging files must never be readable by others, not even
                 // briefly before the chmod below: pgkeep only ever creates private files.
                 nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
@@ -60,6 +69,7 @@ impl Store {
                     prefix: None,
                     local_dir: Some(path.clone()),
                     label: format!("dir {}", path.display()),
+                    recipients: None,
                 })
             }
             OffsiteConfig::S3 {
@@ -69,6 +79,7 @@ impl Store {
                 prefix,
                 access_key_id,
                 secret_access_key,
+                ..
             } => {
                 let retry = object_store::RetryConfig {
                     max_retries: 5,
@@ -102,6 +113,7 @@ impl Store {
                     prefix: (!prefix.is_empty()).then(|| ObjPath::from(prefix)),
                     local_dir: None,
                     label: format!("s3://{bucket}/{prefix}"),
+                    recipients: None,
                 })
             }
         }
@@ -123,14 +135,14 @@ impl Store {
         })
     }
 
-    fn path(&self, name: &str) -> ObjPath {
+    pub(super) fn path(&self, name: &str) -> ObjPath {
         match &self.prefix {
             Some(p) => p.child(name),
             None => ObjPath::from(name),
         }
     }
 
-    fn err(&self, what: &str, e: object_store::Error) -> Error {
+    pub(super) fn err(&self, what: &str, e: object_store::Error) -> Error {
         let hint = match (&e, self.local_dir.is_some()) {
             (_, true) => "",
             (object_store::Error::NotFound { .. }, false) => " (does the bucket exist?)",
@@ -172,7 +184,7 @@ impl Store {
         self.make_private_and_durable(name)
     }
 
-    fn make_private_and_durable(&self, name: &str) -> Result<()> {
+    pub(super) fn make_private_and_durable(&self, name: &str) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let Some(dir) = &self.local_dir else {
             return Ok(());

@@ -1,0 +1,442 @@
+//! Encrypted offsite copies (`encrypt_to`) against real parts: real backups of a real
+//! PostgreSQL database, a directory destination and S3 through `moto_server` (skipped with a
+//! note when it is not installed), keys made with the age crate, and the `age` CLI to show a
+//! copy decrypts by hand when it is installed.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use age::secrecy::ExposeSecret;
+use common::{cluster, pgkeep, stderr, stdout};
+
+const SECRET_TABLE: &str = "customer_addresses_secret";
+
+fn new_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let id = age::x25519::Identity::generate();
+    let recipient = id.to_public().to_string();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "# public key: {recipient}\n{}\n",
+            id.to_string().expose_secret()
+        ),
+    )
+    .unwrap();
+    (path, recipient)
+}
+
+fn new_database() -> String {
+    let c = cluster();
+    let db = c.new_db("enc");
+    c.psql(&db, &format!("CREATE TABLE {SECRET_TABLE}(id int primary key, street text); INSERT INTO {SECRET_TABLE} SELECT g, 'Main Street ' || g FROM generate_series(1, 2000) g"));
+    db
+}
+
+fn backup(db: &str, dir: &Path) -> PathBuf {
+    let out = pgkeep(db, dir, &["backup", "--quiet"]);
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    PathBuf::from(stdout(&out).trim())
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_nothing_in_clear(files: &[(String, Vec<u8>)]) {
+    assert!(!files.is_empty(), "nothing was stored");
+    for (name, bytes) in files {
+        assert!(!bytes.starts_with(&[0x1f, 0x8b]), "{name} is plain gzip");
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains(SECRET_TABLE) && !text.contains("Main Street"),
+            "{name} shows table names or data in clear"
+        );
+    }
+}
+
+#[test]
+fn encrypted_dir_copy_pull_restore_check_and_wrong_key() {
+    let db = new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db_backups");
+    let nas = tmp.path().join("nas");
+    std::fs::create_dir(&nas).unwrap();
+    let (key, recipient) = new_key(tmp.path(), "key.txt");
+    let (wrong, _) = new_key(tmp.path(), "wrong.txt");
+    let cfg = tmp.path().join("pgkeep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\nencrypt_to = [\"{recipient}\"]\n",
+            nas.display()
+        ),
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let key_s = key.to_str().unwrap();
+    let made = backup(&db, &dir);
+    let name = name_of(&made);
+    let original = std::fs::read(&made).unwrap();
+    let manifest = std::fs::read(format!("{}.json", made.display())).unwrap();
+
+    let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    assert!(push.status.success(), "{}", stderr(&push));
+    let stored: Vec<(String, Vec<u8>)> = files_in(&nas)
+        .iter()
+        .map(|p| (name_of(p), std::fs::read(p).unwrap()))
+        .collect();
+    let names: Vec<&str> = stored.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            format!("{name}.age"),
+            format!("{name}.envelope.json"),
+            format!("{name}.json.age")
+        ],
+        "the dump and manifest encrypted, one clear envelope"
+    );
+    assert_nothing_in_clear(&stored);
+    assert!(stored[0].1.starts_with(b"age-encryption.org/v1\n"));
+    let env: serde_json::Value = serde_json::from_slice(&stored[1].1).unwrap();
+    assert_eq!(env["encrypted_to"][0], recipient.as_str());
+    assert_eq!(env["files"][0]["plain_bytes"], original.len() as u64);
+    assert_eq!(env["files"][0]["stored_bytes"], stored[0].1.len() as u64);
+
+    // the age CLI decrypts the copy by hand, when it is installed
+    if let Ok(out) = Command::new("age")
+        .args(["-d", "-i", key_s])
+        .arg(nas.join(format!("{name}.age")))
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, original, "age -d gives back the .sql.gz");
+    }
+
+    // checks without the key, then a recorded test decryption with it
+    let doctor_before = stdout(&pgkeep(&db, &dir, &["--config", cfg_s, "doctor"]));
+    assert!(
+        doctor_before.contains("no test decryption was recorded"),
+        "{doctor_before}"
+    );
+    let check = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "check"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("stored sha256 matches"),
+        "{}",
+        stdout(&check)
+    );
+    let tested = pgkeep(
+        &db,
+        &dir,
+        &["--config", cfg_s, "offsite", "check", "--identity", key_s],
+    );
+    assert!(tested.status.success(), "{}", stderr(&tested));
+    assert!(
+        stdout(&tested).contains("decrypted in full"),
+        "{}",
+        stdout(&tested)
+    );
+    assert!(dir.join("decryption-checks.json").exists());
+    let doctor_after = stdout(&pgkeep(&db, &dir, &["--config", cfg_s, "doctor"]));
+    assert!(
+        !doctor_after.contains("no test decryption was recorded"),
+        "{doctor_after}"
+    );
+
+    // lose the local copy; pull needs the key, refuses a wrong one in one line
+    std::fs::remove_file(&made).unwrap();
+    std::fs::remove_file(format!("{}.json", made.display())).unwrap();
+    let no_key = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", &name]);
+    assert_eq!(no_key.status.code(), Some(1));
+    assert!(
+        stderr(&no_key).contains("--identity"),
+        "{}",
+        stderr(&no_key)
+    );
+    let bad = pgkeep(
+        &db,
+        &dir,
+        &[
+            "--config",
+            cfg_s,
+            "offsite",
+            "pull",
+            &name,
+            "--identity",
+            wrong.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(stderr(&bad).trim().lines().count(), 1, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("cannot decrypt"), "{}", stderr(&bad));
+    assert!(
+        files_in(&dir)
+            .iter()
+            .all(|p| !name_of(p).contains(".sql.gz")),
+        "a refused pull leaves nothing: {:?}",
+        files_in(&dir)
+    );
+    let pull = pgkeep(
+        &db,
+        &dir,
+        &[
+            "--config",
+            cfg_s,
+            "offsite",
+            "pull",
+            &name,
+            "--identity",
+            key_s,
+        ],
+    );
+    assert!(pull.status.success(), "{}", stderr(&pull));
+    assert_eq!(std::fs::read(&made).unwrap(), original, "byte for byte");
+    assert_eq!(
+        std::fs::read(format!("{}.json", made.display())).unwrap(),
+        manifest
+    );
+
+    // restore straight from the offsite copy (fetched and decrypted with the identity)
+    std::fs::remove_file(&made).unwrap();
+    std::fs::remove_file(format!("{}.json", made.display())).unwrap();
+    cluster().psql(&db, &format!("DELETE FROM {SECRET_TABLE} WHERE id > 10"));
+    let restore = common::pgkeep_cmd(
+        &db,
+        &dir,
+        &[
+            "--config",
+            cfg_s,
+            "restore",
+            &name,
+            "--yes",
+            "--no-safety-backup",
+            "--quiet",
+        ],
+    )
+    .env("PGKEEP_AGE_IDENTITY", &key)
+    .output()
+    .unwrap();
+    assert!(restore.status.success(), "{}", stderr(&restore));
+    assert_eq!(
+        cluster().psql(&db, &format!("SELECT count(*) FROM {SECRET_TABLE}")),
+        "2000"
+    );
+
+    // a damaged stored copy is caught without the key
+    let sealed = nas.join(format!("{name}.age"));
+    let mut bytes = std::fs::read(&sealed).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&sealed, bytes).unwrap();
+    let damaged = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "check"]);
+    assert_eq!(damaged.status.code(), Some(1));
+    assert!(stdout(&damaged).contains("FAILED"), "{}", stdout(&damaged));
+}
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http(port: u16, request: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn encrypted_s3_copy_against_moto_server() {
+    if Command::new("moto_server")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!(
+            "note: moto_server is not installed (pip install 'moto[server]'); S3 test skipped"
+        );
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _moto = Moto(
+        Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "moto_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let created = http(port, "PUT /pgkeep-enc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+
+    let db = new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db_backups");
+    let (key, recipient) = new_key(tmp.path(), "key.txt");
+    let cfg = tmp.path().join("pgkeep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[offsite]]\nkind = \"s3\"\nendpoint = \"http://127.0.0.1:{port}\"\nregion = \"us-east-1\"\nbucket = \"pgkeep-enc\"\n\
+             prefix = \"shop\"\naccess_key_id = \"testing\"\nsecret_access_key = \"testing\"\nencrypt_to = [\"{recipient}\"]\n"
+        ),
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let made = backup(&db, &dir);
+    let name = name_of(&made);
+    let original = std::fs::read(&made).unwrap();
+    let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push", &name]);
+    assert!(push.status.success(), "{}", stderr(&push));
+
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_bucket_name("pgkeep-enc")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut stored = Vec::new();
+    for obj in [
+        format!("{name}.age"),
+        format!("{name}.json.age"),
+        format!("{name}.envelope.json"),
+    ] {
+        use object_store::ObjectStore;
+        let path = object_store::path::Path::from(format!("shop/{obj}"));
+        let body = rt.block_on(async { s3.get(&path).await.unwrap().bytes().await.unwrap() });
+        stored.push((obj, body.to_vec()));
+    }
+    assert!(stored[0].1.starts_with(b"age-encryption.org/v1"));
+    assert_nothing_in_clear(&stored);
+    let listing = http(port, "GET /pgkeep-enc?list-type=2&prefix=shop/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assert!(
+        !listing.contains(&format!("shop/{name}<")),
+        "no plain dump object: {listing}"
+    );
+
+    std::fs::remove_file(&made).unwrap();
+    std::fs::remove_file(format!("{}.json", made.display())).unwrap();
+    let list = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "list"]);
+    assert!(
+        stdout(&list)
+            .lines()
+            .any(|l| l.starts_with("offsite") && l.contains(&name)),
+        "{}",
+        stdout(&list)
+    );
+    let pull = pgkeep(
+        &db,
+        &dir,
+        &[
+            "--config",
+            cfg_s,
+            "offsite",
+            "pull",
+            &name,
+            "--identity",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(pull.status.success(), "{}", stderr(&pull));
+    assert_eq!(std::fs::read(&made).unwrap(), original);
+}
+
+#[test]
+fn prune_removes_every_object_of_an_encrypted_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db_backups");
+    let nas = tmp.path().join("nas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&nas).unwrap();
+    let names: Vec<String> = (1..4)
+        .map(|d| {
+            pgkeep::engine::catalog::backup_name(
+                "shop",
+                chrono::Utc::now() - chrono::Duration::days(d),
+            )
+        })
+        .collect();
+    for n in &names {
+        for suffix in [".age", ".json.age", ".globals.sql.age", ".envelope.json"] {
+            std::fs::write(nas.join(format!("{n}{suffix}")), b"x").unwrap();
+        }
+    }
+    let (_, recipient) = new_key(tmp.path(), "key.txt");
+    let cfg = tmp.path().join("pgkeep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[retention]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n\
+             [[offsite]]\nkind = \"dir\"\npath = \"{}\"\nencrypt_to = [\"{recipient}\"]\n",
+            nas.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(common::pgkeep_bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--backup-dir")
+        .arg(&dir)
+        .args(["prune", "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut left: Vec<String> = files_in(&nas).iter().map(|p| name_of(p)).collect();
+    left.sort();
+    let n = &names[0];
+    assert_eq!(
+        left,
+        vec![
+            format!("{n}.age"),
+            format!("{n}.envelope.json"),
+            format!("{n}.globals.sql.age"),
+            format!("{n}.json.age"),
+        ]
+    );
+}

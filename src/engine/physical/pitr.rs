@@ -167,6 +167,7 @@ pub async fn restore_to_time(
         &BackupOptions {
             label: Some(label),
             compression_level: opts.compression_level.min(1),
+            lock_wait_timeout: None,
         },
         &Sink::none(),
         cancel,

@@ -22,6 +22,8 @@ use crate::engine::backupinfo::{
 use crate::engine::catalog::{self, BACKUP_SUFFIX, PARTIAL_SUFFIX};
 use crate::engine::dumpstream::{compress_stream, Shared, Written};
 use crate::engine::fsutil;
+use crate::engine::globals::Globals;
+use crate::engine::globals_file::{self, PendingGlobals};
 use crate::engine::lock::DbLock;
 use crate::engine::manifest::{Manifest, FORMAT_VERSION};
 use crate::engine::pgtools;
@@ -78,15 +80,38 @@ pub async fn backup(
         tool_version,
         facts.tables.len()
     ));
+    let globals = match Globals::capture(&client).await {
+        Ok(g) => {
+            if let Some(why) = &g.partial {
+                sink.log(format!("globals partial: {why}"));
+            }
+            Ok(g)
+        }
+        Err(e) => {
+            sink.log(format!("globals not captured: {e}"));
+            Err(e.to_string())
+        }
+    };
 
     let started_at = wait_for_free_name(dir, &database).await;
     let name = catalog::backup_name(&database, started_at);
     let final_path = dir.join(&name);
     let partial_path = dir.join(format!("{name}.partial"));
-    let file = fsutil::create_private(&partial_path).ctx(
-        || format!("creating {}", partial_path.display()),
-        &partial_path,
-    )?;
+    let pending = match &globals {
+        Ok(g) => Some(globals_file::write_partial(dir, &name, g)?),
+        Err(_) => None,
+    };
+    let file = match fsutil::create_private(&partial_path) {
+        Ok(f) => f,
+        Err(e) => {
+            pending.iter().for_each(PendingGlobals::discard);
+            return Err(Error::io(
+                format!("creating {}", partial_path.display()),
+                e,
+                &partial_path,
+            ));
+        }
+    };
 
     sink.phase(Phase::Dump);
     let started = Instant::now();
@@ -112,6 +137,7 @@ pub async fn backup(
         Ok(d) => d,
         Err(e) => {
             let _ = std::fs::remove_file(&partial_path);
+            pending.iter().for_each(PendingGlobals::discard);
             return Err(e);
         }
     };
@@ -136,8 +162,16 @@ pub async fn backup(
         database_size_bytes: facts.db_size,
         tables: table_entries(&facts.tables, &dumped.counted),
         verification: None,
+        globals: Some(match (&pending, &globals) {
+            (Some(p), _) => p.entry.clone(),
+            (None, Err(why)) => globals_file::failed_entry(why),
+            (None, Ok(_)) => unreachable!("written when captured"),
+        }),
     };
     let commit = (|| {
+        if let Some(p) = &pending {
+            p.commit()?;
+        }
         manifest.write_for(&final_path)?;
         std::fs::rename(&partial_path, &final_path).ctx(
             || format!("renaming {}", partial_path.display()),
@@ -148,6 +182,7 @@ pub async fn backup(
     if let Err(e) = commit {
         let _ = std::fs::remove_file(&partial_path);
         let _ = std::fs::remove_file(Manifest::path_for(&final_path));
+        pending.iter().for_each(PendingGlobals::discard);
         return Err(e);
     }
     remove_leftovers(dir, &database, &name, sink);
@@ -327,6 +362,13 @@ fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
         if name.ends_with(PARTIAL_SUFFIX) && ours(&name) {
             if std::fs::remove_file(ent.path()).is_ok() {
                 sink.log(format!("removed interrupted backup {name}"));
+            }
+        } else if let Some(base) = catalog::backup_of_globals(&name) {
+            let leftover = ours(&base)
+                && base != keep
+                && (name.ends_with(".partial") || !dir.join(&base).exists());
+            if leftover {
+                let _ = std::fs::remove_file(ent.path());
             }
         } else if let Some(base) = name.strip_suffix(".json") {
             let orphan = base.ends_with(BACKUP_SUFFIX)

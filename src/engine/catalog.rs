@@ -121,6 +121,46 @@ pub fn backup_name(database: &str, time: DateTime<Utc>) -> String {
     )
 }
 
+/// Suffix of a backup's globals file (roles, tablespaces, database properties).
+pub const GLOBALS_SUFFIX: &str = ".globals.sql";
+
+/// The globals file name of backup `name` (`shop_<ts>.sql.gz` → `shop_<ts>.globals.sql`).
+pub fn globals_name(name: &str) -> String {
+    format!(
+        "{}{GLOBALS_SUFFIX}",
+        name.strip_suffix(BACKUP_SUFFIX).unwrap_or(name)
+    )
+}
+
+/// The globals file of the backup at `backup`.
+pub fn globals_path(backup: &Path) -> PathBuf {
+    let name = backup
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    backup.with_file_name(globals_name(&name))
+}
+
+/// Every file of the recovery unit of the backup at `backup`: the dump, its manifest and its
+/// globals file (which may not exist). Whatever copies, moves or deletes a backup handles
+/// all of them.
+pub fn unit_files(backup: &Path) -> Vec<PathBuf> {
+    vec![
+        backup.to_path_buf(),
+        Manifest::path_for(backup),
+        globals_path(backup),
+    ]
+}
+
+/// The backup name a globals file (or its `.partial`) belongs to.
+pub fn backup_of_globals(file_name: &str) -> Option<String> {
+    let stem = file_name
+        .strip_suffix(".partial")
+        .unwrap_or(file_name)
+        .strip_suffix(GLOBALS_SUFFIX)?;
+    Some(format!("{stem}{BACKUP_SUFFIX}"))
+}
+
 /// Lists every backup in `dir`, newest first. A missing directory is an empty list.
 pub fn scan(dir: &Path) -> Result<Vec<BackupEntry>> {
     let rd = match std::fs::read_dir(dir) {
@@ -240,6 +280,21 @@ mod tests {
         assert_eq!(parse_name(&n), Some(("my_shop".to_string(), t)));
         assert_eq!(parse_name(&format!("{n}.partial")).unwrap().0, "my_shop");
         assert_eq!(parse_name("random.sql.gz"), None);
+    }
+
+    #[test]
+    fn globals_files_belong_to_their_backup() {
+        let n = "my_shop_2026-11-24T02-00-05Z.sql.gz";
+        let g = globals_name(n);
+        assert_eq!(g, "my_shop_2026-11-24T02-00-05Z.globals.sql");
+        assert_eq!(backup_of_globals(&g).as_deref(), Some(n));
+        assert_eq!(
+            backup_of_globals(&format!("{g}.partial")).as_deref(),
+            Some(n)
+        );
+        let files = unit_files(Path::new("/b").join(n).as_path());
+        assert_eq!(files[2], Path::new("/b").join(g));
+        assert_eq!(files[1], Path::new("/b").join(format!("{n}.json")));
     }
 
     #[test]

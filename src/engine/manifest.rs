@@ -51,6 +51,33 @@ pub struct Manifest {
     /// The latest verification, if any.
     #[serde(default)]
     pub verification: Option<Verification>,
+    /// The globals file beside the dump (roles, tablespaces, database properties); None in
+    /// backups made before pgkeep captured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globals: Option<GlobalsEntry>,
+}
+
+/// The globals file of a backup (`<name>.globals.sql`), see [`crate::engine::globals`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlobalsEntry {
+    /// Its file name, in the backup's directory; empty when it could not be captured at all.
+    pub file: String,
+    /// sha256 of the file, lowercase hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// `complete`, `partial` (something could not be read) or `failed` (no file).
+    pub status: String,
+    /// Why it is not complete, one line.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl GlobalsEntry {
+    /// True when everything was captured.
+    pub fn is_complete(&self) -> bool {
+        self.status == "complete"
+    }
 }
 
 /// One table of the dump.
@@ -103,6 +130,19 @@ impl Manifest {
         let path = Manifest::path_for(backup);
         let json = serde_json::to_vec_pretty(self).expect("manifest serializes");
         fsutil::write_atomic(&path, &json).ctx(|| format!("writing {}", path.display()), &path)
+    }
+
+    /// One line when the backup's globals are not complete ("globals partial: no password
+    /// verifiers (not superuser)"), None when they are or the backup predates them.
+    pub fn globals_warning(&self) -> Option<String> {
+        let g = self.globals.as_ref()?;
+        (!g.is_complete()).then(|| {
+            format!(
+                "globals {}: {}",
+                g.status,
+                g.reason.as_deref().unwrap_or("unknown reason")
+            )
+        })
     }
 
     /// Total rows in the dump (counted), or the estimate when no counts exist.

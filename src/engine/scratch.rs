@@ -100,8 +100,27 @@ pub async fn create(admin: &Client, name: &str, like: Option<&DbProps>) -> Resul
     admin.batch_execute(&sql).await.map_err(target::sql_error)
 }
 
-/// Drops a database, ending any session still in it. Missing is fine.
+/// Drops a database, ending any session still in it. Missing is fine. A template flag (a
+/// restored `IS_TEMPLATE` database renamed aside) would make `DROP DATABASE` fail: it is
+/// cleared first.
 pub async fn drop(admin: &Client, name: &str) -> Result<()> {
+    let flags = admin
+        .query_opt(
+            "SELECT datistemplate FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(target::sql_error)?;
+    let Some(flags) = flags else { return Ok(()) };
+    if flags.get::<_, bool>(0) {
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} IS_TEMPLATE false",
+                quote_ident(name)
+            ))
+            .await
+            .map_err(target::sql_error)?;
+    }
     admin
         .batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -59,6 +59,7 @@ pub fn manifest(t: DateTime<Utc>, verification: Option<Verification>) -> Manifes
             },
         ],
         verification,
+        globals: None,
     }
 }
 

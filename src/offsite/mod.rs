@@ -1,4 +1,4 @@
-//! Offsite copies: every finished backup and its manifest are copied to the configured
+//! Offsite copies: every finished backup, its globals file and its manifest are copied to the configured
 //! destinations (`[[offsite]]`: a directory or S3-compatible storage), read back and checked
 //! against the sha256; retention applies there too; backups can be fetched back.
 
@@ -58,6 +58,7 @@ pub async fn push(store: &Store, entry: &BackupEntry) -> Result<String> {
             store.label, entry.name
         )));
     }
+    push_globals(store, entry).await?;
     let manifest_path = Manifest::path_for(&entry.path);
     if manifest_path.exists() {
         let bytes = std::fs::read(&manifest_path)
@@ -65,6 +66,69 @@ pub async fn push(store: &Store, entry: &BackupEntry) -> Result<String> {
         store.put_bytes(&manifest_name(&entry.name), bytes).await?;
     }
     Ok(local)
+}
+
+/// Copies the backup's globals file (when its manifest lists one) and checks the copy against
+/// the manifest's sha256. Pushed before the manifest, which is the last object of a unit.
+async fn push_globals(store: &Store, entry: &BackupEntry) -> Result<()> {
+    let Some(g) = entry
+        .manifest
+        .as_ref()
+        .and_then(|m| m.globals.as_ref())
+        .filter(|g| !g.file.is_empty())
+    else {
+        return Ok(());
+    };
+    let path = entry.path.with_file_name(&g.file);
+    store.put_file(&g.file, &path).await?;
+    let remote = store.sha256(&g.file).await?;
+    if remote != g.sha256 {
+        let _ = store.delete(&g.file).await;
+        return Err(Error::Corrupt {
+            name: entry.name.clone(),
+            reason: format!(
+                "its globals file {} reads back offsite with sha256 {remote}, the manifest says {}; not copied",
+                g.file, g.sha256
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Fetches the globals file the manifest `m` lists into `backup_dir`, checked against its
+/// sha256 (as `.partial`, then renamed).
+async fn pull_globals(store: &Store, m: &Manifest, backup_dir: &Path) -> Result<()> {
+    let Some(g) = m.globals.as_ref().filter(|g| !g.file.is_empty()) else {
+        return Ok(());
+    };
+    if g.file.contains('/') {
+        return Err(Error::Corrupt {
+            name: manifest_name(&g.file),
+            reason: "the offsite manifest names a globals file outside the backup directory".into(),
+        });
+    }
+    let dest = backup_dir.join(&g.file);
+    let partial = backup_dir.join(format!("{}.partial", g.file));
+    let _ = std::fs::remove_file(&partial);
+    let sha = match store.get_file(&g.file, &partial).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    if sha != g.sha256 {
+        let _ = std::fs::remove_file(&partial);
+        return Err(Error::Corrupt {
+            name: g.file.clone(),
+            reason: format!(
+                "the offsite copy has sha256 {sha}, its manifest says {}; nothing was fetched",
+                g.sha256
+            ),
+        });
+    }
+    std::fs::rename(&partial, &dest)
+        .map_err(|e| Error::io("renaming the fetched globals", e, &dest))
 }
 
 /// Pushes every finished local backup `store` does not have yet; returns the names copied.
@@ -133,6 +197,10 @@ pub async fn pull(store: &Store, name: &str, backup_dir: &Path) -> Result<Pulled
                     m.sha256
                 ),
             });
+        }
+        if let Err(e) = pull_globals(store, m, backup_dir).await {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
         }
         m.write_for(&dest)?;
     }
@@ -247,6 +315,7 @@ pub async fn prune(
     for p in plan_prune(store, local, policy, now, tz).await? {
         if !p.decision.is_keep() {
             store.delete(&p.entry.name).await?;
+            store.delete(&catalog::globals_name(&p.entry.name)).await?;
             store.delete(&manifest_name(&p.entry.name)).await?;
             removed.push(p.entry.name);
         }

@@ -259,3 +259,57 @@ fn run(cmd: &mut std::process::Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_non_superuser_backup_says_its_globals_are_partial() {
+    let c = cluster();
+    let db = c.new_db("partial");
+    let role = format!("np{}", std::process::id());
+    c.psql(
+        "postgres",
+        &format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'np-secret'; ALTER DATABASE \"{db}\" OWNER TO {role}"
+        ),
+    );
+    c.psql(
+        &db,
+        &format!("CREATE TABLE t(id int); ALTER TABLE t OWNER TO {role}; ALTER SCHEMA public OWNER TO {role}"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let as_role = |args: &[&str]| {
+        common::pgkeep_cmd(&db, dir.path(), args)
+            .env("PGUSER", &role)
+            .env("PGPASSWORD", "np-secret")
+            .output()
+            .unwrap()
+    };
+    let out = as_role(&["backup"]);
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    let m = manifest_json(dir.path());
+    assert_eq!(m["globals"]["status"], "partial", "{m}");
+    assert_eq!(
+        m["globals"]["reason"],
+        "no password verifiers (not superuser)"
+    );
+    let text = std::fs::read_to_string(globals_file(dir.path())).unwrap();
+    assert!(text.contains(&format!("CREATE ROLE \"{role}\"")), "{text}");
+    assert!(!text.contains("SCRAM-SHA-256$"), "{text}");
+
+    let list = as_role(&["list"]);
+    let shown = common::stdout(&list);
+    assert!(shown.contains("complete, globals partial"), "{shown}");
+    let notes: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("password verifiers"))
+        .collect();
+    assert_eq!(
+        notes,
+        ["note: globals partial: no password verifiers (not superuser): run backups as a superuser to capture every role's password"]
+    );
+    let status = as_role(&["status"]);
+    assert!(
+        common::stdout(&status).contains("globals partial: no password verifiers (not superuser)"),
+        "{}",
+        common::stdout(&status)
+    );
+}

@@ -57,6 +57,9 @@ pub struct Manifest {
     pub globals: Option<GlobalsEntry>,
 }
 
+/// What to do about partial globals (appended to [`Manifest::globals_warning`]'s line).
+pub const GLOBALS_HINT: &str = ": run backups as a superuser to capture every role's password";
+
 /// The globals file of a backup (`<name>.globals.sql`), see [`crate::engine::globals`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GlobalsEntry {

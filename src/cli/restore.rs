@@ -30,6 +30,10 @@ pub struct RestoreArgs {
     /// Skip the `pre-restore` backup of the current database (the replaced database is still kept)
     #[arg(long)]
     pub no_safety_backup: bool,
+    /// Also set roles that exist already to the backup's attributes, passwords and
+    /// memberships (by default only missing roles are created)
+    #[arg(long)]
+    pub update_roles: bool,
     /// Print one JSON object with the result
     #[arg(long)]
     pub json: bool,
@@ -60,6 +64,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         into: args.into.clone(),
         safety_backup: !args.no_safety_backup,
         compression_level: ctx.config.compression_level,
+        update_roles: args.update_roles,
     };
     match restore::restore(
         target.as_ref(),
@@ -79,10 +84,16 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                     "database": out.database,
                     "previous": out.previous,
                     "safety_backup": out.safety_backup,
+                    "roles_created": out.roles.created,
+                    "roles_updated": out.roles.updated,
+                    "memberships_granted": out.roles.granted,
                 });
                 println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!("restored {} into {}", entry.name, out.database);
+                for line in out.roles.lines() {
+                    println!("{line}");
+                }
                 if let Some(p) = &out.safety_backup {
                     println!("safety backup: {}", p.display());
                 }

@@ -209,6 +209,7 @@ impl App {
                     into: None,
                     safety_backup: true,
                     compression_level: self.config.compression_level,
+                    update_roles: false,
                 };
                 let (target, dir) = (self.target.clone(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {

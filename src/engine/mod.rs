@@ -9,6 +9,7 @@ pub mod dumpscan;
 pub mod dumpstream;
 pub mod fsutil;
 pub mod globals;
+pub mod globals_apply;
 pub mod globals_file;
 pub mod globals_sql;
 pub mod load;

@@ -1,8 +1,13 @@
 //! Safe restore: checks, safety backup, load into a scratch database, swap.
 //!
-//! Order: the `pre-restore` safety backup, with the whole file checked beside it (a damaged
+//! Order: the checks that a restore bound to fail would fail (privileges, tablespaces: see
+//! [`globals_apply::precheck`]); the `pre-restore` safety backup, with the whole file checked beside it (a damaged
 //! file cancels it); then the dump is loaded into a fresh scratch database, checked again as
-//! it streams (psql commits only when every check passed); only a complete load is swapped in, in one transaction (see [`crate::engine::swap`]). Any failure drops the scratch
+//! it streams (psql commits only when every check passed) and ANALYZEd, so the planner has
+//! statistics when the application comes back; only a complete load is swapped in, in one
+//! transaction (see [`crate::engine::swap`]). The database's properties and the roles it
+//! needs come from the backup's globals (missing roles are created first); a backup made
+//! before pgkeep captured globals takes the live database's properties. Any failure drops the scratch
 //! database and leaves the live one as it was; a scratch database left by a killed run is
 //! dropped by the next restore, verify or cleanup.
 
@@ -15,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog::{BackupEntry, BackupStatus};
 use crate::engine::dbprops::DbProps;
+use crate::engine::globals::Globals;
 use crate::engine::lock::DbLock;
 use crate::engine::progress::{JobEvent, Phase, Progress, Sink};
-use crate::engine::{fsutil, load, precheck, scratch, swap};
+use crate::engine::{fsutil, globals_apply, globals_file, load, precheck, scratch, swap};
 use crate::error::{Error, Result};
 use crate::target::Target;
 
@@ -30,6 +36,9 @@ pub struct RestoreOptions {
     pub safety_backup: bool,
     /// gzip level for the safety backup.
     pub compression_level: u32,
+    /// Set roles that exist already to the backup's attributes and passwords (otherwise only
+    /// missing roles are created).
+    pub update_roles: bool,
 }
 
 /// What a restore did.
@@ -41,6 +50,8 @@ pub struct RestoreOutcome {
     pub previous: Option<String>,
     /// The safety backup taken before, if any.
     pub safety_backup: Option<PathBuf>,
+    /// Roles created (or updated) from the backup's globals.
+    pub roles: globals_apply::RolesApplied,
 }
 
 /// The label of safety backups.
@@ -69,6 +80,7 @@ pub async fn restore(
         sink.log(line);
     }
     let live_props = DbProps::read(&admin, &live).await?;
+    let globals = backup_globals(backup, sink);
     if opts.into.is_some() {
         if DbProps::read(&admin, &dest).await?.is_some() {
             return Err(Error::Refused(format!(
@@ -80,6 +92,13 @@ pub async fn restore(
             "database \"{live}\" does not exist on the server: use `--into {live}` to create it from the backup"
         )));
     }
+    let replace = opts.into.is_none().then_some(live.as_str());
+    globals_apply::precheck(&admin, replace, globals.as_ref()).await?;
+    // The backup's properties; a backup without globals takes the live database's.
+    let props = match &globals {
+        Some(g) => Some(g.props.clone()),
+        None => live_props.clone(),
+    };
     fsutil::ensure_private_dir(dir)?;
     let _lock = restore_lock(dir, &dest)?;
     let mut safety = None;
@@ -95,15 +114,22 @@ pub async fn restore(
         bytes_total: Some(backup.size),
         ..Default::default()
     }));
+    let mut roles = globals_apply::RolesApplied::default();
+    if let Some(g) = &globals {
+        roles = globals_apply::apply_roles(&admin, g, opts.update_roles).await?;
+        roles.lines().into_iter().for_each(|l| sink.log(l));
+    }
     let scratch_db = scratch::scratch_name(&dest);
-    scratch::create(&admin, &scratch_db, live_props.as_ref()).await?;
+    scratch::create(&admin, &scratch_db, props.as_ref()).await?;
     let swapped = load_and_swap(
         target,
         &admin,
         backup,
         opts,
         &scratch_db,
-        live_props.as_ref(),
+        props
+            .as_ref()
+            .filter(|_| live_props.is_some() || opts.into.is_some()),
         sink,
         cancel,
     )
@@ -113,6 +139,7 @@ pub async fn restore(
             database: dest,
             previous,
             safety_backup: safety,
+            roles,
         }),
         Err(e) => {
             if let Err(d) = scratch::drop(&admin, &scratch_db).await {
@@ -143,6 +170,7 @@ async fn load_and_swap(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
+    analyze(target, scratch_db, sink, cancel).await?;
     sink.phase(Phase::Swap);
     match (&opts.into, live_props) {
         (Some(into), props) => {
@@ -160,6 +188,47 @@ async fn load_and_swap(
             "database \"{}\" disappeared during the restore",
             target.database()
         ))),
+    }
+}
+
+/// The backup's globals; None (with a log line saying what that means) when it has none or
+/// its globals file cannot be used.
+fn backup_globals(backup: &BackupEntry, sink: &Sink) -> Option<Globals> {
+    match globals_file::read(backup) {
+        Ok(Some(g)) => Some(g),
+        Ok(None) => {
+            sink.log(
+                "this backup holds no roles or database properties (it predates them): the live database's properties are kept".to_string(),
+            );
+            None
+        }
+        Err(e) => {
+            sink.log(format!(
+                "{e}: roles are not created and the live database's properties are kept"
+            ));
+            None
+        }
+    }
+}
+
+/// ANALYZE of the loaded scratch database, so the planner has statistics when the
+/// application comes back (a plain dump holds none). Its own phase, part of the restore's
+/// time. A loader that already analysed every table can skip this step.
+pub async fn analyze(
+    target: &dyn Target,
+    database: &str,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    sink.phase(Phase::Analyze);
+    let client = crate::target::connect(target, database).await?;
+    let token = client.cancel_token();
+    tokio::select! {
+        r = client.batch_execute("ANALYZE") => r.map_err(crate::target::sql_error),
+        _ = cancel.cancelled() => {
+            let _ = token.cancel_query(tokio_postgres::NoTls).await;
+            Err(Error::Cancelled)
+        }
     }
 }
 

@@ -158,7 +158,8 @@ pub async fn apply_roles(admin: &Client, g: &Globals, update: bool) -> Result<Ro
     }
     for m in &g.memberships {
         let new = done.created.contains(&m.role) || done.created.contains(&m.member);
-        if !(new || update) || (m.member == me.name && !new) {
+        let wanted = new || (update && m.member != me.name);
+        if !wanted {
             continue;
         }
         let have = admin

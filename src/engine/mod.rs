@@ -21,5 +21,6 @@ pub mod progress;
 pub mod restore;
 pub mod retention;
 pub mod scratch;
+pub mod subscriptions;
 pub mod swap;
 pub mod verify;

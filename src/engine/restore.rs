@@ -76,9 +76,11 @@ pub async fn restore(
         )));
     }
     let admin = scratch::admin_connect_avoiding(target, &live).await?;
-    if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
+    let (dropped, failed) = scratch::drop_abandoned(target, &admin).await?;
+    if let Some(line) = scratch::dropped_line(&dropped) {
         sink.log(line);
     }
+    failed.into_iter().for_each(|l| sink.log(l));
     let live_props = DbProps::read(&admin, &live).await?;
     let globals = backup_globals(backup, sink);
     if opts.into.is_some() {
@@ -142,7 +144,7 @@ pub async fn restore(
             roles,
         }),
         Err(e) => {
-            if let Err(d) = scratch::drop(&admin, &scratch_db).await {
+            if let Err(d) = scratch::drop_in(target, &admin, &scratch_db).await {
                 sink.log(format!(
                     "could not drop scratch database {scratch_db} ({d}); `pgkeep cleanup` will"
                 ));

@@ -130,6 +130,13 @@ pub async fn drop(admin: &Client, name: &str) -> Result<()> {
         .map_err(target::sql_error)
 }
 
+/// Drops a database like [`drop`], first dropping the logical-replication subscriptions in
+/// it (which would make `DROP DATABASE` fail); connects to it for that through `target`.
+pub async fn drop_in(target: &dyn Target, admin: &Client, name: &str) -> Result<()> {
+    crate::engine::subscriptions::detach_all(target, admin, name).await?;
+    drop(admin, name).await
+}
+
 /// Scratch databases whose process is gone and that have no sessions.
 pub async fn abandoned(admin: &Client) -> Result<Vec<String>> {
     let rows = admin
@@ -149,13 +156,24 @@ pub async fn abandoned(admin: &Client) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Drops every abandoned scratch database; returns their names.
-pub async fn drop_abandoned(admin: &Client) -> Result<Vec<String>> {
-    let names = abandoned(admin).await?;
-    for n in &names {
-        drop(admin, n).await?;
+/// Drops every abandoned scratch database; returns the names dropped, and one line for each
+/// that could not be (which never stops the caller: one stuck database must not block every
+/// restore on the server).
+pub async fn drop_abandoned(
+    target: &dyn Target,
+    admin: &Client,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut dropped = Vec::new();
+    let mut failed = Vec::new();
+    for n in abandoned(admin).await? {
+        match drop_in(target, admin, &n).await {
+            Ok(()) => dropped.push(n),
+            Err(e) => failed.push(format!(
+                "could not drop abandoned scratch database {n}: {e}"
+            )),
+        }
     }
-    Ok(names)
+    Ok((dropped, failed))
 }
 
 /// The `_pre_restore_` databases on the server, oldest name first.

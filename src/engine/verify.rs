@@ -71,9 +71,11 @@ async fn run_checks(
     sink.phase(Phase::Check);
     precheck::check(backup, sink, cancel).await?;
     let admin = scratch::admin_connect(target).await?;
-    if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
+    let (dropped, failed) = scratch::drop_abandoned(target, &admin).await?;
+    if let Some(line) = scratch::dropped_line(&dropped) {
         sink.log(line);
     }
+    failed.into_iter().for_each(|l| sink.log(l));
     let like = match DbProps::read(&admin, &backup.database).await? {
         Some(p) => Some(p),
         None => DbProps::read(&admin, target.database()).await?,
@@ -88,7 +90,7 @@ async fn run_checks(
         compare_rows(target, &scratch_db, backup).await
     }
     .await;
-    if let Err(e) = scratch::drop(&admin, &scratch_db).await {
+    if let Err(e) = scratch::drop_in(target, &admin, &scratch_db).await {
         sink.log(format!(
             "could not drop scratch database {scratch_db} ({e}); `pgkeep cleanup` will"
         ));

@@ -1,0 +1,64 @@
+//! Databases not written for pgkeep: each backs up, restores, verifies and cleans up.
+
+mod common;
+mod restore_support;
+
+use common::{cluster, complete_backups, pgkeep, stderr, stdout};
+use restore_support::databases_like;
+
+fn backup(db: &str, dir: &std::path::Path) {
+    let out = pgkeep(db, dir, &["backup", "--quiet"]);
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+}
+
+#[test]
+fn a_database_with_a_subscription_verifies_restores_and_cleans_up() {
+    let c = cluster();
+    let db = c.new_db("subs");
+    let sub = format!("sub{}", std::process::id());
+    c.psql(
+        &db,
+        "CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)",
+    );
+    c.psql(
+        &db,
+        &format!(
+            "CREATE SUBSCRIPTION {sub} CONNECTION 'host=127.0.0.1 port={} dbname=postgres' PUBLICATION nothing WITH (connect = false)",
+            c.port
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+
+    let verify = pgkeep(&db, dir.path(), &["verify", "latest"]);
+    assert!(
+        verify.status.success(),
+        "verify failed: {}",
+        stderr(&verify)
+    );
+    let restore = pgkeep(&db, dir.path(), &["restore", "latest", "--yes"]);
+    assert!(
+        restore.status.success(),
+        "restore failed: {}",
+        stderr(&restore)
+    );
+    assert_eq!(
+        c.psql(&db, "SELECT subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = current_database()"),
+        sub
+    );
+    let cleanup = pgkeep(&db, dir.path(), &["cleanup", "--yes"]);
+    assert!(
+        cleanup.status.success(),
+        "cleanup failed: {}{}",
+        stdout(&cleanup),
+        stderr(&cleanup)
+    );
+    assert_eq!(databases_like(&db), vec![db.clone()]);
+    assert_eq!(complete_backups(dir.path()).len(), 2);
+    // The restored database's subscription is there, untouched.
+    c.psql(
+        &db,
+        &format!("ALTER SUBSCRIPTION {sub} SET (slot_name = NONE)"),
+    );
+    c.psql(&db, &format!("DROP SUBSCRIPTION {sub}"));
+}

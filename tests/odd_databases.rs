@@ -62,3 +62,36 @@ fn a_database_with_a_subscription_verifies_restores_and_cleans_up() {
     );
     c.psql(&db, &format!("DROP SUBSCRIPTION {sub}"));
 }
+
+#[test]
+fn a_template_database_stays_a_template_and_cleanup_drops_the_replaced_one() {
+    let c = cluster();
+    let db = c.new_db("tmpl");
+    c.psql(&db, "CREATE TABLE t(id int); INSERT INTO t VALUES (1)");
+    c.psql("postgres", &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE true"));
+    let before = c.dump_create(&db);
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    c.psql("postgres", &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE false"));
+
+    let restore = pgkeep(&db, dir.path(), &["restore", "latest", "--yes"]);
+    assert!(restore.status.success(), "restore failed: {}", stderr(&restore));
+    assert_eq!(c.dump_create(&db), before);
+    let into = format!("{db}_copy");
+    let restore = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--into", &into]);
+    assert!(restore.status.success(), "restore failed: {}", stderr(&restore));
+    assert_eq!(
+        c.psql("postgres", &format!("SELECT datistemplate FROM pg_database WHERE datname = '{into}'")),
+        "t"
+    );
+    // Cleanup drops the replaced database although it was a template when it was replaced.
+    c.psql("postgres", &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE true"));
+    let restore = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--no-safety-backup"]);
+    assert!(restore.status.success(), "restore failed: {}", stderr(&restore));
+    let cleanup = pgkeep(&db, dir.path(), &["cleanup", "--yes"]);
+    assert!(cleanup.status.success(), "cleanup failed: {}{}", stdout(&cleanup), stderr(&cleanup));
+    assert_eq!(databases_like(&db), vec![db.clone(), into.clone()]);
+    for d in [&db, &into] {
+        c.psql("postgres", &format!("ALTER DATABASE \"{d}\" IS_TEMPLATE false"));
+    }
+}

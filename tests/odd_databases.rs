@@ -68,30 +68,107 @@ fn a_template_database_stays_a_template_and_cleanup_drops_the_replaced_one() {
     let c = cluster();
     let db = c.new_db("tmpl");
     c.psql(&db, "CREATE TABLE t(id int); INSERT INTO t VALUES (1)");
-    c.psql("postgres", &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE true"));
+    c.psql(
+        "postgres",
+        &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE true"),
+    );
     let before = c.dump_create(&db);
     let dir = tempfile::tempdir().unwrap();
     backup(&db, dir.path());
-    c.psql("postgres", &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE false"));
+    c.psql(
+        "postgres",
+        &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE false"),
+    );
 
     let restore = pgkeep(&db, dir.path(), &["restore", "latest", "--yes"]);
-    assert!(restore.status.success(), "restore failed: {}", stderr(&restore));
+    assert!(
+        restore.status.success(),
+        "restore failed: {}",
+        stderr(&restore)
+    );
     assert_eq!(c.dump_create(&db), before);
     let into = format!("{db}_copy");
-    let restore = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--into", &into]);
-    assert!(restore.status.success(), "restore failed: {}", stderr(&restore));
+    let restore = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--into", &into],
+    );
+    assert!(
+        restore.status.success(),
+        "restore failed: {}",
+        stderr(&restore)
+    );
     assert_eq!(
-        c.psql("postgres", &format!("SELECT datistemplate FROM pg_database WHERE datname = '{into}'")),
+        c.psql(
+            "postgres",
+            &format!("SELECT datistemplate FROM pg_database WHERE datname = '{into}'")
+        ),
         "t"
     );
     // Cleanup drops the replaced database although it was a template when it was replaced.
-    c.psql("postgres", &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE true"));
-    let restore = pgkeep(&db, dir.path(), &["restore", "latest", "--yes", "--no-safety-backup"]);
-    assert!(restore.status.success(), "restore failed: {}", stderr(&restore));
+    c.psql(
+        "postgres",
+        &format!("ALTER DATABASE \"{db}\" IS_TEMPLATE true"),
+    );
+    let restore = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    );
+    assert!(
+        restore.status.success(),
+        "restore failed: {}",
+        stderr(&restore)
+    );
     let cleanup = pgkeep(&db, dir.path(), &["cleanup", "--yes"]);
-    assert!(cleanup.status.success(), "cleanup failed: {}{}", stdout(&cleanup), stderr(&cleanup));
+    assert!(
+        cleanup.status.success(),
+        "cleanup failed: {}{}",
+        stdout(&cleanup),
+        stderr(&cleanup)
+    );
     assert_eq!(databases_like(&db), vec![db.clone(), into.clone()]);
     for d in [&db, &into] {
-        c.psql("postgres", &format!("ALTER DATABASE \"{d}\" IS_TEMPLATE false"));
+        c.psql(
+            "postgres",
+            &format!("ALTER DATABASE \"{d}\" IS_TEMPLATE false"),
+        );
     }
+}
+
+/// 14,000 large objects exceed this test server's lock table (64 locks per transaction × 122
+/// backends) as tens of thousands exceed a production one's, in less time.
+#[test]
+fn tens_of_thousands_of_large_objects_restore_and_verify() {
+    let c = cluster();
+    let db = c.new_db("lobs");
+    c.psql(
+        &db,
+        "DO $$ BEGIN FOR i IN 1..14 LOOP
+           PERFORM lo_from_bytea(0, convert_to('blob ' || (i * 1000 + g), 'UTF8')) FROM generate_series(1, 1000) g;
+           COMMIT;
+         END LOOP; END $$",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    let verify = pgkeep(&db, dir.path(), &["verify", "latest"]);
+    assert!(
+        verify.status.success(),
+        "verify failed: {}",
+        stderr(&verify)
+    );
+    let restore = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    );
+    assert!(
+        restore.status.success(),
+        "restore failed: {}",
+        stderr(&restore)
+    );
+    assert_eq!(
+        c.psql(&db, "SELECT count(*) FROM pg_largeobject_metadata"),
+        "14000"
+    );
 }

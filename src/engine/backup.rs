@@ -80,6 +80,11 @@ pub async fn backup(
         tool_version,
         facts.tables.len()
     ));
+    let large_objects = client
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .map(|r| r.get::<_, i64>(0).max(0) as u64)
+        .ok();
     let globals = match Globals::capture(&client).await {
         Ok(g) => {
             if let Some(why) = &g.partial {
@@ -167,6 +172,7 @@ pub async fn backup(
             (None, Err(why)) => globals_file::failed_entry(why),
             (None, Ok(_)) => unreachable!("written when captured"),
         }),
+        large_objects,
     };
     let commit = (|| {
         if let Some(p) = &pending {

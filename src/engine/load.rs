@@ -1,5 +1,6 @@
 //! Loading a backup into a database: the file is decoded in-process on a blocking thread and
-//! streamed into `psql -X -v ON_ERROR_STOP=1 --single-transaction` (run through the target,
+//! streamed into `psql -X -v ON_ERROR_STOP=1 --single-transaction` (without it for a dump of
+//! many large objects, see [`single_transaction`]; run through the target,
 //! so it works inside a container too). stdin is closed only after every check on the stream
 //! passed; on any failure psql is killed first. The safety net is the scratch database, not
 //! the transaction: a dump with large objects commits its own `BEGIN ... COMMIT` block, so a
@@ -20,6 +21,21 @@ use crate::engine::progress::{JobEvent, Sink};
 use crate::error::{Error, Result};
 use crate::target::{PgTool, Target};
 
+/// Above this many large objects a dump is loaded without `--single-transaction`: each
+/// large object holds a lock until the transaction ends, and tens of thousands exhaust the
+/// server's lock table ("out of shared memory"). The scratch database stays the safety net.
+pub const MAX_LARGE_OBJECTS_IN_ONE_TRANSACTION: u64 = 1000;
+
+/// Whether `backup` is loaded in one transaction (not when its manifest counts many large
+/// objects).
+pub fn single_transaction(backup: &BackupEntry) -> bool {
+    backup
+        .manifest
+        .as_ref()
+        .and_then(|m| m.large_objects)
+        .is_none_or(|n| n <= MAX_LARGE_OBJECTS_IN_ONE_TRANSACTION)
+}
+
 /// Session settings sent before the dump: commits do not wait for the WAL flush (a crash
 /// mid-load only loses the scratch database), and index builds get memory to sort in RAM
 /// (allocated only as needed; bounded so a small server is not pushed out of memory).
@@ -37,17 +53,11 @@ pub async fn load(
     cancel: &CancellationToken,
 ) -> Result<u64> {
     let mut cmd = target.command(PgTool::Psql, database, app_name);
-    cmd.args([
-        "-X",
-        "-q",
-        "--no-password",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "--single-transaction",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    cmd.args(["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"])
+        .args(single_transaction(backup).then_some("--single-transaction"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| pgtools::spawn_error(PgTool::Psql, e))?;

@@ -55,6 +55,10 @@ pub struct Manifest {
     /// backups made before pgkeep captured them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub globals: Option<GlobalsEntry>,
+    /// Large objects in the database at backup time (a load of many cannot run in one
+    /// transaction: each holds a lock until the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_objects: Option<u64>,
 }
 
 /// What to do about partial globals (appended to [`Manifest::globals_warning`]'s line).

@@ -172,3 +172,25 @@ fn tens_of_thousands_of_large_objects_restore_and_verify() {
         "14000"
     );
 }
+
+#[test]
+fn newlines_in_column_and_table_names_are_verified() {
+    let c = cluster();
+    let db = c.new_db("nl");
+    c.psql(
+        &db,
+        "CREATE TABLE plain (id int); INSERT INTO plain VALUES (1);
+         CREATE TABLE t (id int, \"two\nlines\" text); INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         CREATE TABLE \"odd\nname\" (\"x\ny\" int); INSERT INTO \"odd\nname\" VALUES (1), (2), (3);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    let verify = pgkeep(&db, dir.path(), &["verify", "latest"]);
+    assert!(
+        verify.status.success(),
+        "verify failed: {}",
+        stderr(&verify)
+    );
+    let said = stdout(&verify);
+    assert!(said.contains("3 tables, 6 rows match"), "{said}");
+}

@@ -194,3 +194,72 @@ fn newlines_in_column_and_table_names_are_verified() {
     let said = stdout(&verify);
     assert!(said.contains("3 tables, 6 rows match"), "{said}");
 }
+
+/// Runs raw SQL bytes through psql with client_encoding `enc` (no conversion for SQL_ASCII).
+fn psql_bytes(db: &str, enc: &str, sql: &[u8]) {
+    use std::io::Write;
+    let mut child = cluster()
+        .client_cmd("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db])
+        .env("PGCLIENTENCODING", enc)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(sql).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn identifiers_not_valid_utf8_back_up_restore_and_verify() {
+    let c = cluster();
+    for (enc, tag) in [("LATIN1", "lat"), ("SQL_ASCII", "asc")] {
+        let db = format!("enc_{tag}_{}", std::process::id());
+        c.psql(
+            "postgres",
+            &format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING '{enc}' LC_COLLATE 'C' LC_CTYPE 'C'"),
+        );
+        // "café" and a column "naïve" in Latin-1 bytes: not valid UTF-8.
+        let mut sql = b"CREATE TABLE \"caf\xe9\" (id int, \"na\xefve\" text);\n".to_vec();
+        sql.extend_from_slice(
+            b"INSERT INTO \"caf\xe9\" VALUES (1, 'cr\xe8me'), (2, 'br\xfbl\xe9e');\n",
+        );
+        sql.extend_from_slice(b"CREATE TABLE plain (id int); INSERT INTO plain VALUES (1);\n");
+        psql_bytes(&db, "LATIN1", &sql);
+        let before = c.dump_create(&db);
+        let dir = tempfile::tempdir().unwrap();
+        let out = pgkeep(&db, dir.path(), &["backup", "--quiet"]);
+        assert!(
+            out.status.success(),
+            "{enc}: backup failed: {}",
+            stderr(&out)
+        );
+        let verify = pgkeep(&db, dir.path(), &["verify", "latest"]);
+        assert!(
+            verify.status.success(),
+            "{enc}: verify failed: {}",
+            stderr(&verify)
+        );
+        assert!(
+            stdout(&verify).contains("2 tables, 3 rows match"),
+            "{enc}: {}",
+            stdout(&verify)
+        );
+        let restore = pgkeep(
+            &db,
+            dir.path(),
+            &["restore", "latest", "--yes", "--no-safety-backup"],
+        );
+        assert!(
+            restore.status.success(),
+            "{enc}: restore failed: {}",
+            stderr(&restore)
+        );
+        assert_eq!(c.dump_create(&db), before, "{enc}");
+    }
+}

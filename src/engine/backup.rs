@@ -220,7 +220,19 @@ async fn dump_into(
     started: Instant,
 ) -> Result<Dumped> {
     let mut cmd = target.command(PgTool::PgDump, target.database(), app_name);
+    // UTF-8 whatever the database's encoding (the load converts back): names in the dump then
+    // match the catalog's as pgkeep reads them, so a LATIN1 table is counted and verified. Not
+    // for SQL_ASCII, which converts nothing and may hold bytes that are not UTF-8.
+    let sql_ascii = client
+        .query_one(
+            "SELECT current_setting('server_encoding') = 'SQL_ASCII'",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
     cmd.args(["--no-password", "--format=plain"])
+        .args((!sql_ascii).then_some("--encoding=UTF8"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -136,7 +136,8 @@ impl DumpScanner {
 
 /// The qualified name in `COPY <name> (<cols>) FROM stdin;` or `COPY <name> FROM stdin;`.
 fn copy_table_name(line: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(line).ok()?;
+    let s = crate::engine::namebytes::decode(line);
+    let s = s.as_str();
     let rest = s.strip_prefix("COPY ")?.strip_suffix(" FROM stdin;")?;
     // The name ends at the first space outside double quotes.
     let mut in_quotes = false;

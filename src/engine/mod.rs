@@ -15,6 +15,7 @@ pub mod globals_sql;
 pub mod load;
 pub mod lock;
 pub mod manifest;
+pub mod namebytes;
 pub mod pgtools;
 pub mod precheck;
 pub mod progress;

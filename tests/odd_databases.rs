@@ -263,3 +263,35 @@ fn identifiers_not_valid_utf8_back_up_restore_and_verify() {
         assert_eq!(c.dump_create(&db), before, "{enc}");
     }
 }
+
+#[test]
+fn an_invalid_index_is_named_in_one_warning() {
+    let c = cluster();
+    let db = c.new_db("invidx");
+    c.psql(&db, "CREATE TABLE t(id int); INSERT INTO t VALUES (1), (1)");
+    let out = c
+        .client_cmd("psql")
+        .args([
+            "-X",
+            "-d",
+            &db,
+            "-c",
+            "CREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id)",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the index build must fail");
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgkeep(&db, dir.path(), &["backup"]);
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("INVALID")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("public.t_id_key"), "{err}");
+    let manifest = std::fs::read_to_string(format!(
+        "{}.json",
+        complete_backups(dir.path())[0].display()
+    ))
+    .unwrap();
+    assert!(manifest.contains("public.t_id_key"), "{manifest}");
+}

@@ -80,6 +80,8 @@ pub async fn backup(
         tool_version,
         facts.tables.len()
     ));
+    let warnings: Vec<String> = invalid_indexes_warning(&client).await.into_iter().collect();
+    warnings.iter().for_each(|w| sink.log(w.clone()));
     let large_objects = client
         .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
         .await
@@ -173,6 +175,7 @@ pub async fn backup(
             (None, Ok(_)) => unreachable!("written when captured"),
         }),
         large_objects,
+        warnings,
     };
     let commit = (|| {
         if let Some(p) = &pending {
@@ -344,6 +347,28 @@ async fn dump_into(
         compressed_bytes,
         sha256,
         counted: scanner.tables,
+    })
+}
+
+/// One line naming the INVALID indexes (a failed `CREATE INDEX CONCURRENTLY`): pg_dump leaves
+/// them out, so they will be missing after a restore.
+async fn invalid_indexes_warning(client: &Client) -> Option<String> {
+    let rows = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .await
+        .ok()?;
+    let names: Vec<String> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "warning: {} INVALID index(es) will not be in the backup (pg_dump leaves them out): {}; rebuild with REINDEX INDEX CONCURRENTLY",
+            names.len(),
+            names.join(", ")
+        )
     })
 }
 

@@ -59,6 +59,9 @@ pub struct Manifest {
     /// transaction: each holds a lock until the end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_objects: Option<u64>,
+    /// What the dump is known to lose (INVALID indexes pg_dump leaves out), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What to do about partial globals (appended to [`Manifest::globals_warning`]'s line).

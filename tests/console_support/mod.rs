@@ -61,6 +61,7 @@ pub fn manifest(t: DateTime<Utc>, verification: Option<Verification>) -> Manifes
         verification,
         globals: None,
         large_objects: None,
+        warnings: vec![],
     }
 }
 

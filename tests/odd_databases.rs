@@ -295,3 +295,67 @@ fn an_invalid_index_is_named_in_one_warning() {
     .unwrap();
     assert!(manifest.contains("public.t_id_key"), "{manifest}");
 }
+
+/// Installs a tiny extension with a configuration table (as PostGIS has `spatial_ref_sys`):
+/// 100 rows from `CREATE EXTENSION`, of which pg_dump dumps only user-added ones. None when the
+/// server's extension directory is not writable here.
+fn install_config_table_extension() -> Option<&'static str> {
+    let out = std::process::Command::new(common::pg_bin().join("pg_config"))
+        .arg("--sharedir")
+        .output()
+        .ok()?;
+    let dir =
+        std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("extension");
+    let name = "pgkeep_cfgtest";
+    std::fs::write(
+        dir.join(format!("{name}.control")),
+        "comment = 'pgkeep test: an extension configuration table'\ndefault_version = '1.0'\nrelocatable = false\nschema = public\n",
+    )
+    .ok()?;
+    std::fs::write(
+        dir.join(format!("{name}--1.0.sql")),
+        "CREATE TABLE ref_sys (srid int PRIMARY KEY, name text);\n\
+         INSERT INTO ref_sys SELECT g, 'system ' || g FROM generate_series(1, 100) g;\n\
+         SELECT pg_catalog.pg_extension_config_dump('ref_sys', 'WHERE srid > 1000');\n",
+    )
+    .ok()?;
+    Some(name)
+}
+
+#[test]
+fn extension_configuration_tables_verify_as_dumped() {
+    let Some(ext) = install_config_table_extension() else {
+        eprintln!("skipped: cannot install a test extension into the server's share directory");
+        return;
+    };
+    let c = cluster();
+    let db = c.new_db("extcfg");
+    c.psql(
+        &db,
+        &format!("CREATE EXTENSION {ext}; INSERT INTO ref_sys VALUES (2001, 'mine'), (2002, 'also mine'); CREATE TABLE t(id int); INSERT INTO t VALUES (1)"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    let verify = pgkeep(&db, dir.path(), &["verify", "latest"]);
+    assert!(
+        verify.status.success(),
+        "verify failed: {}",
+        stderr(&verify)
+    );
+    assert!(
+        stdout(&verify).contains("2 tables, 3 rows match"),
+        "{}",
+        stdout(&verify)
+    );
+    let restore = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--no-safety-backup"],
+    );
+    assert!(
+        restore.status.success(),
+        "restore failed: {}",
+        stderr(&restore)
+    );
+    assert_eq!(c.psql(&db, "SELECT count(*) FROM ref_sys"), "102");
+}

@@ -76,9 +76,14 @@ async fn run_checks(
         sink.log(line);
     }
     failed.into_iter().for_each(|l| sink.log(l));
-    let like = match DbProps::read(&admin, &backup.database).await? {
-        Some(p) => Some(p),
-        None => DbProps::read(&admin, target.database()).await?,
+    // The scratch database gets the backup's encoding and locale (from its globals), else the
+    // live database's.
+    let like = match crate::engine::globals_file::read(backup) {
+        Ok(Some(g)) => Some(g.props),
+        _ => match DbProps::read(&admin, &backup.database).await? {
+            Some(p) => Some(p),
+            None => DbProps::read(&admin, target.database()).await?,
+        },
     };
     sink.phase(Phase::Load);
     let scratch_db = scratch::scratch_name(&backup.database);

@@ -83,6 +83,21 @@ pub async fn restore(
     failed.into_iter().for_each(|l| sink.log(l));
     let live_props = DbProps::read(&admin, &live).await?;
     let globals = backup_globals(backup, sink);
+    // A blank server: the backup knows the database's properties, so it is created as it was
+    // (as with `--into` its own name); nothing exists that could be lost.
+    let creating;
+    let opts = if opts.into.is_none() && live_props.is_none() && globals.is_some() {
+        sink.log(format!(
+            "database \"{live}\" does not exist on the server: creating it from the backup"
+        ));
+        creating = RestoreOptions {
+            into: Some(live.clone()),
+            ..opts.clone()
+        };
+        &creating
+    } else {
+        opts
+    };
     if opts.into.is_some() {
         if DbProps::read(&admin, &dest).await?.is_some() {
             return Err(Error::Refused(format!(
@@ -91,7 +106,7 @@ pub async fn restore(
         }
     } else if live_props.is_none() {
         return Err(Error::Refused(format!(
-            "database \"{live}\" does not exist on the server: use `--into {live}` to create it from the backup"
+            "database \"{live}\" does not exist on the server and this backup predates pgkeep's globals (roles, properties): use `--into {live}` to create it from the backup"
         )));
     }
     let replace = opts.into.is_none().then_some(live.as_str());

@@ -359,3 +359,26 @@ fn extension_configuration_tables_verify_as_dumped() {
     );
     assert_eq!(c.psql(&db, "SELECT count(*) FROM ref_sys"), "102");
 }
+
+#[test]
+fn an_index_on_a_search_path_dependent_function_is_named_in_one_warning() {
+    let c = cluster();
+    let db = c.new_db("spidx");
+    c.psql(
+        &db,
+        "CREATE FUNCTION helper(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x * 2';
+         CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT helper(x)';
+         CREATE TABLE t(id int); INSERT INTO t VALUES (1);
+         CREATE INDEX t_twice ON t (twice(id));",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgkeep(&db, dir.path(), &["backup"]);
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("search_path")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("public.t_twice (twice(integer))"),
+        "{err}"
+    );
+}

@@ -80,7 +80,11 @@ pub async fn backup(
         tool_version,
         facts.tables.len()
     ));
-    let warnings: Vec<String> = invalid_indexes_warning(&client).await.into_iter().collect();
+    let warnings: Vec<String> = invalid_indexes_warning(&client)
+        .await
+        .into_iter()
+        .chain(search_path_indexes_warning(&client).await)
+        .collect();
     warnings.iter().for_each(|w| sink.log(w.clone()));
     let large_objects = client
         .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
@@ -366,6 +370,37 @@ async fn invalid_indexes_warning(client: &Client) -> Option<String> {
     (!names.is_empty()).then(|| {
         format!(
             "warning: {} INVALID index(es) will not be in the backup (pg_dump leaves them out): {}; rebuild with REINDEX INDEX CONCURRENTLY",
+            names.len(),
+            names.join(", ")
+        )
+    })
+}
+
+/// One line naming the indexes whose expression calls an SQL or PL/pgSQL function without its
+/// own `SET search_path`: a restore runs with an empty search_path, so an unqualified name in
+/// the function's body is not found and the index (and with it the load) fails.
+async fn search_path_indexes_warning(client: &Client) -> Option<String> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT format('%I.%I', n.nspname, ic.relname) || ' (' || p.oid::regprocedure::text || ')'
+               FROM pg_index i
+               JOIN pg_class ic ON ic.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = ic.relnamespace
+               JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                               AND d.refclassid = 'pg_proc'::regclass
+               JOIN pg_proc p ON p.oid = d.refobjid
+               JOIN pg_language l ON l.oid = p.prolang
+              WHERE l.lanname IN ('sql', 'plpgsql')
+                AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) c WHERE c LIKE 'search\\_path=%')
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .ok()?;
+    let names: Vec<String> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "warning: {} index(es) call a function that depends on the search_path, which a restore empties: {}; give the function `SET search_path = ...` or qualify the names in its body, or the restore may fail",
             names.len(),
             names.join(", ")
         )

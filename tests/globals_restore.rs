@@ -202,10 +202,30 @@ fn a_missing_tablespace_is_one_line_with_what_to_do() {
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.contains(&format!("tablespace \"{ts}\"")) && err.contains("CREATE TABLESPACE"),
+        err.contains(&format!("tablespace \"{ts}\""))
+            && err.contains("CREATE TABLESPACE")
+            && err.contains("--tablespace-default"),
         "{err}"
     );
     assert!(!c.db_exists(&into));
+    // The other choice: everything into the default tablespace.
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &[
+            "restore",
+            "latest",
+            "--yes",
+            "--into",
+            &into,
+            "--tablespace-default",
+        ],
+    );
+    assert!(out.status.success(), "restore failed: {}", stderr(&out));
+    assert_eq!(
+        c.psql(&into, "SELECT count(*) || ':' || coalesce(max(reltablespace), 0) FROM t, pg_class WHERE relname = 't'"),
+        "1:0"
+    );
 }
 
 #[test]

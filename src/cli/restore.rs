@@ -34,6 +34,10 @@ pub struct RestoreArgs {
     /// memberships (by default only missing roles are created)
     #[arg(long)]
     pub update_roles: bool,
+    /// Put what the backup placed in tablespaces into the default tablespace (for a server
+    /// that lacks them)
+    #[arg(long)]
+    pub tablespace_default: bool,
     /// Print one JSON object with the result
     #[arg(long)]
     pub json: bool,
@@ -65,6 +69,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         safety_backup: !args.no_safety_backup,
         compression_level: ctx.config.compression_level,
         update_roles: args.update_roles,
+        tablespace_default: args.tablespace_default,
     };
     match restore::restore(
         target.as_ref(),

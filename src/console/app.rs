@@ -210,6 +210,7 @@ impl App {
                     safety_backup: true,
                     compression_level: self.config.compression_level,
                     update_roles: false,
+                    tablespace_default: false,
                 };
                 let (target, dir) = (self.target.clone(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {

@@ -88,7 +88,12 @@ async fn missing_roles(admin: &Client, g: &Globals) -> Result<Vec<String>> {
 /// the scratch database, may not rename the live one (`replace`: the database replaced, when
 /// restoring in place), or may not create the roles the backup needs; or a tablespace the
 /// backup uses is missing. Runs before the safety backup, so no time is spent first.
-pub async fn precheck(admin: &Client, replace: Option<&str>, g: Option<&Globals>) -> Result<()> {
+pub async fn precheck(
+    admin: &Client,
+    replace: Option<&str>,
+    g: Option<&Globals>,
+    tablespace_default: bool,
+) -> Result<()> {
     let me = me(admin).await?;
     if !me.superuser && !me.createdb {
         return Err(Error::Refused(format!(
@@ -121,7 +126,7 @@ pub async fn precheck(admin: &Client, replace: Option<&str>, g: Option<&Globals>
             me.name
         )));
     }
-    for t in &g.tablespaces {
+    for t in g.tablespaces.iter().filter(|_| !tablespace_default) {
         let exists = admin
             .query_opt("SELECT 1 FROM pg_tablespace WHERE spcname = $1", &[&t.name])
             .await
@@ -129,7 +134,7 @@ pub async fn precheck(admin: &Client, replace: Option<&str>, g: Option<&Globals>
             .is_some();
         if !exists {
             return Err(Error::Refused(format!(
-                "the backup uses tablespace \"{}\", which this server lacks: create it first, as a superuser, with `CREATE TABLESPACE \"{}\" LOCATION {}` (an empty directory owned by the server's user; any path will do), then restore again",
+                "the backup uses tablespace \"{}\", which this server lacks: create it first, as a superuser, with `CREATE TABLESPACE \"{}\" LOCATION {}` (an empty directory owned by the server's user; any path will do) and restore again, or restore with --tablespace-default to put everything in the default tablespace",
                 t.name,
                 t.name,
                 quote_literal(&t.location).trim_start_matches('E')

@@ -18,6 +18,7 @@ use crate::engine::catalog::BackupEntry;
 use crate::engine::pgtools;
 use crate::engine::precheck::{self, Pump, StreamError, PROGRESS_EVERY};
 use crate::engine::progress::{JobEvent, Sink};
+use crate::engine::tablespace_filter::TablespaceDefault;
 use crate::error::{Error, Result};
 use crate::target::{PgTool, Target};
 
@@ -52,6 +53,21 @@ pub async fn load(
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<u64> {
+    load_with(target, database, backup, app_name, false, sink, cancel).await
+}
+
+/// [`load`], with the dump's tablespaces mapped to the database's default when
+/// `tablespace_default` (`restore --tablespace-default`).
+#[allow(clippy::too_many_arguments)]
+pub async fn load_with(
+    target: &dyn Target,
+    database: &str,
+    backup: &BackupEntry,
+    app_name: &str,
+    tablespace_default: bool,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<u64> {
     let mut cmd = target.command(PgTool::Psql, database, app_name);
     cmd.args(["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"])
         .args(single_transaction(backup).then_some("--single-transaction"))
@@ -83,6 +99,14 @@ pub async fn load(
     let mut job = tokio::task::spawn_blocking(move || {
         let mut input = std::fs::File::from(stdin);
         let r = match input.write_all(SESSION_SETTINGS.as_bytes()) {
+            Ok(()) if tablespace_default => {
+                let mut f = TablespaceDefault::new(&mut input);
+                let r = precheck::stream_checked(&path, &name, sha.as_deref(), &mut f, &p);
+                match f.into_inner() {
+                    Ok(_) => r,
+                    Err(e) => r.and(Err(StreamError::Write(e))),
+                }
+            }
             Ok(()) => precheck::stream_checked(&path, &name, sha.as_deref(), &mut input, &p),
             Err(e) => Err(StreamError::Write(e)),
         };

@@ -24,4 +24,5 @@ pub mod retention;
 pub mod scratch;
 pub mod subscriptions;
 pub mod swap;
+pub mod tablespace_filter;
 pub mod verify;

@@ -39,6 +39,9 @@ pub struct RestoreOptions {
     /// Set roles that exist already to the backup's attributes and passwords (otherwise only
     /// missing roles are created).
     pub update_roles: bool,
+    /// Put what the backup placed in tablespaces this server lacks into the default
+    /// tablespace instead.
+    pub tablespace_default: bool,
 }
 
 /// What a restore did.
@@ -110,12 +113,18 @@ pub async fn restore(
         )));
     }
     let replace = opts.into.is_none().then_some(live.as_str());
-    globals_apply::precheck(&admin, replace, globals.as_ref()).await?;
+    globals_apply::precheck(&admin, replace, globals.as_ref(), opts.tablespace_default).await?;
     // The backup's properties; a backup without globals takes the live database's.
-    let props = match &globals {
+    let mut props = match &globals {
         Some(g) => Some(g.props.clone()),
         None => live_props.clone(),
     };
+    if opts.tablespace_default {
+        sink.log("--tablespace-default: everything goes into the default tablespace".to_string());
+        if let Some(p) = props.as_mut() {
+            p.tablespace = None;
+        }
+    }
     fsutil::ensure_private_dir(dir)?;
     let _lock = restore_lock(dir, &dest)?;
     let mut safety = None;
@@ -183,7 +192,16 @@ async fn load_and_swap(
     cancel: &CancellationToken,
 ) -> Result<Option<String>> {
     let app_name = format!("pgkeep-restore-{}", std::process::id());
-    load::load(target, scratch_db, backup, &app_name, sink, cancel).await?;
+    load::load_with(
+        target,
+        scratch_db,
+        backup,
+        &app_name,
+        opts.tablespace_default,
+        sink,
+        cancel,
+    )
+    .await?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }

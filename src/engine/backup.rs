@@ -109,7 +109,7 @@ pub async fn backup(
     let final_path = dir.join(&name);
     let partial_path = dir.join(format!("{name}.partial"));
     let pending = match &globals {
-        Ok(g) => Some(globals_file::write_partial(dir, &name, g)?),
+        Ok(g) => Some(globals_file::prepare(dir, &name, g)),
         Err(_) => None,
     };
     let file = match fsutil::create_private(&partial_path) {

@@ -1,5 +1,6 @@
-//! Writing and reading a backup's globals file (`<name>.globals.sql`): written like the dump
-//! (0600, `.partial`, fsync, renamed when the backup commits), checked against the manifest's
+//! Writing and reading a backup's globals file (`<name>.globals.sql`): rendered when the
+//! backup starts, written like the dump when it commits (0600, `.partial`, fsync, rename), so
+//! an interrupted backup leaves only the dump's `.partial`; checked against the manifest's
 //! sha256 when read.
 
 use std::io::Write;
@@ -14,10 +15,12 @@ use crate::engine::globals_sql;
 use crate::engine::manifest::GlobalsEntry;
 use crate::error::{Error, IoContext, Result};
 
-/// A globals file written as `.partial`, waiting for the backup to commit.
+/// A rendered globals file, waiting for the backup to commit.
 #[derive(Debug)]
 pub struct PendingGlobals {
-    /// The `.partial` file.
+    /// Its content.
+    text: String,
+    /// The `.partial` file it is written as.
     pub partial: PathBuf,
     /// Where it goes when the backup commits.
     pub path: PathBuf,
@@ -26,8 +29,23 @@ pub struct PendingGlobals {
 }
 
 impl PendingGlobals {
-    /// Renames the file into place (the caller fsyncs the directory).
+    /// Writes the file (`.partial`, 0600, fsync) and renames it into place (the caller fsyncs
+    /// the directory).
     pub fn commit(&self) -> Result<()> {
+        let _ = std::fs::remove_file(&self.partial);
+        let write = || -> std::io::Result<()> {
+            let mut f = fsutil::create_private(&self.partial)?;
+            f.write_all(self.text.as_bytes())?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = std::fs::remove_file(&self.partial);
+            return Err(Error::io(
+                format!("writing {}", self.partial.display()),
+                e,
+                &self.partial,
+            ));
+        }
         std::fs::rename(&self.partial, &self.path).ctx(
             || format!("renaming {}", self.partial.display()),
             &self.path,
@@ -41,27 +59,14 @@ impl PendingGlobals {
     }
 }
 
-/// Writes the globals of backup `backup_name` in `dir` as `.partial` (0600, fsynced).
-pub fn write_partial(dir: &Path, backup_name: &str, g: &Globals) -> Result<PendingGlobals> {
+/// Renders the globals file of backup `backup_name` in `dir` (written by
+/// [`PendingGlobals::commit`]).
+pub fn prepare(dir: &Path, backup_name: &str, g: &Globals) -> PendingGlobals {
     let name = catalog::globals_name(backup_name);
     let path = dir.join(&name);
     let partial = dir.join(format!("{name}.partial"));
     let text = globals_sql::render(g, backup_name, &name);
-    let _ = std::fs::remove_file(&partial);
-    let write = || -> std::io::Result<()> {
-        let mut f = fsutil::create_private(&partial)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&partial);
-        return Err(Error::io(
-            format!("writing {}", partial.display()),
-            e,
-            &partial,
-        ));
-    }
-    Ok(PendingGlobals {
+    PendingGlobals {
         partial,
         path,
         entry: GlobalsEntry {
@@ -76,7 +81,8 @@ pub fn write_partial(dir: &Path, backup_name: &str, g: &Globals) -> Result<Pendi
             .into(),
             reason: g.partial.clone(),
         },
-    })
+        text,
+    }
 }
 
 /// The manifest entry of a backup whose globals could not be captured at all.

@@ -125,3 +125,33 @@ fn globals_are_pushed_pulled_and_pruned_with_their_dump() {
         assert!(left.contains(&globals_of(new)), "{left:?}");
     }
 }
+
+#[test]
+fn verify_checks_the_globals_file_too() {
+    let c = cluster();
+    let db = c.new_db("gverify");
+    c.psql(&db, "CREATE TABLE t(id int); INSERT INTO t VALUES (1)");
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgkeep(&db, dir.path(), &["backup", "--quiet"]);
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    let name = complete_backups(dir.path())[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let globals = dir.path().join(globals_of(&name));
+    let mut text = std::fs::read_to_string(&globals).unwrap();
+    text = text.replace("-- Roles", "-- Roles (edited)");
+    std::fs::write(&globals, text).unwrap();
+    let out = pgkeep(&db, dir.path(), &["verify", "latest"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("globals file") && err.contains("sha256"),
+        "{err}"
+    );
+    std::fs::remove_file(&globals).unwrap();
+    let out = pgkeep(&db, dir.path(), &["verify", "latest"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));
+}

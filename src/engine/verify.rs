@@ -70,6 +70,8 @@ async fn run_checks(
 ) -> Result<VerifyOutcome> {
     sink.phase(Phase::Check);
     precheck::check(backup, sink, cancel).await?;
+    // The globals file is part of the backup: missing or changed, the backup is damaged.
+    let globals = crate::engine::globals_file::read(backup)?;
     let admin = scratch::admin_connect(target).await?;
     let (dropped, failed) = scratch::drop_abandoned(target, &admin).await?;
     if let Some(line) = scratch::dropped_line(&dropped) {
@@ -78,9 +80,9 @@ async fn run_checks(
     failed.into_iter().for_each(|l| sink.log(l));
     // The scratch database gets the backup's encoding and locale (from its globals), else the
     // live database's.
-    let like = match crate::engine::globals_file::read(backup) {
-        Ok(Some(g)) => Some(g.props),
-        _ => match DbProps::read(&admin, &backup.database).await? {
+    let like = match globals {
+        Some(g) => Some(g.props),
+        None => match DbProps::read(&admin, &backup.database).await? {
             Some(p) => Some(p),
             None => DbProps::read(&admin, target.database()).await?,
         },

@@ -114,7 +114,7 @@ fn globals_file(dir: &Path) -> PathBuf {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    dir.join(name.replace(".sql.gz", ".globals.sql"))
+    dir.join(format!("{name}.globals.sql"))
 }
 
 fn manifest_json(dir: &Path) -> serde_json::Value {

@@ -19,7 +19,7 @@ fn files(dir: &Path, suffix: &str) -> Vec<String> {
 }
 
 fn globals_of(name: &str) -> String {
-    name.replace(".sql.gz", ".globals.sql")
+    format!("{name}.globals.sql")
 }
 
 #[test]

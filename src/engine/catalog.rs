@@ -124,12 +124,10 @@ pub fn backup_name(database: &str, time: DateTime<Utc>) -> String {
 /// Suffix of a backup's globals file (roles, tablespaces, database properties).
 pub const GLOBALS_SUFFIX: &str = ".globals.sql";
 
-/// The globals file name of backup `name` (`shop_<ts>.sql.gz` → `shop_<ts>.globals.sql`).
+/// The globals file name of backup `name` (`shop_<ts>.sql.gz` → `shop_<ts>.sql.gz.globals.sql`:
+/// a sidecar `<name>.<suffix>`, like every file of the unit).
 pub fn globals_name(name: &str) -> String {
-    format!(
-        "{}{GLOBALS_SUFFIX}",
-        name.strip_suffix(BACKUP_SUFFIX).unwrap_or(name)
-    )
+    format!("{name}{GLOBALS_SUFFIX}")
 }
 
 /// The globals file of the backup at `backup`.
@@ -154,11 +152,11 @@ pub fn unit_files(backup: &Path) -> Vec<PathBuf> {
 
 /// The backup name a globals file (or its `.partial`) belongs to.
 pub fn backup_of_globals(file_name: &str) -> Option<String> {
-    let stem = file_name
+    let name = file_name
         .strip_suffix(".partial")
         .unwrap_or(file_name)
         .strip_suffix(GLOBALS_SUFFIX)?;
-    Some(format!("{stem}{BACKUP_SUFFIX}"))
+    name.ends_with(BACKUP_SUFFIX).then(|| name.to_string())
 }
 
 /// Lists every backup in `dir`, newest first. A missing directory is an empty list.
@@ -286,7 +284,7 @@ mod tests {
     fn globals_files_belong_to_their_backup() {
         let n = "my_shop_2026-11-24T02-00-05Z.sql.gz";
         let g = globals_name(n);
-        assert_eq!(g, "my_shop_2026-11-24T02-00-05Z.globals.sql");
+        assert_eq!(g, "my_shop_2026-11-24T02-00-05Z.sql.gz.globals.sql");
         assert_eq!(backup_of_globals(&g).as_deref(), Some(n));
         assert_eq!(
             backup_of_globals(&format!("{g}.partial")).as_deref(),

@@ -12,7 +12,7 @@
 //!
 //! Password verifiers are read from `pg_authid`, which only a superuser may read; otherwise
 //! the capture is *partial*, with a one-line reason. Stored beside the dump as
-//! `<name>.globals.sql` (see [`crate::engine::globals_sql`]).
+//! `<name>.sql.gz.globals.sql` (see [`crate::engine::globals_sql`]).
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;

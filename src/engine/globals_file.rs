@@ -1,4 +1,4 @@
-//! Writing and reading a backup's globals file (`<name>.globals.sql`): rendered when the
+//! Writing and reading a backup's globals file (`<name>.sql.gz.globals.sql`): rendered when the
 //! backup starts, written like the dump when it commits (0600, `.partial`, fsync, rename), so
 //! an interrupted backup leaves only the dump's `.partial`; checked against the manifest's
 //! sha256 when read.

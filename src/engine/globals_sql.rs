@@ -1,4 +1,4 @@
-//! The globals file beside a dump, `<name>.globals.sql`: SQL a person runs with psql on a
+//! The globals file beside a dump, `<name>.sql.gz.globals.sql`: SQL a person runs with psql on a
 //! blank server before loading the dump (roles, memberships, tablespaces, `CREATE DATABASE`
 //! with every property), ending with one comment line that holds the same data as JSON for
 //! pgkeep's own restore. The statements are the ones pgkeep's restore runs (see

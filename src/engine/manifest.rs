@@ -67,7 +67,7 @@ pub struct Manifest {
 /// What to do about partial globals (appended to [`Manifest::globals_warning`]'s line).
 pub const GLOBALS_HINT: &str = ": run backups as a superuser to capture every role's password";
 
-/// The globals file of a backup (`<name>.globals.sql`), see [`crate::engine::globals`].
+/// The globals file of a backup (`<name>.sql.gz.globals.sql`), see [`crate::engine::globals`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GlobalsEntry {
     /// Its file name, in the backup's directory; empty when it could not be captured at all.

@@ -276,6 +276,58 @@ grep -qE "segments archived|is failing|no segment" <<<"$R" || fail "doctor: WAL 
 echo "doctor without a port: $(check "WAL archiving" | cut -f2)"
 "${COMPOSE[@]}" down
 
+# ---- issue #10: disaster recovery after `down -v` (roles, properties, everything back) ----
+say "disaster: extra roles and database properties, down -v, up -d, pgkeep restore latest"
+cd "$PROJ"
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+psql_in "CREATE ROLE boekhouding LOGIN PASSWORD 'bk-secret' CONNECTION LIMIT 5;
+         CREATE ROLE reporting NOLOGIN;
+         CREATE ROLE analyst LOGIN PASSWORD 'an-secret';
+         GRANT reporting TO analyst WITH ADMIN OPTION;
+         ALTER ROLE analyst SET work_mem = '8MB';"
+psql_in "CREATE SCHEMA ledger AUTHORIZATION boekhouding;
+         CREATE TABLE ledger.entries (id serial PRIMARY KEY, amount numeric(12,2));
+         ALTER TABLE ledger.entries OWNER TO boekhouding;
+         INSERT INTO ledger.entries (amount) SELECT g FROM generate_series(1, 300) g;
+         GRANT USAGE ON SCHEMA ledger TO reporting;
+         GRANT SELECT ON ledger.entries TO reporting;
+         COMMENT ON DATABASE facturatie IS 'facturatie: the invoices';
+         ALTER DATABASE facturatie SET search_path = public, ledger;
+         ALTER ROLE analyst IN DATABASE facturatie SET statement_timeout = '9s';
+         REVOKE CONNECT ON DATABASE facturatie FROM PUBLIC;
+         GRANT CONNECT ON DATABASE facturatie TO analyst, boekhouding;"
+facts() {
+  psql_in "SELECT (SELECT count(*) || ':' || sum(amount) FROM invoices),
+                  (SELECT count(*) FROM ledger.entries),
+                  (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'ledger.entries'::regclass),
+                  (SELECT rolpassword FROM pg_authid WHERE rolname = 'analyst'),
+                  (SELECT string_agg(pg_get_userbyid(roleid) || '>' || pg_get_userbyid(member) || ':' || admin_option, ',') FROM pg_auth_members WHERE pg_get_userbyid(member) = 'analyst'),
+                  (SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setrole = 'analyst'::regrole AND setdatabase = 0),
+                  (SELECT shobj_description(oid, 'pg_database') || ' ' || datacl::text FROM pg_database WHERE datname = 'facturatie'),
+                  (SELECT string_agg(array_to_string(setconfig, ','), ';' ORDER BY setrole) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'facturatie')"
+}
+BEFORE=$(facts)
+pk backup --quiet >/dev/null || fail "backup before the disaster failed: $(tail -1 "$W/pgkeep.stderr")"
+ls db_backups/facturatie_*.globals.sql >/dev/null 2>&1 || fail "no globals file beside the backup"
+"${COMPOSE[@]}" down -v
+docker volume inspect facturatie_postgres_data >/dev/null 2>&1 && fail "down -v kept the volume"
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+OUT=$(pk restore latest --yes) || fail "restore latest on a fresh volume failed: $(tail -1 "$W/pgkeep.stderr")"
+echo "$OUT"
+grep -q "created role(s) from the backup: .*analyst" <<<"$OUT" || fail "restore did not say which roles it created: $OUT"
+AFTER=$(facts)
+[ "$AFTER" = "$BEFORE" ] || fail "after the disaster restore: $AFTER, expected $BEFORE"
+STATS=$(psql_in "SELECT count(*) FROM pg_stats WHERE schemaname = 'ledger'")
+[ "$STATS" != 0 ] || fail "no planner statistics after the restore"
+echo "everything back after down -v: roles, memberships, settings, grants, properties, $STATS statistics rows"
+pk cleanup --yes >/dev/null || fail "cleanup after the disaster restore failed"
+"${COMPOSE[@]}" down
+# ---- end of issue #10 ----
+
 say "the password never showed"
 if grep -rqF "$PASSWORD" "$W/pgkeep.stderr" "$W/follow.out" "$W/doctor.json" "$PROJ"/db_backups/*.json; then
   fail "the database password appears in pgkeep's output"

@@ -138,6 +138,13 @@ pub fn backup_health(entries: &[BackupEntry], config: &Config, now: DateTime<Utc
             warnings.push("there is no complete backup yet: run `pgkeep backup` now".to_string())
         }
         Some(last) => {
+            if let Some(w) = last.manifest.as_ref().and_then(|m| m.globals_warning()) {
+                warnings.push(format!(
+                    "the newest backup ({}) has {w}{}",
+                    last.name,
+                    crate::engine::manifest::GLOBALS_HINT
+                ));
+            }
             if let Some(interval) = crate::schedule::interval(&config.schedule, now) {
                 let allowed = interval + chrono::Duration::hours(config.alerts.grace_hours as i64);
                 let age = now - last.time;

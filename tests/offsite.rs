@@ -153,6 +153,7 @@ fn dir_target_push_list_pull_and_damaged_copy() {
     std::fs::write(&copy, bytes).unwrap();
     std::fs::remove_file(&backup).unwrap();
     std::fs::remove_file(format!("{}.json", backup.display())).unwrap();
+    std::fs::remove_file(format!("{}.globals.sql", backup.display())).unwrap();
     let bad = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", &name]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("sha256"), "{}", stderr(&bad));

@@ -82,6 +82,9 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
                 println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!("{}", out.path.display());
+                for w in &out.manifest.warnings {
+                    eprintln!("pgkeep: {w}");
+                }
             }
             Ok(0)
         }

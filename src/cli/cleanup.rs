@@ -57,9 +57,16 @@ pub async fn run(ctx: &Context, args: CleanupArgs) -> Result<i32> {
             return Ok(1);
         }
     }
+    let mut code = 0;
     for n in &names {
-        scratch::drop(&admin, n).await?;
-        println!("dropped {n}");
+        // One database that cannot be dropped does not keep the others.
+        match scratch::drop_in(target.as_ref(), &admin, n).await {
+            Ok(()) => println!("dropped {n}"),
+            Err(e) => {
+                eprintln!("pgkeep: could not drop {n}: {e}");
+                code = 1;
+            }
+        }
     }
-    Ok(0)
+    Ok(code)
 }

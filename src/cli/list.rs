@@ -43,6 +43,11 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
             }
         }
         if let Some(items) = v.as_array_mut() {
+            for (item, e) in items.iter_mut().zip(&entries) {
+                if let Some(g) = e.manifest.as_ref().and_then(|m| m.globals.as_ref()) {
+                    item["globals"] = serde_json::json!({"status": g.status, "reason": g.reason});
+                }
+            }
             items.extend(bases.iter().rev().map(super::list_base::json));
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -80,6 +85,12 @@ pub async fn run(ctx: &Context, args: ListArgs) -> Result<i32> {
             e.name
         );
     }
+    if let Some(w) = entries
+        .iter()
+        .find_map(|e| e.manifest.as_ref().and_then(|m| m.globals_warning()))
+    {
+        println!("note: {w}{}", crate::engine::manifest::GLOBALS_HINT);
+    }
     Ok(0)
 }
 
@@ -112,12 +123,17 @@ async fn where_they_live(
     )
 }
 
-/// Status with ages: "verified 2h ago", "FAILED verification 1d ago".
+/// Status with ages: "verified 2h ago", "FAILED verification 1d ago"; ", globals partial"
+/// when the backup's roles or properties were not all captured.
 pub fn status_text(e: &BackupEntry, now: DateTime<Utc>) -> String {
-    match &e.status {
+    let s = match &e.status {
         BackupStatus::Verified { at } => format!("verified {} ago", age(now, *at)),
         BackupStatus::VerifyFailed { at, .. } => format!("FAILED verify {} ago", age(now, *at)),
         s => s.label().to_string(),
+    };
+    match e.manifest.as_ref().and_then(|m| m.globals.as_ref()) {
+        Some(g) if !g.is_complete() => format!("{s}, globals {}", g.status),
+        _ => s,
     }
 }
 

@@ -38,6 +38,14 @@ pub struct RestoreArgs {
     /// Skip the `pre-restore` backup of the current database (the replaced database is still kept)
     #[arg(long)]
     pub no_safety_backup: bool,
+    /// Also set roles that exist already to the backup's attributes, passwords and
+    /// memberships (by default only missing roles are created)
+    #[arg(long)]
+    pub update_roles: bool,
+    /// Put what the backup placed in tablespaces into the default tablespace (for a server
+    /// that lacks them)
+    #[arg(long)]
+    pub tablespace_default: bool,
     /// Restore a backup whose manifest is damaged, without a checksum check (written in the job log)
     #[arg(long)]
     pub accept_unchecked: bool,
@@ -94,6 +102,8 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         into: args.into.clone(),
         safety_backup: !args.no_safety_backup,
         compression_level: ctx.config.compression_level,
+        update_roles: args.update_roles,
+        tablespace_default: args.tablespace_default,
     };
     match restore::restore(
         target.as_ref(),
@@ -113,10 +123,16 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                     "database": out.database,
                     "previous": out.previous,
                     "safety_backup": out.safety_backup,
+                    "roles_created": out.roles.created,
+                    "roles_updated": out.roles.updated,
+                    "memberships_granted": out.roles.granted,
                 });
                 println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!("restored {} into {}", entry.name, out.database);
+                for line in out.roles.lines() {
+                    println!("{line}");
+                }
                 if let Some(p) = &out.safety_backup {
                     println!("safety backup: {}", p.display());
                 }

@@ -19,7 +19,6 @@ use super::update::update;
 use crate::config::{Config, ScheduleConfig};
 use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog;
-use crate::engine::manifest::Manifest;
 use crate::engine::progress::{JobEvent, Sink};
 use crate::engine::restore::{self, RestoreOptions};
 use crate::engine::{fsutil, verify};
@@ -222,6 +221,8 @@ impl App {
                     into: None,
                     safety_backup: true,
                     compression_level: self.config.compression_level,
+                    update_roles: false,
+                    tablespace_default: false,
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {
@@ -333,17 +334,19 @@ impl App {
     }
 }
 
-/// Removes a backup and its manifest; Ok with the file name.
+/// Removes a backup and the rest of its unit (manifest, globals); Ok with the file name.
 fn delete_backup(path: &Path) -> Result<String, String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     std::fs::remove_file(path).map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
-    match std::fs::remove_file(Manifest::path_for(path)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("deleted {name} but not its manifest: {e}")),
+    for f in crate::engine::catalog::unit_files(path).iter().skip(1) {
+        match std::fs::remove_file(f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("deleted {name} but not {}: {e}", f.display())),
+        }
     }
     if let Some(dir) = path.parent() {
         let _ = fsutil::fsync_dir(dir);

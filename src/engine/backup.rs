@@ -22,6 +22,8 @@ use crate::engine::backupinfo::{
 use crate::engine::catalog::{self, BACKUP_SUFFIX, PARTIAL_SUFFIX};
 use crate::engine::dumpstream::{compress_stream, Shared, Written};
 use crate::engine::fsutil;
+use crate::engine::globals::Globals;
+use crate::engine::globals_file::{self, PendingGlobals};
 use crate::engine::lock::DbLock;
 use crate::engine::lockwait;
 use crate::engine::manifest::{Manifest, FORMAT_VERSION};
@@ -87,15 +89,49 @@ pub async fn backup(
         tool_version,
         facts.tables.len()
     ));
+    let warnings: Vec<String> = invalid_indexes_warning(&client)
+        .await
+        .into_iter()
+        .chain(search_path_indexes_warning(&client).await)
+        .collect();
+    warnings.iter().for_each(|w| sink.log(w.clone()));
+    let large_objects = client
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .map(|r| r.get::<_, i64>(0).max(0) as u64)
+        .ok();
+    let globals = match Globals::capture(&client).await {
+        Ok(g) => {
+            if let Some(why) = &g.partial {
+                sink.log(format!("globals partial: {why}"));
+            }
+            Ok(g)
+        }
+        Err(e) => {
+            sink.log(format!("globals not captured: {e}"));
+            Err(e.to_string())
+        }
+    };
 
     let started_at = wait_for_free_name(dir, &database).await;
     let name = catalog::backup_name(&database, started_at);
     let final_path = dir.join(&name);
     let partial_path = dir.join(format!("{name}.partial"));
-    let file = fsutil::create_private(&partial_path).ctx(
-        || format!("creating {}", partial_path.display()),
-        &partial_path,
-    )?;
+    let pending = match &globals {
+        Ok(g) => Some(globals_file::prepare(dir, &name, g)),
+        Err(_) => None,
+    };
+    let file = match fsutil::create_private(&partial_path) {
+        Ok(f) => f,
+        Err(e) => {
+            pending.iter().for_each(PendingGlobals::discard);
+            return Err(Error::io(
+                format!("creating {}", partial_path.display()),
+                e,
+                &partial_path,
+            ));
+        }
+    };
 
     sink.phase(Phase::Dump);
     let started = Instant::now();
@@ -121,6 +157,7 @@ pub async fn backup(
         Ok(d) => d,
         Err(e) => {
             let _ = std::fs::remove_file(&partial_path);
+            pending.iter().for_each(PendingGlobals::discard);
             return Err(e);
         }
     };
@@ -145,8 +182,18 @@ pub async fn backup(
         database_size_bytes: facts.db_size,
         tables: table_entries(&facts.tables, &dumped.counted),
         verification: None,
+        globals: Some(match (&pending, &globals) {
+            (Some(p), _) => p.entry.clone(),
+            (None, Err(why)) => globals_file::failed_entry(why),
+            (None, Ok(_)) => unreachable!("written when captured"),
+        }),
+        large_objects,
+        warnings,
     };
     let commit = (|| {
+        if let Some(p) = &pending {
+            p.commit()?;
+        }
         manifest.write_for(&final_path)?;
         std::fs::rename(&partial_path, &final_path).ctx(
             || format!("renaming {}", partial_path.display()),
@@ -157,6 +204,7 @@ pub async fn backup(
     if let Err(e) = commit {
         let _ = std::fs::remove_file(&partial_path);
         let _ = std::fs::remove_file(Manifest::path_for(&final_path));
+        pending.iter().for_each(PendingGlobals::discard);
         return Err(e);
     }
     remove_leftovers(dir, &database, &name, sink);
@@ -188,7 +236,19 @@ async fn dump_into(
     started: Instant,
 ) -> Result<Dumped> {
     let mut cmd = target.command(PgTool::PgDump, target.database(), app_name);
+    // UTF-8 whatever the database's encoding (the load converts back): names in the dump then
+    // match the catalog's as pgkeep reads them, so a LATIN1 table is counted and verified. Not
+    // for SQL_ASCII, which converts nothing and may hold bytes that are not UTF-8.
+    let sql_ascii = client
+        .query_one(
+            "SELECT current_setting('server_encoding') = 'SQL_ASCII'",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
     cmd.args(["--no-password", "--format=plain"])
+        .args((!sql_ascii).then_some("--encoding=UTF8"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -332,6 +392,59 @@ async fn dump_into(
     })
 }
 
+/// One line naming the INVALID indexes (a failed `CREATE INDEX CONCURRENTLY`): pg_dump leaves
+/// them out, so they will be missing after a restore.
+async fn invalid_indexes_warning(client: &Client) -> Option<String> {
+    let rows = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .await
+        .ok()?;
+    let names: Vec<String> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "warning: {} INVALID index(es) will not be in the backup (pg_dump leaves them out): {}; rebuild with REINDEX INDEX CONCURRENTLY",
+            names.len(),
+            names.join(", ")
+        )
+    })
+}
+
+/// One line naming the indexes whose expression calls an SQL or PL/pgSQL function without its
+/// own `SET search_path`: a restore runs with an empty search_path, so an unqualified name in
+/// the function's body is not found and the index (and with it the load) fails.
+async fn search_path_indexes_warning(client: &Client) -> Option<String> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT format('%I.%I', n.nspname, ic.relname) || ' (' || p.oid::regprocedure::text || ')'
+               FROM pg_index i
+               JOIN pg_class ic ON ic.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = ic.relnamespace
+               JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                               AND d.refclassid = 'pg_proc'::regclass
+               JOIN pg_proc p ON p.oid = d.refobjid
+               JOIN pg_language l ON l.oid = p.prolang
+              WHERE l.lanname IN ('sql', 'plpgsql')
+                AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) c WHERE c LIKE 'search\\_path=%')
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .ok()?;
+    let names: Vec<String> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "warning: {} index(es) call a function that depends on the search_path, which a restore empties: {}; give the function `SET search_path = ...` or qualify the names in its body, or the restore may fail",
+            names.len(),
+            names.join(", ")
+        )
+    })
+}
+
 fn non_empty(s: String, default: &str) -> String {
     if s.is_empty() {
         default.to_string()
@@ -366,6 +479,13 @@ fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
         if name.ends_with(PARTIAL_SUFFIX) && ours(&name) {
             if std::fs::remove_file(ent.path()).is_ok() {
                 sink.log(format!("removed interrupted backup {name}"));
+            }
+        } else if let Some(base) = catalog::backup_of_globals(&name) {
+            let leftover = ours(&base)
+                && base != keep
+                && (name.ends_with(".partial") || !dir.join(&base).exists());
+            if leftover {
+                let _ = std::fs::remove_file(ent.path());
             }
         } else if let Some(base) = name.strip_suffix(".json") {
             let orphan = base.ends_with(BACKUP_SUFFIX)

@@ -96,7 +96,11 @@ pub async fn server_facts(client: &Client) -> Result<ServerFacts> {
     let size: i64 = row.get(2);
     let tables = client
         .query(
-            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.reltuples::bigint,
+            // As bytes: a SQL_ASCII database may hold names that are not valid UTF-8, which the
+            // server refuses to send as text (see `namebytes`).
+            "SELECT convert_to(quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                               CASE current_setting('server_encoding') WHEN 'SQL_ASCII' THEN 'SQL_ASCII' ELSE 'UTF8' END),
+                    c.reltuples::bigint,
                     pg_stat_get_live_tuples(c.oid)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -112,7 +116,7 @@ pub async fn server_facts(client: &Client) -> Result<ServerFacts> {
         .into_iter()
         .map(|r| {
             (
-                r.get::<_, String>(0),
+                crate::engine::namebytes::decode(r.get::<_, &[u8]>(0)),
                 r.get::<_, i64>(1),
                 r.get::<_, i64>(2).max(0) as u64,
             )

@@ -132,6 +132,44 @@ pub fn backup_name(database: &str, time: DateTime<Utc>) -> String {
     )
 }
 
+/// Suffix of a backup's globals file (roles, tablespaces, database properties).
+pub const GLOBALS_SUFFIX: &str = ".globals.sql";
+
+/// The globals file name of backup `name` (`shop_<ts>.sql.gz` → `shop_<ts>.sql.gz.globals.sql`:
+/// a sidecar `<name>.<suffix>`, like every file of the unit).
+pub fn globals_name(name: &str) -> String {
+    format!("{name}{GLOBALS_SUFFIX}")
+}
+
+/// The globals file of the backup at `backup`.
+pub fn globals_path(backup: &Path) -> PathBuf {
+    let name = backup
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    backup.with_file_name(globals_name(&name))
+}
+
+/// Every file of the recovery unit of the backup at `backup`: the dump, its manifest and its
+/// globals file (which may not exist). Whatever copies, moves or deletes a backup handles
+/// all of them.
+pub fn unit_files(backup: &Path) -> Vec<PathBuf> {
+    vec![
+        backup.to_path_buf(),
+        Manifest::path_for(backup),
+        globals_path(backup),
+    ]
+}
+
+/// The backup name a globals file (or its `.partial`) belongs to.
+pub fn backup_of_globals(file_name: &str) -> Option<String> {
+    let name = file_name
+        .strip_suffix(".partial")
+        .unwrap_or(file_name)
+        .strip_suffix(GLOBALS_SUFFIX)?;
+    name.ends_with(BACKUP_SUFFIX).then(|| name.to_string())
+}
+
 /// Lists every backup in `dir`, newest first. A missing directory is an empty list.
 pub fn scan(dir: &Path) -> Result<Vec<BackupEntry>> {
     let rd = match std::fs::read_dir(dir) {
@@ -345,6 +383,21 @@ mod tests {
         let evil = backup_name("/../../../../tmp/x/evil", t);
         assert!(!evil.contains('/') && !evil.starts_with('.'), "{evil}");
         assert_eq!(parse_name(&evil).unwrap().0, "/../../../../tmp/x/evil");
+    }
+
+    #[test]
+    fn globals_files_belong_to_their_backup() {
+        let n = "my_shop_2026-11-24T02-00-05Z.sql.gz";
+        let g = globals_name(n);
+        assert_eq!(g, "my_shop_2026-11-24T02-00-05Z.sql.gz.globals.sql");
+        assert_eq!(backup_of_globals(&g).as_deref(), Some(n));
+        assert_eq!(
+            backup_of_globals(&format!("{g}.partial")).as_deref(),
+            Some(n)
+        );
+        let files = unit_files(Path::new("/b").join(n).as_path());
+        assert_eq!(files[2], Path::new("/b").join(g));
+        assert_eq!(files[1], Path::new("/b").join(format!("{n}.json")));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Database-level properties a plain dump does not carry: encoding and locale (fixed when the
 //! database is created), owner, comment, connection limit, `ALTER DATABASE ... SET` and
-//! `ALTER ROLE ... IN DATABASE ... SET` settings, and privileges. Read from the live database
-//! and replayed onto the restored one, so `pg_dump --create` of both reads the same.
+//! `ALTER ROLE ... IN DATABASE ... SET` settings, privileges, `IS_TEMPLATE` and
+//! `ALLOW_CONNECTIONS`. Captured at backup time (in the backup's globals) and replayed onto the
+//! restored database, so `pg_dump --create` of both reads the same.
 
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use crate::error::Result;
@@ -18,7 +20,7 @@ const LIST_SETTINGS: &[&str] = &[
 ];
 
 /// One privilege on the database, in `datacl` order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
     /// Role name, or None for PUBLIC.
     pub grantee: Option<String>,
@@ -29,7 +31,7 @@ pub struct Grant {
 }
 
 /// The properties of one database.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbProps {
     /// Server version number (e.g. 150004), to pick the CREATE DATABASE options.
     pub server_version: i32,
@@ -55,6 +57,16 @@ pub struct DbProps {
     pub settings: Vec<(Option<String>, String)>,
     /// None when `datacl` is NULL (the default privileges).
     pub grants: Option<Vec<Grant>>,
+    /// `IS_TEMPLATE`.
+    #[serde(default)]
+    pub is_template: bool,
+    /// `ALLOW_CONNECTIONS`.
+    #[serde(default = "yes")]
+    pub allow_connections: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Quotes an SQL identifier.
@@ -65,6 +77,18 @@ pub fn quote_ident(s: &str) -> String {
 /// Quotes an SQL string literal (safe whatever standard_conforming_strings is).
 pub fn quote_literal(s: &str) -> String {
     format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// `"name" = value` for a stored setting `name=value` (as in `setconfig`), None when the
+/// item has no `=`.
+pub fn set_clause(item: &str) -> Option<String> {
+    let (key, value) = item.split_once('=')?;
+    let value = if LIST_SETTINGS.contains(&key) {
+        value.to_string()
+    } else {
+        quote_literal(value)
+    };
+    Some(format!("{} = {value}", quote_ident(key)))
 }
 
 impl DbProps {
@@ -83,7 +107,8 @@ impl DbProps {
         let sql = format!(
             "SELECT pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate::text,
                     d.datctype::text, {locale_cols}, NULLIF(t.spcname::text, 'pg_default'), d.datconnlimit,
-                    shobj_description(d.oid, 'pg_database'), d.datacl IS NULL
+                    shobj_description(d.oid, 'pg_database'), d.datacl IS NULL,
+                    d.datistemplate, d.datallowconn
                FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
               WHERE d.datname = $1"
         );
@@ -146,6 +171,8 @@ impl DbProps {
             comment: row.get(8),
             settings,
             grants,
+            is_template: row.get(10),
+            allow_connections: row.get(11),
         }))
     }
 
@@ -194,19 +221,14 @@ impl DbProps {
             v.push(format!("COMMENT ON DATABASE {db} IS {}", quote_literal(c)));
         }
         for (role, item) in &self.settings {
-            let Some((key, value)) = item.split_once('=') else {
+            let Some(set) = set_clause(item) else {
                 continue;
-            };
-            let value = if LIST_SETTINGS.contains(&key) {
-                value.to_string()
-            } else {
-                quote_literal(value)
             };
             let who = match role {
                 Some(r) => format!("ALTER ROLE {} IN DATABASE {db}", quote_ident(r)),
                 None => format!("ALTER DATABASE {db}"),
             };
-            v.push(format!("{who} SET {} = {value}", quote_ident(key)));
+            v.push(format!("{who} SET {set}"));
         }
         if let Some(grants) = &self.grants {
             v.push(format!("REVOKE ALL ON DATABASE {db} FROM PUBLIC"));
@@ -229,6 +251,20 @@ impl DbProps {
                     g.privilege
                 ));
             }
+        }
+        v
+    }
+
+    /// Statements for the flags that change how the database may be used (`IS_TEMPLATE`,
+    /// `ALLOW_CONNECTIONS false`): applied last, after any rename.
+    pub fn flags_sql(&self, name: &str) -> Vec<String> {
+        let db = quote_ident(name);
+        let mut v = Vec::new();
+        if self.is_template {
+            v.push(format!("ALTER DATABASE {db} IS_TEMPLATE true"));
+        }
+        if !self.allow_connections {
+            v.push(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"));
         }
         v
     }
@@ -259,6 +295,8 @@ mod tests {
                 privilege: "CONNECT".into(),
                 grantable: false,
             }]),
+            is_template: true,
+            allow_connections: true,
         }
     }
 

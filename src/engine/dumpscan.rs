@@ -18,6 +18,9 @@ pub struct DumpScanner {
     line: Vec<u8>,
     line_truncated: bool,
     in_copy: bool,
+    /// A `COPY` header cut by a newline inside a quoted identifier (a column named "a\nb"),
+    /// waiting for its next line.
+    header: Option<Vec<u8>>,
     /// Tables in dump order with their row counts.
     pub tables: Vec<(String, u64)>,
     /// Total bytes seen.
@@ -81,6 +84,19 @@ impl DumpScanner {
             self.line.clear();
             return;
         }
+        let line = match self.header.take() {
+            Some(mut head) if !truncated && head.len() + line.len() < LINE_KEEP => {
+                head.push(b'\n');
+                head.extend_from_slice(&line);
+                head
+            }
+            _ => line,
+        };
+        let open_quote = line.iter().filter(|&&b| b == b'"').count() % 2 == 1;
+        if !truncated && line.starts_with(b"COPY ") && open_quote {
+            self.header = Some(line);
+            return;
+        }
         if !truncated && line.starts_with(b"COPY ") && line.ends_with(b" FROM stdin;") {
             if let Some(name) = copy_table_name(&line) {
                 self.tables.push((name, 0));
@@ -120,7 +136,8 @@ impl DumpScanner {
 
 /// The qualified name in `COPY <name> (<cols>) FROM stdin;` or `COPY <name> FROM stdin;`.
 fn copy_table_name(line: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(line).ok()?;
+    let s = crate::engine::namebytes::decode(line);
+    let s = s.as_str();
     let rest = s.strip_prefix("COPY ")?.strip_suffix(" FROM stdin;")?;
     // The name ends at the first space outside double quotes.
     let mut in_quotes = false;
@@ -157,6 +174,18 @@ mod tests {
             );
             assert!(s.complete(), "step {step}");
             assert_eq!(s.bytes, DUMP.len() as u64);
+        }
+    }
+
+    #[test]
+    fn a_newline_in_a_column_name_does_not_hide_the_table() {
+        let dump = "COPY public.t (id, \"a\nb\") FROM stdin;\n1\tx\n2\ty\n\\.\n";
+        for step in [1, 5, dump.len()] {
+            let mut s = DumpScanner::new();
+            for c in dump.as_bytes().chunks(step) {
+                s.feed(c);
+            }
+            assert_eq!(s.tables, vec![("public.t".to_string(), 2)], "step {step}");
         }
     }
 

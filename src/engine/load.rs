@@ -1,5 +1,6 @@
 //! Loading a backup into a database: the file is decoded in-process on a blocking thread and
-//! streamed into `psql -X -v ON_ERROR_STOP=1 --single-transaction` (run through the target,
+//! streamed into `psql -X -v ON_ERROR_STOP=1 --single-transaction` (without it for a dump of
+//! many large objects, see [`single_transaction`]; run through the target,
 //! so it works inside a container too). stdin is closed only after every check on the stream
 //! passed; on any failure psql is killed first. The safety net is the scratch database, not
 //! the transaction: a dump with large objects commits its own `BEGIN ... COMMIT` block, so a
@@ -17,8 +18,24 @@ use crate::engine::catalog::BackupEntry;
 use crate::engine::pgtools;
 use crate::engine::precheck::{self, Pump, StreamError, PROGRESS_EVERY};
 use crate::engine::progress::{JobEvent, Sink};
+use crate::engine::tablespace_filter::TablespaceDefault;
 use crate::error::{Error, Result};
 use crate::target::{PgTool, Target};
+
+/// Above this many large objects a dump is loaded without `--single-transaction`: each
+/// large object holds a lock until the transaction ends, and tens of thousands exhaust the
+/// server's lock table ("out of shared memory"). The scratch database stays the safety net.
+pub const MAX_LARGE_OBJECTS_IN_ONE_TRANSACTION: u64 = 1000;
+
+/// Whether `backup` is loaded in one transaction (not when its manifest counts many large
+/// objects).
+pub fn single_transaction(backup: &BackupEntry) -> bool {
+    backup
+        .manifest
+        .as_ref()
+        .and_then(|m| m.large_objects)
+        .is_none_or(|n| n <= MAX_LARGE_OBJECTS_IN_ONE_TRANSACTION)
+}
 
 /// Session settings sent before the dump: commits do not wait for the WAL flush (a crash
 /// mid-load only loses the scratch database), and index builds get memory to sort in RAM
@@ -36,18 +53,27 @@ pub async fn load(
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<u64> {
+    load_with(target, database, backup, app_name, false, sink, cancel).await
+}
+
+/// [`load`], with the dump's tablespaces mapped to the database's default when
+/// `tablespace_default` (`restore --tablespace-default`).
+#[allow(clippy::too_many_arguments)]
+pub async fn load_with(
+    target: &dyn Target,
+    database: &str,
+    backup: &BackupEntry,
+    app_name: &str,
+    tablespace_default: bool,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<u64> {
     let mut cmd = target.command(PgTool::Psql, database, app_name);
-    cmd.args([
-        "-X",
-        "-q",
-        "--no-password",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "--single-transaction",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    cmd.args(["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"])
+        .args(single_transaction(backup).then_some("--single-transaction"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| pgtools::spawn_error(PgTool::Psql, e))?;
@@ -73,6 +99,14 @@ pub async fn load(
     let mut job = tokio::task::spawn_blocking(move || {
         let mut input = std::fs::File::from(stdin);
         let r = match input.write_all(SESSION_SETTINGS.as_bytes()) {
+            Ok(()) if tablespace_default => {
+                let mut f = TablespaceDefault::new(&mut input);
+                let r = precheck::stream_checked(&path, &name, sha.as_deref(), &mut f, &p);
+                match f.into_inner() {
+                    Ok(_) => r,
+                    Err(e) => r.and(Err(StreamError::Write(e))),
+                }
+            }
             Ok(()) => precheck::stream_checked(&path, &name, sha.as_deref(), &mut input, &p),
             Err(e) => Err(StreamError::Write(e)),
         };

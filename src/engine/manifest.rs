@@ -51,6 +51,43 @@ pub struct Manifest {
     /// The latest verification, if any.
     #[serde(default)]
     pub verification: Option<Verification>,
+    /// The globals file beside the dump (roles, tablespaces, database properties); None in
+    /// backups made before pgkeep captured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globals: Option<GlobalsEntry>,
+    /// Large objects in the database at backup time (a load of many cannot run in one
+    /// transaction: each holds a lock until the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_objects: Option<u64>,
+    /// What the dump is known to lose (INVALID indexes pg_dump leaves out), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What to do about partial globals (appended to [`Manifest::globals_warning`]'s line).
+pub const GLOBALS_HINT: &str = ": run backups as a superuser to capture every role's password";
+
+/// The globals file of a backup (`<name>.sql.gz.globals.sql`), see [`crate::engine::globals`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlobalsEntry {
+    /// Its file name, in the backup's directory; empty when it could not be captured at all.
+    pub file: String,
+    /// sha256 of the file, lowercase hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// `complete`, `partial` (something could not be read) or `failed` (no file).
+    pub status: String,
+    /// Why it is not complete, one line.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl GlobalsEntry {
+    /// True when everything was captured.
+    pub fn is_complete(&self) -> bool {
+        self.status == "complete"
+    }
 }
 
 /// One table of the dump.
@@ -106,6 +143,19 @@ impl Manifest {
         let path = Manifest::path_for(backup);
         let json = serde_json::to_vec_pretty(self).expect("manifest serializes");
         fsutil::write_atomic(&path, &json).ctx(|| format!("writing {}", path.display()), &path)
+    }
+
+    /// One line when the backup's globals are not complete ("globals partial: no password
+    /// verifiers (not superuser)"), None when they are or the backup predates them.
+    pub fn globals_warning(&self) -> Option<String> {
+        let g = self.globals.as_ref()?;
+        (!g.is_complete()).then(|| {
+            format!(
+                "globals {}: {}",
+                g.status,
+                g.reason.as_deref().unwrap_or("unknown reason")
+            )
+        })
     }
 
     /// Total rows in the dump (counted), or the estimate when no counts exist.

@@ -41,6 +41,8 @@ pub enum Phase {
     Dump,
     /// Loading a dump into a scratch database.
     Load,
+    /// Gathering planner statistics (ANALYZE) in the loaded scratch database.
+    Analyze,
     /// Swapping the scratch database in.
     Swap,
     /// Comparing row counts.
@@ -56,6 +58,7 @@ impl std::fmt::Display for Phase {
             Phase::SafetyBackup => "safety backup",
             Phase::Dump => "dumping",
             Phase::Load => "loading",
+            Phase::Analyze => "analysing",
             Phase::Swap => "swapping",
             Phase::Compare => "comparing",
             Phase::Finish => "finishing",

@@ -1,8 +1,13 @@
 //! Safe restore: checks, safety backup, load into a scratch database, swap.
 //!
-//! Order: the `pre-restore` safety backup, with the whole file checked beside it (a damaged
+//! Order: the checks that a restore bound to fail would fail (privileges, tablespaces: see
+//! [`globals_apply::precheck`]); the `pre-restore` safety backup, with the whole file checked beside it (a damaged
 //! file cancels it); then the dump is loaded into a fresh scratch database, checked again as
-//! it streams (psql commits only when every check passed); only a complete load is swapped in, in one transaction (see [`crate::engine::swap`]). Any failure drops the scratch
+//! it streams (psql commits only when every check passed) and ANALYZEd, so the planner has
+//! statistics when the application comes back; only a complete load is swapped in, in one
+//! transaction (see [`crate::engine::swap`]). The database's properties and the roles it
+//! needs come from the backup's globals (missing roles are created first); a backup made
+//! before pgkeep captured globals takes the live database's properties. Any failure drops the scratch
 //! database and leaves the live one as it was; a scratch database left by a killed run is
 //! dropped by the next restore, verify or cleanup.
 
@@ -15,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog::{BackupEntry, BackupStatus};
 use crate::engine::dbprops::DbProps;
+use crate::engine::globals::Globals;
 use crate::engine::lock::DbLock;
 use crate::engine::progress::{JobEvent, Phase, Progress, Sink};
-use crate::engine::{fsutil, load, precheck, scratch, swap};
+use crate::engine::{fsutil, globals_apply, globals_file, load, precheck, scratch, swap};
 use crate::error::{Error, Result};
 use crate::target::Target;
 
@@ -30,6 +36,12 @@ pub struct RestoreOptions {
     pub safety_backup: bool,
     /// gzip level for the safety backup.
     pub compression_level: u32,
+    /// Set roles that exist already to the backup's attributes and passwords (otherwise only
+    /// missing roles are created).
+    pub update_roles: bool,
+    /// Put what the backup placed in tablespaces this server lacks into the default
+    /// tablespace instead.
+    pub tablespace_default: bool,
 }
 
 /// What a restore did.
@@ -41,6 +53,8 @@ pub struct RestoreOutcome {
     pub previous: Option<String>,
     /// The safety backup taken before, if any.
     pub safety_backup: Option<PathBuf>,
+    /// Roles created (or updated) from the backup's globals.
+    pub roles: globals_apply::RolesApplied,
 }
 
 /// The label of safety backups.
@@ -66,10 +80,28 @@ pub async fn restore(
     }
     crate::engine::catalog::refuse_damaged(backup, "restore")?;
     let admin = scratch::admin_connect_avoiding(target, &live).await?;
-    if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
+    let (dropped, failed) = scratch::drop_abandoned(target, &admin).await?;
+    if let Some(line) = scratch::dropped_line(&dropped) {
         sink.log(line);
     }
+    failed.into_iter().for_each(|l| sink.log(l));
     let live_props = DbProps::read(&admin, &live).await?;
+    let globals = backup_globals(backup, sink);
+    // A blank server: the backup knows the database's properties, so it is created as it was
+    // (as with `--into` its own name); nothing exists that could be lost.
+    let creating;
+    let opts = if opts.into.is_none() && live_props.is_none() && globals.is_some() {
+        sink.log(format!(
+            "database \"{live}\" does not exist on the server: creating it from the backup"
+        ));
+        creating = RestoreOptions {
+            into: Some(live.clone()),
+            ..opts.clone()
+        };
+        &creating
+    } else {
+        opts
+    };
     if opts.into.is_some() {
         if DbProps::read(&admin, &dest).await?.is_some() {
             return Err(Error::Refused(format!(
@@ -78,8 +110,21 @@ pub async fn restore(
         }
     } else if live_props.is_none() {
         return Err(Error::Refused(format!(
-            "database \"{live}\" does not exist on the server: use `--into {live}` to create it from the backup"
+            "database \"{live}\" does not exist on the server and this backup predates pgkeep's globals (roles, properties): use `--into {live}` to create it from the backup"
         )));
+    }
+    let replace = opts.into.is_none().then_some(live.as_str());
+    globals_apply::precheck(&admin, replace, globals.as_ref(), opts.tablespace_default).await?;
+    // The backup's properties; a backup without globals takes the live database's.
+    let mut props = match &globals {
+        Some(g) => Some(g.props.clone()),
+        None => live_props.clone(),
+    };
+    if opts.tablespace_default {
+        sink.log("--tablespace-default: everything goes into the default tablespace".to_string());
+        if let Some(p) = props.as_mut() {
+            p.tablespace = None;
+        }
     }
     fsutil::ensure_private_dir(dir)?;
     let _lock = restore_lock(dir, &dest)?;
@@ -101,15 +146,22 @@ pub async fn restore(
         bytes_total: Some(backup.size),
         ..Default::default()
     }));
+    let mut roles = globals_apply::RolesApplied::default();
+    if let Some(g) = &globals {
+        roles = globals_apply::apply_roles(&admin, g, opts.update_roles).await?;
+        roles.lines().into_iter().for_each(|l| sink.log(l));
+    }
     let scratch_db = scratch::scratch_name(&dest);
-    scratch::create(&admin, &scratch_db, live_props.as_ref()).await?;
+    scratch::create(&admin, &scratch_db, props.as_ref()).await?;
     let swapped = load_and_swap(
         target,
         &admin,
         backup,
         opts,
         &scratch_db,
-        live_props.as_ref(),
+        props
+            .as_ref()
+            .filter(|_| live_props.is_some() || opts.into.is_some()),
         sink,
         cancel,
     )
@@ -119,9 +171,10 @@ pub async fn restore(
             database: dest,
             previous,
             safety_backup: safety,
+            roles,
         }),
         Err(e) => {
-            if let Err(d) = scratch::drop(&admin, &scratch_db).await {
+            if let Err(d) = scratch::drop_in(target, &admin, &scratch_db).await {
                 sink.log(format!(
                     "could not drop scratch database {scratch_db} ({d}); `pgkeep cleanup` will"
                 ));
@@ -145,10 +198,20 @@ async fn load_and_swap(
     cancel: &CancellationToken,
 ) -> Result<Option<String>> {
     let app_name = format!("pgkeep-restore-{}", std::process::id());
-    load::load(target, scratch_db, backup, &app_name, sink, cancel).await?;
+    load::load_with(
+        target,
+        scratch_db,
+        backup,
+        &app_name,
+        opts.tablespace_default,
+        sink,
+        cancel,
+    )
+    .await?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
+    analyze(target, scratch_db, sink, cancel).await?;
     sink.phase(Phase::Swap);
     match (&opts.into, live_props) {
         (Some(into), props) => {
@@ -166,6 +229,47 @@ async fn load_and_swap(
             "database \"{}\" disappeared during the restore",
             target.database()
         ))),
+    }
+}
+
+/// The backup's globals; None (with a log line saying what that means) when it has none or
+/// its globals file cannot be used.
+fn backup_globals(backup: &BackupEntry, sink: &Sink) -> Option<Globals> {
+    match globals_file::read(backup) {
+        Ok(Some(g)) => Some(g),
+        Ok(None) => {
+            sink.log(
+                "this backup holds no roles or database properties (it predates them): the live database's properties are kept".to_string(),
+            );
+            None
+        }
+        Err(e) => {
+            sink.log(format!(
+                "{e}: roles are not created and the live database's properties are kept"
+            ));
+            None
+        }
+    }
+}
+
+/// ANALYZE of the loaded scratch database, so the planner has statistics when the
+/// application comes back (a plain dump holds none). Its own phase, part of the restore's
+/// time. A loader that already analysed every table can skip this step.
+pub async fn analyze(
+    target: &dyn Target,
+    database: &str,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    sink.phase(Phase::Analyze);
+    let client = crate::target::connect(target, database).await?;
+    let token = client.cancel_token();
+    tokio::select! {
+        r = client.batch_execute("ANALYZE") => r.map_err(crate::target::sql_error),
+        _ = cancel.cancelled() => {
+            let _ = token.cancel_query(tokio_postgres::NoTls).await;
+            Err(Error::Cancelled)
+        }
     }
 }
 

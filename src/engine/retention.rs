@@ -209,16 +209,21 @@ pub struct Applied {
     pub failed: Vec<(String, String)>,
 }
 
-/// Deletes every backup the plan removes: the file, then its manifest.
+/// Deletes every backup the plan removes: the file, then its manifest and globals file.
 pub fn apply(plan: &[Planned]) -> Applied {
     let mut out = Applied::default();
     for p in plan.iter().filter(|p| !p.decision.is_keep()) {
         let e = &p.entry;
+        // The dump first (a manifest without its dump is a leftover the next backup removes),
+        // then the rest of the unit (manifest, globals).
         let res = std::fs::remove_file(&e.path).and_then(|_| {
-            match std::fs::remove_file(crate::engine::manifest::Manifest::path_for(&e.path)) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
-                _ => Ok(()),
-            }
+            crate::engine::catalog::unit_files(&e.path)
+                .iter()
+                .skip(1)
+                .try_for_each(|f| match std::fs::remove_file(f) {
+                    Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+                    _ => Ok(()),
+                })
         });
         match res {
             Ok(()) => out.removed.push(e.name.clone()),

@@ -131,8 +131,27 @@ pub async fn create(admin: &Client, name: &str, like: Option<&DbProps>) -> Resul
 }
 
 /// Drops a database, ending any session still in it (an autovacuum worker included: a drop
-/// that finds the database still in use is retried a few times). Missing is fine.
+/// that finds the database still in use is retried a few times). Missing is fine. A template
+/// flag (a restored `IS_TEMPLATE` database renamed aside) would make `DROP DATABASE` fail: it
+/// is cleared first.
 pub async fn drop(admin: &Client, name: &str) -> Result<()> {
+    let flags = admin
+        .query_opt(
+            "SELECT datistemplate FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(target::sql_error)?;
+    let Some(flags) = flags else { return Ok(()) };
+    if flags.get::<_, bool>(0) {
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} IS_TEMPLATE false",
+                quote_ident(name)
+            ))
+            .await
+            .map_err(target::sql_error)?;
+    }
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
     let mut attempt = 0;
     loop {
@@ -152,6 +171,13 @@ pub async fn drop(admin: &Client, name: &str) -> Result<()> {
             Err(e) => return Err(target::sql_error(e)),
         }
     }
+}
+
+/// Drops a database like [`drop`], first dropping the logical-replication subscriptions in
+/// it (which would make `DROP DATABASE` fail); connects to it for that through `target`.
+pub async fn drop_in(target: &dyn Target, admin: &Client, name: &str) -> Result<()> {
+    crate::engine::subscriptions::detach_all(target, admin, name).await?;
+    drop(admin, name).await
 }
 
 /// Scratch databases whose process is gone and that have no client sessions (autovacuum or
@@ -175,13 +201,24 @@ pub async fn abandoned(admin: &Client) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Drops every abandoned scratch database; returns their names.
-pub async fn drop_abandoned(admin: &Client) -> Result<Vec<String>> {
-    let names = abandoned(admin).await?;
-    for n in &names {
-        drop(admin, n).await?;
+/// Drops every abandoned scratch database; returns the names dropped, and one line for each
+/// that could not be (which never stops the caller: one stuck database must not block every
+/// restore on the server).
+pub async fn drop_abandoned(
+    target: &dyn Target,
+    admin: &Client,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut dropped = Vec::new();
+    let mut failed = Vec::new();
+    for n in abandoned(admin).await? {
+        match drop_in(target, admin, &n).await {
+            Ok(()) => dropped.push(n),
+            Err(e) => failed.push(format!(
+                "could not drop abandoned scratch database {n}: {e}"
+            )),
+        }
     }
-    Ok(names)
+    Ok((dropped, failed))
 }
 
 /// The `_pre_restore_` databases on the server, oldest name first.

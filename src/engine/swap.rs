@@ -72,6 +72,7 @@ pub async fn swap(
         quote_ident(scratch),
         quote_ident(live)
     ));
+    statements.extend(props.flags_sql(live));
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -112,6 +113,7 @@ pub async fn rename_into(
         quote_ident(scratch),
         quote_ident(into)
     ));
+    statements.extend(props.map(|p| p.flags_sql(into)).unwrap_or_default());
     in_transaction(admin, &statements)
         .await
         .map_err(|e| match e.code().map(|c| c.code()) {

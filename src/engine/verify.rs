@@ -8,7 +8,7 @@ use crate::engine::catalog::BackupEntry;
 use crate::engine::dbprops::DbProps;
 use crate::engine::manifest::{Manifest, Verification};
 use crate::engine::progress::{Phase, Sink};
-use crate::engine::{load, precheck, scratch};
+use crate::engine::{load, namebytes, precheck, scratch};
 use crate::error::{Error, Result};
 use crate::target::{self, Target};
 
@@ -72,13 +72,22 @@ async fn run_checks(
     sink.phase(Phase::Check);
     crate::engine::catalog::refuse_damaged(backup, "verify")?;
     precheck::check(backup, sink, cancel).await?;
+    // The globals file is part of the backup: missing or changed, the backup is damaged.
+    let globals = crate::engine::globals_file::read(backup)?;
     let admin = scratch::admin_connect(target).await?;
-    if let Some(line) = scratch::dropped_line(&scratch::drop_abandoned(&admin).await?) {
+    let (dropped, failed) = scratch::drop_abandoned(target, &admin).await?;
+    if let Some(line) = scratch::dropped_line(&dropped) {
         sink.log(line);
     }
-    let like = match DbProps::read(&admin, &backup.database).await? {
-        Some(p) => Some(p),
-        None => DbProps::read(&admin, target.database()).await?,
+    failed.into_iter().for_each(|l| sink.log(l));
+    // The scratch database gets the backup's encoding and locale (from its globals), else the
+    // live database's.
+    let like = match globals {
+        Some(g) => Some(g.props),
+        None => match DbProps::read(&admin, &backup.database).await? {
+            Some(p) => Some(p),
+            None => DbProps::read(&admin, target.database()).await?,
+        },
     };
     sink.phase(Phase::Load);
     let scratch_db = scratch::scratch_name(&backup.database);
@@ -90,7 +99,7 @@ async fn run_checks(
         compare_rows(target, &scratch_db, backup).await
     }
     .await;
-    if let Err(e) = scratch::drop(&admin, &scratch_db).await {
+    if let Err(e) = scratch::drop_in(target, &admin, &scratch_db).await {
         sink.log(format!(
             "could not drop scratch database {scratch_db} ({e}); `pgkeep cleanup` will"
         ));
@@ -110,6 +119,7 @@ async fn compare_rows(
         });
     };
     let client = target::connect(target, scratch_db).await?;
+    let config_filters = extension_config_filters(&client).await?;
     let mut tables = 0u64;
     let mut rows = 0u64;
     let mut wrong = Vec::new();
@@ -130,8 +140,16 @@ async fn compare_rows(
                 ),
             });
         }
-        let sql = format!("SELECT count(*) FROM ONLY {}", t.name);
-        let found = match client.query_one(&sql, &[]).await {
+        let found = if namebytes::has_escapes(&t.name) {
+            count_by_bytes(&client, &t.name).await
+        } else {
+            // An extension's configuration table holds the rows the extension created too;
+            // the dump (and so the manifest) holds only those its filter selects.
+            let filter = config_filters.get(&t.name).map_or("", String::as_str);
+            let sql = format!("SELECT count(*) FROM ONLY {} {filter}", t.name);
+            client.query_one(&sql, &[]).await
+        };
+        let found = match found {
             Ok(r) => r.get::<_, i64>(0).max(0) as u64,
             Err(e) => {
                 wrong.push(format!("{} is missing ({})", t.name, target::sql_error(e)));
@@ -168,6 +186,54 @@ async fn compare_rows(
             crate::format::count(rows)
         ),
     })
+}
+
+/// Extension configuration tables (`pg_extension_config_dump`, e.g. PostGIS's
+/// `spatial_ref_sys`) with the filter pg_dump applies to their rows (`WHERE ...`, or empty).
+async fn extension_config_filters(
+    client: &tokio_postgres::Client,
+) -> Result<std::collections::HashMap<String, String>> {
+    let rows = client
+        .query(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), coalesce(x.cond, '')
+               FROM pg_extension e,
+                    unnest(e.extconfig, e.extcondition) AS x(reloid, cond)
+               JOIN pg_class c ON c.oid = x.reloid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind = 'r'",
+            &[],
+        )
+        .await
+        .map_err(target::sql_error)?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Counts the rows of a table whose name is not valid UTF-8 (a SQL_ASCII database): found by
+/// its name's bytes, counted server-side, so the name never crosses the connection as text.
+async fn count_by_bytes(
+    client: &tokio_postgres::Client,
+    name: &str,
+) -> std::result::Result<tokio_postgres::Row, tokio_postgres::Error> {
+    let bytes = namebytes::encode(name);
+    let rows = client
+        .query(
+            "SELECT (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %s', c.oid::regclass), false, true, '')))[1]::text::bigint
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE convert_to(quote_ident(n.nspname) || '.' || quote_ident(c.relname), 'SQL_ASCII') = $1",
+            &[&bytes],
+        )
+        .await?;
+    match rows.into_iter().next() {
+        Some(r) => Ok(r),
+        // Not there: the same error the plain count gives.
+        None => {
+            client
+                .query_one(
+                    "SELECT count(*) FROM ONLY pg_catalog.pgkeep_missing_table",
+                    &[],
+                )
+                .await
+        }
+    }
 }
 
 /// True for `schema.table` where each part is a plain lower-case identifier or a

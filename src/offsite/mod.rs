@@ -1,4 +1,4 @@
-//! Offsite copies: every finished backup and its manifest are copied to the configured
+//! Offsite copies: every finished backup, its globals file and its manifest are copied to the configured
 //! destinations (`[[offsite]]`: a directory or S3-compatible storage), read back and checked
 //! against the sha256; retention applies there too; backups can be fetched back. A
 //! destination with `encrypt_to` gets every file encrypted with age (see [`encrypted`]).

@@ -77,6 +77,12 @@ pub fn cluster() -> &'static Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
+        let c = Cluster::start_unregistered();
+        register_stop(&pg_bin(), &c.dir.join("data"));
+        c
+    }
+
+    fn start_unregistered() -> Cluster {
         let tmp = tempfile::Builder::new()
             .prefix("pgkeep-test-")
             .tempdir()
@@ -131,7 +137,6 @@ impl Cluster {
             "pg_ctl start failed: {}",
             std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
         );
-        register_stop(&bin, &data);
         Cluster {
             dir,
             port,
@@ -448,4 +453,45 @@ pub fn set_crontab_of(user: &str, text: &str) {
         .write_all(text.as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// A private cluster of its own (not the shared one), stopped and removed when dropped: for
+/// tests that need a blank server.
+pub struct OwnedCluster(pub Cluster);
+
+impl OwnedCluster {
+    /// Starts a fresh cluster.
+    pub fn start() -> OwnedCluster {
+        OwnedCluster(Cluster::start_unregistered())
+    }
+}
+
+impl std::ops::Deref for OwnedCluster {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.0
+    }
+}
+
+impl Drop for OwnedCluster {
+    fn drop(&mut self) {
+        let _ = as_server_user(&pg_bin().join("pg_ctl"))
+            .arg("-D")
+            .arg(self.0.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A directory owned by the server's user (for a tablespace), removed with `parent`.
+pub fn server_owned_dir(parent: &Path, name: &str) -> PathBuf {
+    let d = parent.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    if is_root() {
+        chown_postgres(parent);
+        chown_postgres(&d);
+    }
+    d
 }

@@ -59,6 +59,9 @@ pub fn manifest(t: DateTime<Utc>, verification: Option<Verification>) -> Manifes
             },
         ],
         verification,
+        globals: None,
+        large_objects: None,
+        warnings: vec![],
     }
 }
 

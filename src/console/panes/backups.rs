@@ -25,6 +25,13 @@ pub fn status_text(s: &BackupStatus, now: DateTime<Utc>) -> String {
     }
 }
 
+/// True when the backup's globals (roles, passwords, properties) are not complete.
+pub fn globals_partial(e: &BackupEntry) -> bool {
+    e.manifest
+        .as_ref()
+        .is_some_and(|m| m.globals_warning().is_some())
+}
+
 /// The style of a status: failures red, no manifest yellow, verified green.
 pub fn status_style(t: Theme, s: &BackupStatus) -> Style {
     match s {
@@ -62,10 +69,11 @@ fn row(state: &State, e: &BackupEntry, selected: bool, wide: bool) -> Row<'stati
     let (status, style) = if being_written(state, e) {
         ("being written…".to_string(), t.warn())
     } else {
-        (
-            status_text(&e.status, state.now),
-            status_style(t, &e.status),
-        )
+        let mut text = status_text(&e.status, state.now);
+        if globals_partial(e) {
+            text.push_str(" · globals partial");
+        }
+        (text, status_style(t, &e.status))
     };
     let label = e.label.clone().unwrap_or_default();
     let mut cells = vec![

@@ -146,6 +146,9 @@ mod tests {
                 })
                 .collect(),
             verification: None,
+            globals: None,
+            large_objects: None,
+            warnings: Vec::new(),
         }
     }
 

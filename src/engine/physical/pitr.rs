@@ -193,6 +193,8 @@ pub async fn restore_to_time(
             into: opts.into.clone(),
             safety_backup: opts.safety_backup,
             compression_level: opts.compression_level,
+            update_roles: false,
+            tablespace_default: false,
         },
         sink,
         cancel,

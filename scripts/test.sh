@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of pgkeep. Installs what the tests need when it is missing (PostgreSQL,
-# cron, tmux via apt-get), then runs `cargo test`, then the docker end-to-end script.
+# cron, tmux, age via apt-get), then runs `cargo test`, then the docker end-to-end script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-contrib)
 command -v tmux >/dev/null || need+=(tmux)
 command -v crontab >/dev/null || need+=(cron)
+command -v age >/dev/null || need+=(age)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   echo "installing: ${need[*]}"

@@ -30,6 +30,10 @@ pub struct RestoreArgs {
     /// Skip the `pre-restore` backup of the current database (the replaced database is still kept)
     #[arg(long)]
     pub no_safety_backup: bool,
+    /// Worker connections of the load: 1 loads serially with psql; default: one per core,
+    /// within the server's free connections
+    #[arg(long, short = 'j', value_name = "N", env = "PGKEEP_JOBS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Print one JSON object with the result
     #[arg(long)]
     pub json: bool,
@@ -60,6 +64,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         into: args.into.clone(),
         safety_backup: !args.no_safety_backup,
         compression_level: ctx.config.compression_level,
+        jobs: args.jobs.map(usize::from),
     };
     match restore::restore(
         target.as_ref(),

@@ -210,6 +210,7 @@ impl App {
                     into: None,
                     safety_backup: true,
                     compression_level: self.config.compression_level,
+                    jobs: None,
                 };
                 let (target, dir) = (self.target.clone(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {

@@ -82,6 +82,24 @@ pub struct Progress {
     pub rows_total: u64,
     /// Time since the job started.
     pub elapsed: Duration,
+    /// Weighted work finished, when the job measures it (a parallel load: bytes of table
+    /// data loaded plus index builds); preferred over bytes for the fraction and the ETA.
+    pub work_done: u64,
+    /// Weighted work in all, 0 when not measured.
+    pub work_total: u64,
+    /// What each busy worker of a parallel load is doing.
+    pub workers: Vec<WorkerProgress>,
+}
+
+/// What one worker of a parallel load is doing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WorkerProgress {
+    /// The table it works on.
+    pub table: String,
+    /// The step: copy, index, constraint, foreign key, analyze.
+    pub step: String,
+    /// Rows sent so far (copy).
+    pub rows: u64,
 }
 
 /// What a job reports.
@@ -209,6 +227,7 @@ impl JobProgress {
         }
         let p = &self.last;
         let r = match p.bytes_total {
+            _ if p.work_total > 0 => p.work_done as f64 / p.work_total as f64,
             Some(t) if t > 0 => p.bytes_done as f64 / t as f64,
             _ if p.rows_total > 0 => p.rows_done as f64 / p.rows_total as f64,
             _ => 0.0,

@@ -17,7 +17,7 @@ use crate::engine::catalog::{BackupEntry, BackupStatus};
 use crate::engine::dbprops::DbProps;
 use crate::engine::lock::DbLock;
 use crate::engine::progress::{JobEvent, Phase, Progress, Sink};
-use crate::engine::{fsutil, load, precheck, scratch, swap};
+use crate::engine::{fsutil, loader, precheck, scratch, swap};
 use crate::error::{Error, Result};
 use crate::target::Target;
 
@@ -30,6 +30,8 @@ pub struct RestoreOptions {
     pub safety_backup: bool,
     /// gzip level for the safety backup.
     pub compression_level: u32,
+    /// How to load: parallel (worker connections, `None` = automatic) or serial (`Some(1)`).
+    pub jobs: Option<usize>,
 }
 
 /// What a restore did.
@@ -139,7 +141,14 @@ async fn load_and_swap(
     cancel: &CancellationToken,
 ) -> Result<Option<String>> {
     let app_name = format!("pgkeep-restore-{}", std::process::id());
-    load::load(target, scratch_db, backup, &app_name, sink, cancel).await?;
+    let into = loader::Scratch {
+        admin,
+        name: scratch_db,
+        like: live_props,
+    };
+    let load_opts = loader::LoadOptions { jobs: opts.jobs };
+    // `loaded.analyzed`: every table was ANALYZEd after its indexes (no ANALYZE needed before the swap).
+    let _loaded = loader::load(target, &into, backup, load_opts, &app_name, sink, cancel).await?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }

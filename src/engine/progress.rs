@@ -102,6 +102,40 @@ pub struct WorkerProgress {
     pub rows: u64,
 }
 
+impl WorkerProgress {
+    /// `copy public.t 120K rows`, `index public.t`.
+    pub fn describe(&self) -> String {
+        if self.rows > 0 {
+            format!(
+                "{} {} {} rows",
+                self.step,
+                self.table,
+                compact_count(self.rows)
+            )
+        } else {
+            format!("{} {}", self.step, self.table)
+        }
+    }
+}
+
+/// What every busy worker of a parallel load does, on one line (`copy a 1.2M rows | index b`).
+pub fn workers_line(workers: &[WorkerProgress]) -> String {
+    workers
+        .iter()
+        .map(WorkerProgress::describe)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// 950 → "950", 1234 → "1.2K", 2_600_000 → "2.6M".
+fn compact_count(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}K", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 /// What a job reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobEvent {
@@ -324,6 +358,42 @@ mod tests {
         });
         assert!(p.failed.is_none());
         assert!(p.running());
+    }
+
+    #[test]
+    fn work_wins_over_bytes_and_workers_read_well() {
+        let mut p = JobProgress::default();
+        p.reduce(&JobEvent::Started {
+            kind: JobKind::Restore,
+            what: "x".into(),
+        });
+        p.reduce(&JobEvent::Progress(Progress {
+            bytes_done: 1000,
+            bytes_total: Some(1000),
+            work_done: 250,
+            work_total: 1000,
+            elapsed: Duration::from_secs(10),
+            ..Default::default()
+        }));
+        assert_eq!(
+            p.percent(),
+            25,
+            "the file is read, the index builds are not done"
+        );
+        assert_eq!(p.eta(), Some(Duration::from_secs(30)));
+        let w = [
+            WorkerProgress {
+                table: "public.a".into(),
+                step: "copy".into(),
+                rows: 1_234,
+            },
+            WorkerProgress {
+                table: "public.b".into(),
+                step: "index".into(),
+                rows: 0,
+            },
+        ];
+        assert_eq!(workers_line(&w), "copy public.a 1.2K rows | index public.b");
     }
 
     #[test]

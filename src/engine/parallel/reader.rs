@@ -102,7 +102,10 @@ impl SpoolDir {
             };
             let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
             if let Some(pid) = pid {
-                let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+                let alive = !matches!(
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                    Err(nix::errno::Errno::ESRCH)
+                );
                 if !alive {
                     let _ = std::fs::remove_file(e.path());
                 }

@@ -122,6 +122,7 @@ pub async fn load(
     };
 
     let mut raw_bytes = 0;
+    let mut reader_done = false;
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     let outcome: std::result::Result<(), ParallelError> = loop {
         if let Err(e) = run.dispatch() {
@@ -137,7 +138,7 @@ pub async fn load(
                         break Err(e);
                     }
                 }
-                None => match (&mut reader).await {
+                None => match { reader_done = true; (&mut reader).await } {
                     Ok(Ok(raw)) => {
                         raw_bytes = raw;
                         run.stream_done = true;
@@ -173,7 +174,7 @@ pub async fn load(
         if matches!(e, ParallelError::Failed(Error::Cancelled)) {
             run.pump.stop.store(true, Ordering::Relaxed);
         }
-        if !run.stream_done {
+        if !reader_done {
             rx.close();
             while rx.recv().await.is_some() {}
             if let Ok(Err(StreamError::Bad(bad))) = reader.await {

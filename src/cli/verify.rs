@@ -63,6 +63,7 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
         );
         let load_opts = LoadOptions {
             jobs: args.jobs.map(usize::from),
+            ..Default::default()
         };
         let r = verify::verify_with(target.as_ref(), e, load_opts, &sink, &cancel).await;
         match &r {

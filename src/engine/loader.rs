@@ -28,6 +28,8 @@ pub struct LoadOptions {
     /// Worker connections: `None` chooses from the cores and the server's free connections;
     /// `Some(1)` is the serial psql load.
     pub jobs: Option<usize>,
+    /// Leave out the parallel load's ANALYZE (a test restore that is dropped afterwards).
+    pub skip_analyze: bool,
 }
 
 /// What a load did.
@@ -72,17 +74,23 @@ pub async fn load(
             sink.log(format!("loading with psql (no parallel load: {why})"));
         } else {
             let spool_dir = backup.path.parent().unwrap_or(Path::new("."));
-            let src = Source { backup, spool_dir };
+            let analyze = !opts.skip_analyze;
+            let src = Source {
+                backup,
+                spool_dir,
+                analyze,
+            };
             match parallel::load(target, into.name, src, jobs, app_name, sink, cancel).await {
                 Ok(done) => {
+                    let analyzed = if analyze { " and tables analyzed" } else { "" };
                     sink.log(format!(
-                        "loaded {} tables over {jobs} connections; indexes built and tables analyzed",
+                        "loaded {} tables over {jobs} connections; indexes built{analyzed}",
                         done.tables
                     ));
                     return Ok(LoadOutcome {
                         raw_bytes: done.raw_bytes,
                         jobs,
-                        analyzed: true,
+                        analyzed: analyze,
                     });
                 }
                 Err(ParallelError::Failed(e)) => return Err(e),

@@ -146,7 +146,10 @@ async fn load_and_swap(
         name: scratch_db,
         like: live_props,
     };
-    let load_opts = loader::LoadOptions { jobs: opts.jobs };
+    let load_opts = loader::LoadOptions {
+        jobs: opts.jobs,
+        skip_analyze: false,
+    };
     // `loaded.analyzed`: every table was ANALYZEd after its indexes (no ANALYZE needed before the swap).
     let _loaded = loader::load(target, &into, backup, load_opts, &app_name, sink, cancel).await?;
     if cancel.is_cancelled() {

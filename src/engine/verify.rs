@@ -101,6 +101,11 @@ async fn run_checks(
             name: &scratch_db,
             like: like.as_ref(),
         };
+        // The scratch database is dropped right after: no statistics needed.
+        let load_opts = LoadOptions {
+            skip_analyze: true,
+            ..load_opts
+        };
         loader::load(target, &into, backup, load_opts, &app_name, sink, cancel).await?;
         sink.phase(Phase::Compare);
         compare_rows(target, &scratch_db, backup).await

@@ -65,6 +65,9 @@ pub struct Source<'a> {
     pub backup: &'a BackupEntry,
     /// The directory for the spool files (the backup directory).
     pub spool_dir: &'a Path,
+    /// ANALYZE every table once its indexes are built (and, at the end, what has no data of
+    /// its own: partitioned tables, inheritance parents, materialized views).
+    pub analyze: bool,
 }
 
 /// Loads `src.backup` into the empty database `database` over `jobs` worker connections
@@ -142,7 +145,7 @@ pub async fn load(
                     Ok(Ok(raw)) => {
                         raw_bytes = raw;
                         run.stream_done = true;
-                        run.plan.stream_done();
+                        run.plan.stream_done(src.analyze);
                     }
                     Ok(Err(StreamError::Bad(e))) => break Err(e.into()),
                     Ok(Err(StreamError::Stopped)) => break Err(Error::Cancelled.into()),
@@ -183,7 +186,7 @@ pub async fn load(
         }
         return Err(e);
     }
-    run.finish(&mut main, sink, cancel).await?;
+    run.finish(&mut main, src.analyze, sink, cancel).await?;
     sink.emit(JobEvent::Progress(run.sample()));
     Ok(Loaded {
         raw_bytes,
@@ -316,6 +319,7 @@ impl Run {
     async fn finish(
         &mut self,
         main: &mut Session,
+        analyze: bool,
         sink: &Sink,
         cancel: &CancellationToken,
     ) -> Result<()> {
@@ -324,6 +328,9 @@ impl Run {
         let work = async {
             for (state, sql) in &rest {
                 main.execute(state, sql).await?;
+            }
+            if !analyze {
+                return Ok(());
             }
             let rows = main
                 .client()

@@ -190,9 +190,13 @@ impl Plan {
         );
     }
 
-    /// The whole stream was read: no more work will be added; ANALYZE may be planned.
-    pub fn stream_done(&mut self) {
+    /// The whole stream was read: no more work will be added; with `analyze`, each table's
+    /// ANALYZE is planned.
+    pub fn stream_done(&mut self, analyze: bool) {
         self.stream_done = true;
+        if !analyze {
+            return;
+        }
         let state = Arc::new(SessionState::default());
         let mut names: Vec<String> = self.tables.keys().cloned().collect();
         names.sort();
@@ -350,7 +354,7 @@ mod tests {
         p.add_build("public.b", Step::Index, "ix2 b".into(), st());
         p.add_foreign_key("public.a", "public.b", "fk".into(), st());
         p.add_foreign_key("public.b", "public.a", "fk2".into(), st());
-        p.stream_done();
+        p.stream_done(true);
         assert!(p.next().is_none(), "nothing before the data is in");
         p.finished(second.id);
         let pk = p.next().unwrap();

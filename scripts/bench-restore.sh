@@ -47,7 +47,7 @@ make_six() {
   for i in 1 2 3 4 5 6; do
     psql -q -X -d "$1" -c "CREATE TABLE t$i (id int PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL, d text);
       INSERT INTO t$i SELECT g, (random() * 1e6)::int, md5(g::text), timestamptz '2026-01-01' - g * interval '1 minute',
-             md5((g * 7)::text) || ' note ' || g FROM generate_series(1, 400000) g;
+             'note ' || g FROM generate_series(1, 400000) g;
       CREATE INDEX t${i}_a ON t$i (a); CREATE INDEX t${i}_b ON t$i (b); CREATE INDEX t${i}_c ON t$i (c);"
   done
   psql -q -X -d "$1" -c "VACUUM ANALYZE"

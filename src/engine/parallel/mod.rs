@@ -141,7 +141,9 @@ pub async fn load(
                         break Err(e);
                     }
                 }
-                None => match { reader_done = true; (&mut reader).await } {
+                None => {
+                    reader_done = true;
+                    match (&mut reader).await {
                     Ok(Ok(raw)) => {
                         raw_bytes = raw;
                         run.stream_done = true;
@@ -153,7 +155,8 @@ pub async fn load(
                         break Err(Error::Other(format!("splitting the dump: {e}")).into())
                     }
                     Err(e) => break Err(Error::Other(format!("the reading thread failed: {e}")).into()),
-                },
+                    }
+                }
             },
             Some(joined) = run.running.join_next(), if !run.running.is_empty() => {
                 match joined {
@@ -171,16 +174,28 @@ pub async fn load(
     };
     if let Err(e) = outcome {
         // Stop everything; a damaged file is still reported as such (the reader runs to the
-        // end of the file and its verdict wins), a cancel stops the reader at once.
+        // end of the file, only decoding and hashing, and its verdict wins).
         discard.store(true, Ordering::Relaxed);
         run.running.abort_all();
-        if matches!(e, ParallelError::Failed(Error::Cancelled)) {
+        // A fallback reads the file again with psql, which checks it too.
+        if matches!(
+            e,
+            ParallelError::Failed(Error::Cancelled) | ParallelError::Fallback(_)
+        ) {
             run.pump.stop.store(true, Ordering::Relaxed);
         }
         if !reader_done {
             rx.close();
             while rx.recv().await.is_some() {}
-            if let Ok(Err(StreamError::Bad(bad))) = reader.await {
+            let verdict = tokio::select! {
+                r = &mut reader => r,
+                _ = cancel.cancelled() => {
+                    run.pump.stop.store(true, Ordering::Relaxed);
+                    let _ = reader.await;
+                    return Err(Error::Cancelled.into());
+                }
+            };
+            if let Ok(Err(StreamError::Bad(bad))) = verdict {
                 return Err(ParallelError::Failed(bad));
             }
         }
@@ -220,7 +235,9 @@ impl Run {
     /// Starts work on idle connections while there is work that may start.
     fn dispatch(&mut self) -> Result<()> {
         while !self.idle.is_empty() {
-            let Some(task) = self.plan.next() else { break };
+            let Some(task) = self.plan.next_ready() else {
+                break;
+            };
             let (slot, mut session) = self.idle.pop().expect("an idle session");
             let slots = self.slots.clone();
             let spools = self.spools.clone();

@@ -239,12 +239,12 @@ impl Plan {
         ok && Self::locks(task).iter().all(|(name, excl)| {
             self.tables
                 .get(*name)
-                .is_none_or(|t| !t.exclusive && (t.shared == 0 || (!excl && !t.exclusive)))
+                .is_none_or(|t| !t.exclusive && (t.shared == 0 || !excl))
         })
     }
 
     /// The next piece of work that may start, largest table first; it counts as running.
-    pub fn next(&mut self) -> Option<Task> {
+    pub fn next_ready(&mut self) -> Option<Task> {
         let mut best: Option<(usize, u64)> = None;
         for (i, t) in self.pending.iter().enumerate() {
             if !self.ready(t) {
@@ -345,9 +345,9 @@ mod tests {
         let mut p = Plan::new();
         p.add_copy("public.a", "COPY a".into(), spool(10), st());
         p.add_copy("public.b", "COPY b".into(), spool(20), st());
-        let first = p.next().unwrap();
+        let first = p.next_ready().unwrap();
         assert_eq!(first.table, "public.b", "largest first");
-        let second = p.next().unwrap();
+        let second = p.next_ready().unwrap();
         assert_eq!(second.table, "public.a");
         p.add_build("public.a", Step::Constraint, "pk a".into(), st());
         p.add_build("public.b", Step::Index, "ix1 b".into(), st());
@@ -355,29 +355,29 @@ mod tests {
         p.add_foreign_key("public.a", "public.b", "fk".into(), st());
         p.add_foreign_key("public.b", "public.a", "fk2".into(), st());
         p.stream_done(true);
-        assert!(p.next().is_none(), "nothing before the data is in");
+        assert!(p.next_ready().is_none(), "nothing before the data is in");
         p.finished(second.id);
-        let pk = p.next().unwrap();
+        let pk = p.next_ready().unwrap();
         assert_eq!(pk.step(), Step::Constraint);
-        assert!(p.next().is_none(), "a's pk locks a; b still copying");
+        assert!(p.next_ready().is_none(), "a's pk locks a; b still copying");
         p.finished(first.id);
-        let ix1 = p.next().unwrap();
-        let ix2 = p.next().unwrap();
+        let ix1 = p.next_ready().unwrap();
+        let ix2 = p.next_ready().unwrap();
         assert_eq!(
             (ix1.step(), ix2.step()),
             (Step::Index, Step::Index),
             "index builds share b"
         );
-        assert!(p.next().is_none());
+        assert!(p.next_ready().is_none());
         p.finished(pk.id);
-        let an = p.next().unwrap();
+        let an = p.next_ready().unwrap();
         assert_eq!((an.step(), an.table.as_str()), (Step::Analyze, "public.a"));
-        assert!(p.next().is_none(), "a is analyzing, b building");
+        assert!(p.next_ready().is_none(), "a is analyzing, b building");
         p.finished(ix1.id);
         p.finished(ix2.id);
         p.finished(an.id);
         let mut rest = Vec::new();
-        while let Some(t) = p.next() {
+        while let Some(t) = p.next_ready() {
             rest.push(t.clone());
         }
         // Both foreign keys lock both tables: only one at a time; ANALYZE b locks b.
@@ -387,7 +387,7 @@ mod tests {
         while let Some(t) = queue.pop() {
             p.finished(t.id);
             done += 1;
-            while let Some(t) = p.next() {
+            while let Some(t) = p.next_ready() {
                 queue.push(t);
             }
         }

@@ -121,6 +121,7 @@ fn job_gauge_and_search() {
             rows_done: 60_000,
             rows_total: 124_000,
             elapsed: std::time::Duration::from_secs(20),
+            ..Default::default()
         })),
     );
     snap("job_running", &s);

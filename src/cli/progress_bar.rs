@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::progress::{format_duration, JobEvent, JobKind, JobProgress, Sink};
+use crate::engine::progress::{
+    format_duration, workers_line, JobEvent, JobKind, JobProgress, Sink,
+};
 
 /// A sink that draws a bar on stderr when `show` is true (and prints job log lines above it),
 /// or discards everything otherwise.
@@ -50,8 +52,8 @@ pub fn render_fitted(p: &JobProgress, cols: usize) -> String {
     let max = cols.saturating_sub(1).max(10);
     let bar = if cols >= 100 { 30 } else { 15 };
     let mut segs = segments(p, bar);
-    // Indices: 0 head, 1 rows, 2 bytes, 3 rate, 4 eta.
-    for drop in [3, 2, 1] {
+    // Indices: 0 head, 1 rows, 2 bytes, 3 rate, 4 eta, 5 workers.
+    for drop in [5, 3, 2, 1] {
         if segs.concat().chars().count() <= max {
             break;
         }
@@ -60,8 +62,9 @@ pub fn render_fitted(p: &JobProgress, cols: usize) -> String {
     segs.concat().chars().take(max).collect()
 }
 
-/// The parts of the line: head (bar, percent, phase, table), rows, bytes, rate, ETA.
-fn segments(p: &JobProgress, width: usize) -> [String; 5] {
+/// The parts of the line: head (bar, percent, phase, table), rows, bytes, rate, ETA, and
+/// what the workers of a parallel load do.
+fn segments(p: &JobProgress, width: usize) -> [String; 6] {
     let size = crate::format::size_short;
     let filled = ((p.ratio() * width as f64).floor() as usize).min(width);
     let mut head = format!(
@@ -99,7 +102,11 @@ fn segments(p: &JobProgress, width: usize) -> [String; 5] {
     if let Some(e) = p.eta() {
         eta = format!("  ETA {}", format_duration(e));
     }
-    [head, rows, bytes, rate, eta]
+    let mut workers = String::new();
+    if !l.workers.is_empty() {
+        workers = format!("  [{}]", workers_line(&l.workers));
+    }
+    [head, rows, bytes, rate, eta, workers]
 }
 
 /// Columns of the terminal on stderr (80 when unknown).

@@ -49,6 +49,10 @@ pub struct RestoreArgs {
     /// Restore a backup whose manifest is damaged, without a checksum check (written in the job log)
     #[arg(long)]
     pub accept_unchecked: bool,
+    /// Worker connections of the load: 1 loads serially with psql; default: one per core,
+    /// within the server's free connections
+    #[arg(long, short = 'j', value_name = "N", env = "PGKEEP_JOBS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Print one JSON object with the result
     #[arg(long)]
     pub json: bool,
@@ -104,6 +108,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         compression_level: ctx.config.compression_level,
         update_roles: args.update_roles,
         tablespace_default: args.tablespace_default,
+        jobs: args.jobs.map(usize::from),
     };
     match restore::restore(
         target.as_ref(),

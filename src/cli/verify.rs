@@ -6,6 +6,7 @@ use color_eyre::eyre::{bail, Result};
 
 use super::{progress_bar, show_progress, Context};
 use crate::engine::catalog::{self, BackupStatus};
+use crate::engine::loader::LoadOptions;
 use crate::engine::progress::{JobEvent, JobKind};
 use crate::engine::verify;
 
@@ -18,6 +19,10 @@ pub struct VerifyArgs {
     /// Verify a backup whose manifest is damaged, without a checksum check (written in the job log)
     #[arg(long)]
     pub accept_unchecked: bool,
+    /// Worker connections of the test restore: 1 loads serially with psql; default: one per
+    /// core, within the server's free connections
+    #[arg(long, short = 'j', value_name = "N", env = "PGKEEP_JOBS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Print a JSON array of results
     #[arg(long)]
     pub json: bool,
@@ -69,7 +74,11 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
             }
         }
         let e = &accepted;
-        let r = verify::verify(target.as_ref(), e, &sink, &cancel).await;
+        let load_opts = LoadOptions {
+            jobs: args.jobs.map(usize::from),
+            ..Default::default()
+        };
+        let r = verify::verify_with(target.as_ref(), e, load_opts, &sink, &cancel).await;
         match &r {
             Ok(o) => sink.emit(JobEvent::Finished(o.message.clone())),
             Err(err) => sink.emit(JobEvent::Failed(err.to_string())),

@@ -223,6 +223,7 @@ impl App {
                     compression_level: self.config.compression_level,
                     update_roles: false,
                     tablespace_default: false,
+                    jobs: None,
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::panes;
 use super::state::{Pane, State};
-use crate::engine::progress::{format_duration, JobProgress};
+use crate::engine::progress::{format_duration, workers_line, JobProgress};
 use crate::format;
 
 /// Smallest usable size.
@@ -196,6 +196,9 @@ pub fn gauge_label(p: &JobProgress) -> String {
     let mut parts = vec![format!("{}%", p.percent())];
     if let Some(tbl) = &l.table {
         parts.push(format::fit(tbl, 32));
+    }
+    if !l.workers.is_empty() {
+        parts.push(format::fit(&workers_line(&l.workers), 72));
     }
     if l.rows_total > 0 || l.rows_done > 0 {
         parts.push(format!(

@@ -382,6 +382,7 @@ async fn dump_into(
         rows_done: scanner.rows(),
         rows_total,
         elapsed: started.elapsed(),
+        ..Default::default()
     };
     sink.emit(crate::engine::progress::JobEvent::Progress(final_sample));
     Ok(Dumped {

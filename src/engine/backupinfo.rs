@@ -70,6 +70,7 @@ pub async fn sample_progress(
         rows_done,
         rows_total,
         elapsed: started.elapsed(),
+        ..Default::default()
     }
 }
 

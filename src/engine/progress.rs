@@ -85,6 +85,58 @@ pub struct Progress {
     pub rows_total: u64,
     /// Time since the job started.
     pub elapsed: Duration,
+    /// Weighted work finished, when the job measures it (a parallel load: bytes of table
+    /// data loaded plus index builds); preferred over bytes for the fraction and the ETA.
+    pub work_done: u64,
+    /// Weighted work in all, 0 when not measured.
+    pub work_total: u64,
+    /// What each busy worker of a parallel load is doing.
+    pub workers: Vec<WorkerProgress>,
+}
+
+/// What one worker of a parallel load is doing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WorkerProgress {
+    /// The table it works on.
+    pub table: String,
+    /// The step: copy, index, constraint, foreign key, analyze.
+    pub step: String,
+    /// Rows sent so far (copy).
+    pub rows: u64,
+}
+
+impl WorkerProgress {
+    /// `copy public.t 120K rows`, `index public.t`.
+    pub fn describe(&self) -> String {
+        if self.rows > 0 {
+            format!(
+                "{} {} {} rows",
+                self.step,
+                self.table,
+                compact_count(self.rows)
+            )
+        } else {
+            format!("{} {}", self.step, self.table)
+        }
+    }
+}
+
+/// What every busy worker of a parallel load does, on one line (`copy a 1.2M rows | index b`).
+pub fn workers_line(workers: &[WorkerProgress]) -> String {
+    workers
+        .iter()
+        .map(WorkerProgress::describe)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// 950 → "950", 1234 → "1.2K", 2_600_000 → "2.6M".
+fn compact_count(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}K", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
 }
 
 /// What a job reports.
@@ -212,6 +264,7 @@ impl JobProgress {
         }
         let p = &self.last;
         let r = match p.bytes_total {
+            _ if p.work_total > 0 => p.work_done as f64 / p.work_total as f64,
             Some(t) if t > 0 => p.bytes_done as f64 / t as f64,
             _ if p.rows_total > 0 => p.rows_done as f64 / p.rows_total as f64,
             _ => 0.0,
@@ -308,6 +361,42 @@ mod tests {
         });
         assert!(p.failed.is_none());
         assert!(p.running());
+    }
+
+    #[test]
+    fn work_wins_over_bytes_and_workers_read_well() {
+        let mut p = JobProgress::default();
+        p.reduce(&JobEvent::Started {
+            kind: JobKind::Restore,
+            what: "x".into(),
+        });
+        p.reduce(&JobEvent::Progress(Progress {
+            bytes_done: 1000,
+            bytes_total: Some(1000),
+            work_done: 250,
+            work_total: 1000,
+            elapsed: Duration::from_secs(10),
+            ..Default::default()
+        }));
+        assert_eq!(
+            p.percent(),
+            25,
+            "the file is read, the index builds are not done"
+        );
+        assert_eq!(p.eta(), Some(Duration::from_secs(30)));
+        let w = [
+            WorkerProgress {
+                table: "public.a".into(),
+                step: "copy".into(),
+                rows: 1_234,
+            },
+            WorkerProgress {
+                table: "public.b".into(),
+                step: "index".into(),
+                rows: 0,
+            },
+        ];
+        assert_eq!(workers_line(&w), "copy public.a 1.2K rows | index public.b");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::engine::dbprops::DbProps;
 use crate::engine::globals::Globals;
 use crate::engine::lock::DbLock;
 use crate::engine::progress::{JobEvent, Phase, Progress, Sink};
-use crate::engine::{fsutil, globals_apply, globals_file, load, precheck, scratch, swap};
+use crate::engine::{fsutil, globals_apply, globals_file, loader, precheck, scratch, swap};
 use crate::error::{Error, Result};
 use crate::target::Target;
 
@@ -42,6 +42,8 @@ pub struct RestoreOptions {
     /// Put what the backup placed in tablespaces this server lacks into the default
     /// tablespace instead.
     pub tablespace_default: bool,
+    /// How to load: parallel (worker connections, `None` = automatic) or serial (`Some(1)`).
+    pub jobs: Option<usize>,
 }
 
 /// What a restore did.
@@ -198,20 +200,23 @@ async fn load_and_swap(
     cancel: &CancellationToken,
 ) -> Result<Option<String>> {
     let app_name = format!("pgkeep-restore-{}", std::process::id());
-    load::load_with(
-        target,
-        scratch_db,
-        backup,
-        &app_name,
-        opts.tablespace_default,
-        sink,
-        cancel,
-    )
-    .await?;
+    let into = loader::Scratch {
+        admin,
+        name: scratch_db,
+        like: live_props,
+    };
+    let load_opts = loader::LoadOptions {
+        jobs: opts.jobs,
+        skip_analyze: false,
+        tablespace_default: opts.tablespace_default,
+    };
+    let loaded = loader::load(target, &into, backup, load_opts, &app_name, sink, cancel).await?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    analyze(target, scratch_db, sink, cancel).await?;
+    if !loaded.analyzed {
+        analyze(target, scratch_db, sink, cancel).await?;
+    }
     sink.phase(Phase::Swap);
     match (&opts.into, live_props) {
         (Some(into), props) => {

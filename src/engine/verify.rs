@@ -6,9 +6,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::catalog::BackupEntry;
 use crate::engine::dbprops::DbProps;
+use crate::engine::loader::{self, LoadOptions, Scratch};
 use crate::engine::manifest::{Manifest, Verification};
 use crate::engine::progress::{Phase, Sink};
-use crate::engine::{load, namebytes, precheck, scratch};
+use crate::engine::{namebytes, precheck, scratch};
 use crate::error::{Error, Result};
 use crate::target::{self, Target};
 
@@ -28,7 +29,18 @@ pub async fn verify(
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<VerifyOutcome> {
-    let result = run_checks(target, backup, sink, cancel).await;
+    verify_with(target, backup, LoadOptions::default(), sink, cancel).await
+}
+
+/// [`verify`] with a choice of loader (`--jobs`).
+pub async fn verify_with(
+    target: &dyn Target,
+    backup: &BackupEntry,
+    load_opts: LoadOptions,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<VerifyOutcome> {
+    let result = run_checks(target, backup, load_opts, sink, cancel).await;
     let verdict = match &result {
         Ok(o) => Some((true, o.message.clone())),
         Err(e) if is_verdict(e) => Some((false, e.to_string())),
@@ -44,7 +56,7 @@ pub async fn verify(
 fn is_verdict(e: &Error) -> bool {
     match e {
         Error::Corrupt { .. } | Error::Incomplete(_) => true,
-        Error::ToolFailed { tool, .. } => tool == "psql",
+        Error::ToolFailed { tool, .. } => tool == "psql" || tool == "load",
         _ => false,
     }
 }
@@ -66,6 +78,7 @@ fn record(backup: &BackupEntry, ok: bool, message: String) -> Result<()> {
 async fn run_checks(
     target: &dyn Target,
     backup: &BackupEntry,
+    load_opts: LoadOptions,
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<VerifyOutcome> {
@@ -94,7 +107,17 @@ async fn run_checks(
     scratch::create(&admin, &scratch_db, like.as_ref()).await?;
     let app_name = format!("pgkeep-verify-{}", std::process::id());
     let result = async {
-        load::load(target, &scratch_db, backup, &app_name, sink, cancel).await?;
+        let into = Scratch {
+            admin: &admin,
+            name: &scratch_db,
+            like: like.as_ref(),
+        };
+        // The scratch database is dropped right after: no statistics needed.
+        let load_opts = LoadOptions {
+            skip_analyze: true,
+            ..load_opts
+        };
+        loader::load(target, &into, backup, load_opts, &app_name, sink, cancel).await?;
         sink.phase(Phase::Compare);
         compare_rows(target, &scratch_db, backup).await
     }

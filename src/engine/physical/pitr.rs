@@ -195,6 +195,7 @@ pub async fn restore_to_time(
             compression_level: opts.compression_level,
             update_roles: false,
             tablespace_default: false,
+            jobs: None,
         },
         sink,
         cancel,

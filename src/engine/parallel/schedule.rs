@@ -1,0 +1,398 @@
+//! Which piece of work may run next: each table's COPY as soon as it arrives; its indexes
+//! and primary/unique/check constraints once its data is in; foreign keys once both tables
+//! are complete; ANALYZE once a table's indexes are built. Largest tables first. Two pieces
+//! of work that would lock each other out of a table never run at the same time (several
+//! index builds on one table may). Pure bookkeeping: no I/O, tested on its own.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::classify::SessionState;
+use super::reader::Spool;
+
+/// What a piece of work does.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// COPY the spooled rows into the table.
+    Copy {
+        /// The `COPY … FROM stdin;` statement.
+        sql: String,
+        /// The rows.
+        spool: Arc<Spool>,
+    },
+    /// One post-data statement (index, constraint, foreign key).
+    Sql {
+        /// What it builds.
+        step: Step,
+        /// The statement.
+        sql: String,
+    },
+    /// ANALYZE the table.
+    Analyze,
+}
+
+/// The kind of a piece of work, as the progress display names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Loading rows.
+    Copy,
+    /// Building an index.
+    Index,
+    /// Adding a primary key, unique, exclusion or check constraint.
+    Constraint,
+    /// Adding (and validating) a foreign key.
+    ForeignKey,
+    /// Gathering statistics.
+    Analyze,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::Copy => "copy",
+            Step::Index => "index",
+            Step::Constraint => "constraint",
+            Step::ForeignKey => "foreign key",
+            Step::Analyze => "analyze",
+        })
+    }
+}
+
+/// A piece of work handed to a worker.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Its number, to report it done.
+    pub id: usize,
+    /// The table it is about (the referencing one for a foreign key).
+    pub table: String,
+    /// What to do.
+    pub job: Job,
+    /// The session settings in effect where it was in the dump.
+    pub state: Arc<SessionState>,
+    other: Option<String>,
+    step: Step,
+}
+
+impl Task {
+    /// What it does.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    spool: Option<Arc<Spool>>,
+    loaded: bool,
+    /// Index and constraint work known and not yet finished.
+    building: usize,
+    analyzed: bool,
+    shared: usize,
+    exclusive: bool,
+}
+
+impl Table {
+    fn bytes(&self) -> u64 {
+        self.spool
+            .as_ref()
+            .map_or(0, |s| s.written.load(Ordering::Relaxed))
+    }
+}
+
+/// The work of one load.
+#[derive(Debug, Default)]
+pub struct Plan {
+    tables: HashMap<String, Table>,
+    pending: Vec<Task>,
+    running: HashMap<usize, Task>,
+    next_id: usize,
+    stream_done: bool,
+    /// Weighted work finished (bytes of table data: a COPY counts its bytes, an index half).
+    pub work_done: u64,
+}
+
+/// The weight of a step relative to a COPY of the same table, in percent.
+fn weight(step: Step) -> u64 {
+    match step {
+        Step::Copy => 100,
+        Step::Index | Step::Constraint => 50,
+        Step::ForeignKey => 30,
+        Step::Analyze => 5,
+    }
+}
+
+impl Plan {
+    /// An empty plan.
+    pub fn new() -> Plan {
+        Plan::default()
+    }
+
+    fn push(
+        &mut self,
+        table: &str,
+        other: Option<String>,
+        step: Step,
+        job: Job,
+        state: Arc<SessionState>,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.push(Task {
+            id,
+            table: table.to_string(),
+            job,
+            state,
+            other,
+            step,
+        });
+    }
+
+    /// A table's COPY, runnable at once.
+    pub fn add_copy(
+        &mut self,
+        table: &str,
+        sql: String,
+        spool: Arc<Spool>,
+        state: Arc<SessionState>,
+    ) {
+        self.tables.entry(table.to_string()).or_default().spool = Some(spool.clone());
+        self.push(table, None, Step::Copy, Job::Copy { sql, spool }, state);
+    }
+
+    /// True when `table` has a COPY in this load (so its post-data work may run early).
+    pub fn has_table(&self, table: &str) -> bool {
+        self.tables.get(table).is_some_and(|t| t.spool.is_some())
+    }
+
+    /// An index or constraint of `table`, runnable once its data is in.
+    pub fn add_build(&mut self, table: &str, step: Step, sql: String, state: Arc<SessionState>) {
+        self.tables.entry(table.to_string()).or_default().building += 1;
+        self.push(table, None, step, Job::Sql { step, sql }, state);
+    }
+
+    /// A foreign key from `table` to `references`, runnable once both are complete.
+    pub fn add_foreign_key(
+        &mut self,
+        table: &str,
+        references: &str,
+        sql: String,
+        state: Arc<SessionState>,
+    ) {
+        let step = Step::ForeignKey;
+        self.push(
+            table,
+            Some(references.to_string()),
+            step,
+            Job::Sql { step, sql },
+            state,
+        );
+    }
+
+    /// The whole stream was read: no more work will be added; with `analyze`, each table's
+    /// ANALYZE is planned.
+    pub fn stream_done(&mut self, analyze: bool) {
+        self.stream_done = true;
+        if !analyze {
+            return;
+        }
+        let state = Arc::new(SessionState::default());
+        let mut names: Vec<String> = self.tables.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            if self.has_table(&name) {
+                self.push(&name, None, Step::Analyze, Job::Analyze, state.clone());
+            }
+        }
+    }
+
+    fn locks(task: &Task) -> Vec<(&str, bool)> {
+        let exclusive = task.step != Step::Index;
+        let mut v = vec![(task.table.as_str(), exclusive)];
+        if let Some(o) = &task.other {
+            if o != &task.table {
+                v.push((o.as_str(), true));
+            }
+        }
+        v
+    }
+
+    fn ready(&self, task: &Task) -> bool {
+        let complete = |name: &str| {
+            self.tables
+                .get(name)
+                .is_some_and(|t| t.loaded && t.building == 0)
+        };
+        let ok = match task.step {
+            Step::Copy => true,
+            Step::Index | Step::Constraint => {
+                self.tables.get(&task.table).is_some_and(|t| t.loaded)
+            }
+            Step::Analyze => self.stream_done && complete(&task.table),
+            Step::ForeignKey => {
+                self.stream_done
+                    && complete(&task.table)
+                    && task.other.as_deref().is_some_and(complete)
+            }
+        };
+        ok && Self::locks(task).iter().all(|(name, excl)| {
+            self.tables
+                .get(*name)
+                .is_none_or(|t| !t.exclusive && (t.shared == 0 || !excl))
+        })
+    }
+
+    /// The next piece of work that may start, largest table first; it counts as running.
+    pub fn next_ready(&mut self) -> Option<Task> {
+        let mut best: Option<(usize, u64)> = None;
+        for (i, t) in self.pending.iter().enumerate() {
+            if !self.ready(t) {
+                continue;
+            }
+            let size = self.tables.get(&t.table).map_or(0, Table::bytes);
+            if best.is_none_or(|(_, s)| size > s) {
+                best = Some((i, size));
+            }
+        }
+        let (i, _) = best?;
+        let task = self.pending.remove(i);
+        for (name, excl) in Self::locks(&task) {
+            let t = self.tables.entry(name.to_string()).or_default();
+            if excl {
+                t.exclusive = true;
+            } else {
+                t.shared += 1;
+            }
+        }
+        self.running.insert(task.id, task.clone());
+        Some(task)
+    }
+
+    /// Work `id` finished successfully.
+    pub fn finished(&mut self, id: usize) {
+        let Some(task) = self.running.remove(&id) else {
+            return;
+        };
+        for (name, excl) in Self::locks(&task) {
+            if let Some(t) = self.tables.get_mut(name) {
+                if excl {
+                    t.exclusive = false;
+                } else {
+                    t.shared -= 1;
+                }
+            }
+        }
+        let t = self.tables.entry(task.table.clone()).or_default();
+        let bytes = t.bytes();
+        match task.step {
+            Step::Copy => t.loaded = true,
+            Step::Index | Step::Constraint => t.building -= 1,
+            Step::Analyze => t.analyzed = true,
+            Step::ForeignKey => {}
+        }
+        if task.step != Step::Copy {
+            self.work_done += bytes * weight(task.step) / 100;
+        }
+    }
+
+    /// True when every piece of work finished (and no more can come).
+    pub fn complete(&self) -> bool {
+        self.stream_done && self.pending.is_empty() && self.running.is_empty()
+    }
+
+    /// Tables with data in this load.
+    pub fn tables(&self) -> usize {
+        self.tables.values().filter(|t| t.spool.is_some()).count()
+    }
+
+    /// Bytes of table data spooled so far.
+    pub fn data_bytes(&self) -> u64 {
+        self.tables.values().map(Table::bytes).sum()
+    }
+
+    /// Weighted work of the post-data steps known so far, or a guess (as much again as
+    /// the data) while the stream is still being read.
+    pub fn build_work_total(&self) -> u64 {
+        let data: u64 = self.tables.values().map(Table::bytes).sum();
+        if !self.stream_done {
+            return data;
+        }
+        let all = self.pending.iter().chain(self.running.values());
+        let left: u64 = all
+            .filter(|t| t.step != Step::Copy)
+            .map(|t| self.tables.get(&t.table).map_or(0, Table::bytes) * weight(t.step) / 100)
+            .sum();
+        self.work_done + left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn spool(bytes: u64) -> Arc<Spool> {
+        Arc::new(Spool::for_test(bytes))
+    }
+
+    fn st() -> Arc<SessionState> {
+        Arc::new(SessionState::default())
+    }
+
+    #[test]
+    fn builds_wait_for_data_and_foreign_keys_for_both_tables() {
+        let mut p = Plan::new();
+        p.add_copy("public.a", "COPY a".into(), spool(10), st());
+        p.add_copy("public.b", "COPY b".into(), spool(20), st());
+        let first = p.next_ready().unwrap();
+        assert_eq!(first.table, "public.b", "largest first");
+        let second = p.next_ready().unwrap();
+        assert_eq!(second.table, "public.a");
+        p.add_build("public.a", Step::Constraint, "pk a".into(), st());
+        p.add_build("public.b", Step::Index, "ix1 b".into(), st());
+        p.add_build("public.b", Step::Index, "ix2 b".into(), st());
+        p.add_foreign_key("public.a", "public.b", "fk".into(), st());
+        p.add_foreign_key("public.b", "public.a", "fk2".into(), st());
+        p.stream_done(true);
+        assert!(p.next_ready().is_none(), "nothing before the data is in");
+        p.finished(second.id);
+        let pk = p.next_ready().unwrap();
+        assert_eq!(pk.step(), Step::Constraint);
+        assert!(p.next_ready().is_none(), "a's pk locks a; b still copying");
+        p.finished(first.id);
+        let ix1 = p.next_ready().unwrap();
+        let ix2 = p.next_ready().unwrap();
+        assert_eq!(
+            (ix1.step(), ix2.step()),
+            (Step::Index, Step::Index),
+            "index builds share b"
+        );
+        assert!(p.next_ready().is_none());
+        p.finished(pk.id);
+        let an = p.next_ready().unwrap();
+        assert_eq!((an.step(), an.table.as_str()), (Step::Analyze, "public.a"));
+        assert!(p.next_ready().is_none(), "a is analyzing, b building");
+        p.finished(ix1.id);
+        p.finished(ix2.id);
+        p.finished(an.id);
+        let mut rest = Vec::new();
+        while let Some(t) = p.next_ready() {
+            rest.push(t.clone());
+        }
+        // Both foreign keys lock both tables: only one at a time; ANALYZE b locks b.
+        assert_eq!(rest.len(), 1, "{rest:?}");
+        let mut done = 0;
+        let mut queue = rest;
+        while let Some(t) = queue.pop() {
+            p.finished(t.id);
+            done += 1;
+            while let Some(t) = p.next_ready() {
+                queue.push(t);
+            }
+        }
+        assert_eq!(done, 3);
+        assert!(p.complete());
+        let _ = AtomicBool::new(false);
+    }
+}

@@ -1,0 +1,197 @@
+//! One connection of the parallel load and what it runs: statements through the simple
+//! query protocol (as psql sends them), COPY by streaming the table's spool file as it grows,
+//! ANALYZE. Every session gets the load's settings and the dump's session state (its `SET`
+//! lines, `search_path`) before each piece of work that needs a different one.
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use tokio::io::AsyncReadExt;
+use tokio_postgres::Client;
+
+use super::classify::SessionState;
+use super::reader::{Spool, SpoolDir};
+use super::schedule::{Job, Step, Task};
+use crate::engine::load::SESSION_SETTINGS;
+use crate::engine::progress::WorkerProgress;
+use crate::error::{Error, Result};
+use crate::target::{self, Target};
+
+/// Bytes sent to the server per COPY message batch.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// A connection to the database being loaded.
+pub struct Session {
+    client: Client,
+    applied: u64,
+}
+
+impl Session {
+    /// Connects to `database` as `app_name` with the load's session settings.
+    pub async fn open(target: &dyn Target, database: &str, app_name: &str) -> Result<Session> {
+        let mut cfg = target.pg_config(database);
+        cfg.application_name(app_name)
+            .connect_timeout(Duration::from_secs(10));
+        let user = cfg.get_user().unwrap_or("").to_string();
+        let (client, connection) = cfg
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| target::map_connect_error(e, &target.describe(), &user, database))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+            .batch_execute(SESSION_SETTINGS)
+            .await
+            .map_err(target::sql_error)?;
+        Ok(Session { client, applied: 0 })
+    }
+
+    /// Brings the session's settings to `state`.
+    pub async fn ensure(&mut self, state: &SessionState) -> Result<()> {
+        if state.version != self.applied {
+            if !state.settings.is_empty() {
+                self.client
+                    .batch_execute(&state.script())
+                    .await
+                    .map_err(|e| failed(&state.script(), e))?;
+            }
+            self.applied = state.version;
+        }
+        Ok(())
+    }
+
+    /// Runs one statement of the dump under `state`.
+    pub async fn execute(&mut self, state: &SessionState, sql: &str) -> Result<()> {
+        self.ensure(state).await?;
+        self.client
+            .simple_query(sql)
+            .await
+            .map(|_| ())
+            .map_err(|e| failed(sql, e))
+    }
+
+    /// The underlying client (for the final queries).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// What one worker is doing, for the progress display.
+#[derive(Debug, Default)]
+pub struct Slot {
+    now: Mutex<Option<(String, Step)>>,
+    rows: AtomicU64,
+}
+
+impl Slot {
+    fn set(&self, now: Option<(String, Step)>) {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        self.rows.store(0, Ordering::Relaxed);
+    }
+
+    /// The worker's state now (`None` when idle).
+    pub fn sample(&self) -> Option<WorkerProgress> {
+        let now = self.now.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        now.map(|(table, step)| WorkerProgress {
+            table,
+            step: step.to_string(),
+            rows: self.rows.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Runs `task` on `session`; `sent` counts COPY bytes handed to the server (all workers).
+pub async fn run(
+    session: &mut Session,
+    task: &Task,
+    slot: &Slot,
+    spools: &SpoolDir,
+    sent: &AtomicU64,
+) -> Result<()> {
+    slot.set(Some((task.table.clone(), task.step())));
+    let r = match &task.job {
+        Job::Copy { sql, spool } => {
+            session.ensure(&task.state).await?;
+            copy(session, sql, spool, slot, spools, sent).await
+        }
+        Job::Sql { sql, .. } => session.execute(&task.state, sql).await,
+        Job::Analyze => {
+            let sql = format!("ANALYZE {};", task.table);
+            session.execute(&task.state, &sql).await
+        }
+    };
+    slot.set(None);
+    r
+}
+
+/// Streams the spool into `COPY … FROM stdin`, following the file while it is written.
+async fn copy(
+    session: &mut Session,
+    sql: &str,
+    spool: &Spool,
+    slot: &Slot,
+    spools: &SpoolDir,
+    sent: &AtomicU64,
+) -> Result<()> {
+    let sink = session
+        .client
+        .copy_in::<_, Cursor<Vec<u8>>>(sql)
+        .await
+        .map_err(|e| failed(sql, e))?;
+    futures_util::pin_mut!(sink);
+    let mut file = tokio::fs::File::open(spool.path())
+        .await
+        .map_err(|e| Error::io("reading the load's spool file", e, spool.path()))?;
+    let mut offset = 0u64;
+    let mut rows = 0u64;
+    loop {
+        let done = spool.done.load(Ordering::Acquire);
+        let written = spool.written.load(Ordering::Acquire);
+        if offset >= written {
+            if done {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(10), spool.grown.notified()).await;
+            continue;
+        }
+        let n = ((written - offset) as usize).min(COPY_CHUNK);
+        let mut buf = vec![0u8; n];
+        file.read_exact(&mut buf)
+            .await
+            .map_err(|e| Error::io("reading the load's spool file", e, spool.path()))?;
+        offset += n as u64;
+        rows += memchr::memchr_iter(b'\n', &buf).count() as u64;
+        slot.rows.store(rows, Ordering::Relaxed);
+        spools.pending.fetch_sub(n as u64, Ordering::Relaxed);
+        sent.fetch_add(n as u64, Ordering::Relaxed);
+        sink.send(Cursor::new(buf))
+            .await
+            .map_err(|e| failed(sql, e))?;
+    }
+    sink.finish().await.map_err(|e| failed(sql, e))?;
+    Ok(())
+}
+
+/// A statement of the dump failed: the server's message and where.
+pub fn failed(sql: &str, e: tokio_postgres::Error) -> Error {
+    let message = match e.as_db_error() {
+        Some(db) => {
+            let mut m = format!("ERROR:  {}", db.message());
+            if let Some(w) = db.where_() {
+                m.push_str(&format!(" (CONTEXT: {})", w.lines().next().unwrap_or(w)));
+            }
+            m
+        }
+        None => e.to_string(),
+    };
+    let head: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let head: String = head.chars().take(80).collect();
+    Error::ToolFailed {
+        tool: "load".into(),
+        message: format!("the dump did not load: {message}, in `{head}`"),
+    }
+}

@@ -106,9 +106,10 @@ fn encrypted_dir_copy_pull_restore_check_and_wrong_key() {
         vec![
             format!("{name}.age"),
             format!("{name}.envelope.json"),
+            format!("{name}.globals.sql.age"),
             format!("{name}.json.age")
         ],
-        "the dump and manifest encrypted, one clear envelope"
+        "the dump, its globals file and manifest encrypted, one clear envelope"
     );
     assert_nothing_in_clear(&stored);
     assert!(stored[0].1.starts_with(b"age-encryption.org/v1\n"));

@@ -68,6 +68,29 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+static SHARED_WITH_SERVER: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// For the point-in-time commands (`basebackup`, `restore --time`, `recover`): the database
+/// server archives WAL into this directory, and an operator may have opened it to everyone
+/// for that (`chmod 777`). Such a directory, still owned by this user, is then accepted with a
+/// warning on stderr instead of refused; every file pgkeep writes is still created
+/// exclusively and never through a symlink. `backup` and `restore` of dumps keep refusing it.
+pub fn accept_world_writable_for_archive(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = fs::symlink_metadata(dir) {
+        if meta.is_dir() && meta.mode() & 0o002 != 0 {
+            eprintln!(
+                "pgkeep: warning: backup directory {} is world-writable (mode {:o}): any user could plant files in it; fix: `{}` (the server archives into its wal/ folder, which keeps its own owner)",
+                dir.display(),
+                meta.mode() & 0o7777,
+                backup_dir_ownership_fix(dir, "$(id -u)", "$(id -g)")
+            );
+        }
+    }
+    SHARED_WITH_SERVER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Why a backup directory with this metadata is not safe to write into as this user: other
 /// users could plant files (symlinks, hard links) in a world-writable directory, or in one
 /// they own. None when it is safe.
@@ -80,7 +103,8 @@ pub fn unsafe_dir_reason(meta: &fs::Metadata) -> Option<String> {
             meta.uid()
         ));
     }
-    if meta.mode() & 0o002 != 0 {
+    if meta.mode() & 0o002 != 0 && !SHARED_WITH_SERVER.load(std::sync::atomic::Ordering::Relaxed)
+    {
         return Some(format!(
             "it is world-writable (mode {:o}): any user could plant files in it",
             meta.mode() & 0o7777

@@ -116,9 +116,22 @@ pub async fn pull_sealed(
     ids: &Identities,
     backup_dir: &Path,
 ) -> Result<(PathBuf, String)> {
+    let manifest_file = Manifest::path_for(Path::new(&env.backup));
+    let mut have_already: Vec<&str> = Vec::new();
     for f in &env.files {
         let dest = backup_dir.join(&f.name);
         if dest.exists() {
+            // A sidecar (the globals file) still here with the very content of the copy is
+            // kept; the dump, its manifest or anything different is never overwritten.
+            let is_sidecar = f.name != env.backup
+                && Some(std::ffi::OsStr::new(&f.name)) != manifest_file.file_name();
+            if is_sidecar
+                && super::store::local_sha256(&dest).await.ok().as_deref()
+                    == Some(f.plain_sha256.as_str())
+            {
+                have_already.push(&f.name);
+                continue;
+            }
             return Err(Error::Refused(format!(
                 "{} already exists here; nothing was fetched",
                 dest.display()
@@ -129,6 +142,9 @@ pub async fn pull_sealed(
     // The manifest (small, last in the envelope) first, so a wrong key is refused at once.
     let result = async {
         for f in env.files.iter().rev() {
+            if have_already.contains(&f.name.as_str()) {
+                continue;
+            }
             let dest = backup_dir.join(&f.name);
             let partial = backup_dir.join(format!("{}.partial", f.name));
             let _ = std::fs::remove_file(&partial);

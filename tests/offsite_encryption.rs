@@ -166,6 +166,7 @@ fn encrypted_dir_copy_pull_restore_check_and_wrong_key() {
     // lose the local copy; pull needs the key, refuses a wrong one in one line
     std::fs::remove_file(&made).unwrap();
     std::fs::remove_file(format!("{}.json", made.display())).unwrap();
+    std::fs::remove_file(format!("{}.globals.sql", made.display())).unwrap();
     let no_key = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "pull", &name]);
     assert_eq!(no_key.status.code(), Some(1));
     assert!(
@@ -219,6 +220,7 @@ fn encrypted_dir_copy_pull_restore_check_and_wrong_key() {
     // restore straight from the offsite copy (fetched and decrypted with the identity)
     std::fs::remove_file(&made).unwrap();
     std::fs::remove_file(format!("{}.json", made.display())).unwrap();
+    std::fs::remove_file(format!("{}.globals.sql", made.display())).unwrap();
     cluster().psql(&db, &format!("DELETE FROM {SECRET_TABLE} WHERE id > 10"));
     let restore = common::pgkeep_cmd(
         &db,
@@ -362,6 +364,7 @@ fn encrypted_s3_copy_against_moto_server() {
 
     std::fs::remove_file(&made).unwrap();
     std::fs::remove_file(format!("{}.json", made.display())).unwrap();
+    std::fs::remove_file(format!("{}.globals.sql", made.display())).unwrap();
     let list = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "list"]);
     assert!(
         stdout(&list)

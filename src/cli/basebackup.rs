@@ -21,7 +21,7 @@ pub struct BasebackupArgs {
 
 /// Runs `pgkeep basebackup`.
 pub async fn run(ctx: &Context, args: BasebackupArgs) -> Result<i32> {
-    crate::engine::fsutil::accept_world_writable_for_archive(&ctx.config.backup_dir);
+    crate::engine::fsutil::accept_world_writable_for_archive();
     let target = ctx.target().await?;
     let sink = progress_bar::stderr_sink(
         JobKind::Backup,

@@ -28,7 +28,7 @@ pub struct RecoverArgs {
 
 /// Runs `pgkeep recover`.
 pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
-    crate::engine::fsutil::accept_world_writable_for_archive(&ctx.config.backup_dir);
+    crate::engine::fsutil::accept_world_writable_for_archive();
     pull_physical(ctx).await?;
     if crate::target::uses_compose(&ctx.config, &crate::target::conn::process_env) {
         if args.data_dir.is_some() {

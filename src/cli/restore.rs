@@ -72,7 +72,9 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     let target = ctx.target().await?;
     let spec = args.backup.clone().unwrap_or_default();
     let mut entry = match resolve(&ctx.config.backup_dir, &spec, target.database()) {
-        Err(crate::Error::NoSuchBackup(_)) if spec != "latest" && !ctx.config.offsite.is_empty() => {
+        Err(crate::Error::NoSuchBackup(_))
+            if spec != "latest" && !ctx.config.offsite.is_empty() =>
+        {
             super::offsite::fetch_for_restore(ctx, &spec, args.identity.as_deref()).await?
         }
         other => other?,

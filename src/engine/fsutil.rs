@@ -73,21 +73,11 @@ static SHARED_WITH_SERVER: std::sync::atomic::AtomicBool =
 
 /// For the point-in-time commands (`basebackup`, `restore --time`, `recover`): the database
 /// server archives WAL into this directory, and an operator may have opened it to everyone
-/// for that (`chmod 777`). Such a directory, still owned by this user, is then accepted with a
-/// warning on stderr instead of refused; every file pgkeep writes is still created
-/// exclusively and never through a symlink. `backup` and `restore` of dumps keep refusing it.
-pub fn accept_world_writable_for_archive(dir: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    if let Ok(meta) = fs::symlink_metadata(dir) {
-        if meta.is_dir() && meta.mode() & 0o002 != 0 {
-            eprintln!(
-                "pgkeep: warning: backup directory {} is world-writable (mode {:o}): any user could plant files in it; fix: `{}` (the server archives into its wal/ folder, which keeps its own owner)",
-                dir.display(),
-                meta.mode() & 0o7777,
-                backup_dir_ownership_fix(dir, "$(id -u)", "$(id -g)")
-            );
-        }
-    }
+/// for that (`chmod 777`). Such a directory, still owned by this user, is then accepted
+/// instead of refused (`doctor` still flags it, with the fix); every file pgkeep writes is
+/// still created exclusively and never through a symlink. `backup` and `restore` of dumps
+/// keep refusing it.
+pub fn accept_world_writable_for_archive() {
     SHARED_WITH_SERVER.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -103,8 +93,7 @@ pub fn unsafe_dir_reason(meta: &fs::Metadata) -> Option<String> {
             meta.uid()
         ));
     }
-    if meta.mode() & 0o002 != 0 && !SHARED_WITH_SERVER.load(std::sync::atomic::Ordering::Relaxed)
-    {
+    if meta.mode() & 0o002 != 0 && !SHARED_WITH_SERVER.load(std::sync::atomic::Ordering::Relaxed) {
         return Some(format!(
             "it is world-writable (mode {:o}): any user could plant files in it",
             meta.mode() & 0o7777

@@ -73,7 +73,10 @@ pub async fn load(
         None => auto_jobs(into.admin).await,
     };
     if jobs > 1 && opts.tablespace_default {
-        sink.log("loading with psql (--tablespace-default rewrites the dump's tablespaces on the way)".to_string());
+        sink.log(
+            "loading with psql (--tablespace-default rewrites the dump's tablespaces on the way)"
+                .to_string(),
+        );
     } else if jobs > 1 {
         if let Some(why) = target.sql_unavailable() {
             sink.log(format!("loading with psql (no parallel load: {why})"));

@@ -99,12 +99,27 @@ pub async fn pull(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
         if dest.exists() {
             continue;
         }
-        fsutil::ensure_private_dir(&dir)?;
+        ensure_archive_dir(&dir)?;
         get_checked(store, name, &dest, None).await?;
         give_to_archive_owner(wal_dir, &dir, &dest);
         copied.wal_files += 1;
     }
     Ok(copied)
+}
+
+/// A cluster's archive folder, created when missing. Unlike the backup dir it belongs to the
+/// database server's user (the server writes it), so only a real directory (never a symlink)
+/// is required; every file is still written exclusively, through a `.partial` and a rename.
+fn ensure_archive_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io("creating the WAL archive folder", e, dir))?;
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err(Error::BackupDir {
+            path: dir.to_path_buf(),
+            reason: "it is not a directory (a symlink?)".into(),
+        }),
+    }
 }
 
 /// Fetched WAL must stay readable and comparable by the server that archives (and by a

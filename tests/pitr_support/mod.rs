@@ -14,7 +14,7 @@ pub struct ArchivingCluster {
     pub dir: PathBuf,
     /// Port.
     pub port: u16,
-    /// The backup dir (world-writable: the server archives into `<it>/wal`).
+    /// The backup dir (0711, pgkeep's; the server archives into `<it>/wal`, which it owns).
     pub backups: PathBuf,
     _tmp: tempfile::TempDir,
 }
@@ -46,7 +46,16 @@ impl ArchivingCluster {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let backups = dir.join("backups");
         std::fs::create_dir(&backups).unwrap();
-        std::fs::set_permissions(&backups, std::fs::Permissions::from_mode(0o777)).unwrap();
+        // As the README says: the backup dir is pgkeep's (0711, so the server can reach
+        // into it), its wal/ folder the server's.
+        std::fs::set_permissions(&backups, std::fs::Permissions::from_mode(0o711)).unwrap();
+        let wal = backups.join("wal");
+        std::fs::create_dir(&wal).unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if is_root() {
+            let user = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+            nix::unistd::chown(&wal, Some(user.uid), Some(user.gid)).unwrap();
+        }
         let data = dir.join("data");
         let out = as_server_user(&pg_bin().join("initdb"))
             .arg("-D")

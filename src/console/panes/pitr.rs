@@ -17,19 +17,20 @@ pub fn line(state: &State, w: &RecoveryWindow) -> Line<'static> {
             Span::styled("no base backup: run `pgkeep basebackup`", t.dim()),
         ]);
     }
-    let mut text = w.summary(state.now);
-    let mut bad = w.from.is_none();
+    // The problem first: a long summary wraps, and the fix must stay in sight.
+    let mut problems = Vec::new();
     if let Some(gap) = &w.gap {
-        text.push_str(&format!(" · GAP in the archive: {gap}"));
-        bad = true;
+        problems.push(format!("GAP in the archive: {gap}"));
     }
     if is_stale(w, state.now) {
-        text.push_str(&format!(
-            " · STALE: {} finished segment(s) not archived",
+        problems.push(format!(
+            "STALE: {} finished segment(s) not archived",
             w.not_yet_archived.unwrap_or(0)
         ));
-        bad = true;
     }
+    let bad = w.from.is_none() || !problems.is_empty();
+    problems.push(w.summary(state.now));
+    let text = problems.join(" · ");
     let style = if bad { t.fail() } else { t.ok() };
     Line::from(vec![label, Span::styled(text, style)])
 }

@@ -316,3 +316,55 @@ fn long_log_lines_wrap_and_the_newest_stays_at_the_bottom() {
         );
     }
 }
+
+fn window(gap: Option<&str>) -> pgkeep::engine::physical::window::RecoveryWindow {
+    pgkeep::engine::physical::window::RecoveryWindow {
+        system_identifier: "7441234567890123456".into(),
+        from: Some(now() - chrono::Duration::hours(30)),
+        to: Some(now() - chrono::Duration::minutes(4)),
+        base_backups: 2,
+        archived_segments: 120,
+        last_segment: Some("000000010000000000000078".into()),
+        gap: gap.map(String::from),
+        archive_timeline: Some(1),
+        server_timeline: Some(1),
+        server_segment: Some("000000010000000000000079".into()),
+        not_yet_archived: Some(0),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn status_pane_shows_the_recoverable_window_and_a_gap_in_red() {
+    let mut s = state();
+    s.focus = Pane::Status;
+    s.status.as_mut().unwrap().recovery_window = Some(window(None));
+    snap("status_pitr_window", &s);
+    let term = render(&s, 120, 40);
+    let (x, y) = find(&term, "restorable to any moment from").unwrap();
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Green);
+
+    s.status.as_mut().unwrap().recovery_window = Some(window(Some(
+        "000000010000000000000042 is missing (segments after it exist)",
+    )));
+    snap("status_pitr_gap", &s);
+    let term = render(&s, 120, 40);
+    let (x, y) = find(&term, "GAP in the archive: 000000010000000000000042").unwrap();
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+
+    // an archiver that stopped: finished segments wait and the newest archived is old
+    let mut stale = window(None);
+    stale.to = Some(now() - chrono::Duration::hours(2));
+    stale.not_yet_archived = Some(7);
+    s.status.as_mut().unwrap().recovery_window = Some(stale);
+    let term = render(&s, 120, 40);
+    let (x, y) = find(&term, "STALE: 7 finished segment(s) not archived").unwrap();
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+
+    // no base backup: a dim hint, no window
+    let none = pgkeep::engine::physical::window::RecoveryWindow::default();
+    s.status.as_mut().unwrap().recovery_window = Some(none);
+    let screen = text(&render(&s, 120, 40));
+    assert!(screen.contains("no base backup: run `pgkeep basebackup`"));
+    assert!(!screen.contains("restorable"));
+}

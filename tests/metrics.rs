@@ -3,6 +3,7 @@
 //! a real backup and verification of a real database.
 
 mod common;
+mod pitr_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -209,6 +210,12 @@ fn check_against_status(samples: &[Sample], status: &serde_json::Value, db: &str
         get(samples, "pgkeep_wal_archive_failures_total", &[]).value,
         archiver["failed_count"].as_i64().unwrap() as f64
     );
+    // no base backup here: no window bounds, and no gap
+    assert!(status["recovery_window"]["from"].is_null());
+    assert!(!samples
+        .iter()
+        .any(|s| s.name.starts_with("pgkeep_recovery_window_")));
+    assert_eq!(get(samples, "pgkeep_wal_archive_gap", &[]).value, 0.0);
     // free space moves as other tests write: the same file system, within 2 %
     let free = get(samples, "pgkeep_backup_dir_free_bytes", &[]).value;
     let want = status["free_bytes"].as_u64().unwrap() as f64;
@@ -218,8 +225,13 @@ fn check_against_status(samples: &[Sample], status: &serde_json::Value, db: &str
     );
 }
 
+/// The archiving test writes WAL segments to the file system whose free space the other
+/// test compares within 2 %: they take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn metrics_parse_and_match_status_once_and_over_http() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let c = cluster();
     let db = c.new_db("metrics");
     c.psql(
@@ -285,6 +297,91 @@ fn metrics_parse_and_match_status_once_and_over_http() {
     let samples = parse_exposition(body).unwrap_or_else(|e| panic!("{e}\n{body}"));
     check_against_status(&samples, &status, &db, &file);
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+}
+
+fn timestamp(v: &serde_json::Value) -> f64 {
+    let t: chrono::DateTime<chrono::Utc> = v.as_str().unwrap().parse().unwrap();
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// Waits until the archiver copied segment `seg` into `archive`.
+fn wait_archived(archive: &Path, seg: &str) {
+    for _ in 0..100 {
+        if archive.join(seg).exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{seg} was not archived");
+}
+
+#[test]
+fn recovery_window_metrics_match_status_and_flag_a_gap() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let c = pitr_support::ArchivingCluster::start();
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql("shop", "CREATE TABLE t(id int)");
+    let base = c.pgkeep("shop", &["basebackup"]);
+    assert!(base.status.success(), "{}", stderr(&base));
+    c.psql("shop", "INSERT INTO t VALUES (1)");
+    let seg = c.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+    let archive = c.archive();
+    wait_archived(&archive, &seg);
+
+    let read = || {
+        let out = c.pgkeep("shop", &["metrics"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let samples = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let st = c.pgkeep("shop", &["status", "--json"]);
+        let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+        (samples, st["recovery_window"].clone())
+    };
+    let (samples, w) = read();
+    assert!(!w["from"].is_null(), "a window after the base backup: {w}");
+    let start = get(
+        &samples,
+        "pgkeep_recovery_window_start_timestamp_seconds",
+        &[],
+    )
+    .value;
+    let end = get(
+        &samples,
+        "pgkeep_recovery_window_end_timestamp_seconds",
+        &[],
+    )
+    .value;
+    assert!(
+        (start - timestamp(&w["from"])).abs() < 0.002,
+        "{start} vs {w}"
+    );
+    assert!((end - timestamp(&w["to"])).abs() < 0.002, "{end} vs {w}");
+    assert!(start <= end);
+    assert_eq!(get(&samples, "pgkeep_wal_archive_gap", &[]).value, 0.0);
+
+    // Lose an archived segment the server no longer has: the gap shows in both.
+    let mut switched = Vec::new();
+    for i in 0..3 {
+        c.psql("shop", &format!("INSERT INTO t VALUES ({})", 100 + i));
+        switched.push(c.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())"));
+    }
+    wait_archived(&archive, switched.last().unwrap());
+    c.psql("postgres", "CHECKPOINT");
+    c.psql("postgres", "CHECKPOINT");
+    std::fs::remove_file(archive.join(&switched[1])).unwrap();
+    let (samples, w) = read();
+    assert!(
+        w["gap"].as_str().unwrap_or("").contains(&switched[1]),
+        "{w}"
+    );
+    assert_eq!(get(&samples, "pgkeep_wal_archive_gap", &[]).value, 1.0);
+    let end = get(
+        &samples,
+        "pgkeep_recovery_window_end_timestamp_seconds",
+        &[],
+    )
+    .value;
+    assert!((end - timestamp(&w["to"])).abs() < 0.002, "{end} vs {w}");
 }
 
 #[test]

@@ -136,15 +136,8 @@ pub async fn window(
     ctx: &Context,
     target: &dyn Target,
 ) -> crate::Result<(RecoveryWindow, ClusterFacts)> {
-    let client = crate::engine::physical::cluster::connect_any(target).await?;
-    let facts = ClusterFacts::read(&client).await?;
-    let w = RecoveryWindow::compute(
-        &ctx.config.backup_dir,
-        &ctx.config.wal_dir(),
-        &facts.system_identifier,
-        Some(&facts),
-    )?;
-    Ok((w, facts))
+    crate::monitor::recovery_window::compute(target, &ctx.config.backup_dir, &ctx.config.wal_dir())
+        .await
 }
 
 fn absolute(p: &Path) -> PathBuf {

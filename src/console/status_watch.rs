@@ -99,6 +99,10 @@ pub async fn run(tx: UnboundedSender<Msg>, target: SharedTarget, config: Config)
         }
         since_checks += 1;
         s.checks = checks.clone();
+        if s.server.is_some() {
+            s.recovery_window =
+                crate::monitor::recovery_window::of_config(&config, current.as_ref()).await;
+        }
         if tx.send(Msg::Status(Box::new(s))).is_err() {
             return;
         }

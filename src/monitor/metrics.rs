@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::engine::catalog::{self, BackupEntry};
+use crate::engine::physical::window::RecoveryWindow;
 use crate::monitor::status::{self, ServerStatus};
 use crate::offsite::check::DecryptionCheck;
 use crate::offsite::{self, RemoteObject};
@@ -36,6 +37,8 @@ pub struct MetricsInput {
     pub encrypted: Vec<String>,
     /// Recorded test decryptions.
     pub decryption_checks: Vec<DecryptionCheck>,
+    /// The recoverable window (None when the server could not be read).
+    pub window: Option<RecoveryWindow>,
 }
 
 /// Gathers the input: catalog, status (server query, 10 s timeout), offsite listings.
@@ -60,10 +63,14 @@ pub async fn collect(config: &Config, target: &dyn Target) -> MetricsInput {
     MetricsInput {
         now: Utc::now(),
         entries,
-        status,
         offsite: offsite_lists,
         encrypted,
         decryption_checks: offsite::check::recorded(dir),
+        window: match status.server {
+            Some(_) => crate::monitor::recovery_window::of_config(config, target).await,
+            None => None,
+        },
+        status,
     }
 }
 
@@ -340,8 +347,23 @@ pub fn render(input: &MetricsInput) -> String {
             f.sample(&[], secs(t));
         }
     }
-    // TODO(#12): pgkeep_recoverable_window_seconds{database} (and its start/end timestamps)
-    // from the WAL archive's continuity check, once the physical recovery units exist.
+    if let Some(w) = &input.window {
+        if let Some(from) = w.from {
+            let mut f = family(&mut out, "pgkeep_recovery_window_start_timestamp_seconds", "gauge", "Earliest moment the cluster can be restored to (end of the oldest usable base backup), in Unix seconds.");
+            f.sample(&[], secs(from));
+        }
+        if let Some(to) = w.to {
+            let mut f = family(&mut out, "pgkeep_recovery_window_end_timestamp_seconds", "gauge", "Latest moment the cluster can be restored to (newest change archived without a gap before it), in Unix seconds.");
+            f.sample(&[], secs(to));
+        }
+        let mut f = family(
+            &mut out,
+            "pgkeep_wal_archive_gap",
+            "gauge",
+            "Whether the WAL archive has a hole with newer segments after it (1) or not (0).",
+        );
+        f.sample(&[], bool01(w.gap.is_some()));
+    }
 
     if let Some(free) = input.status.free_bytes {
         let mut f = family(

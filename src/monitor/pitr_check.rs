@@ -18,7 +18,7 @@ pub const NAME: &str = "point-in-time window";
 /// Below this much free space the archive disk counts as full.
 const MIN_FREE: u64 = 1024 * 1024 * 1024;
 /// Finished segments may wait this long for the archiver before the archive counts as stale.
-const STALE_AFTER_SECS: i64 = 600;
+const STALE_AFTER_SECS: i64 = crate::monitor::recovery_window::STALE_AFTER_SECS;
 
 /// Reads the cluster's facts and judges its window.
 pub async fn check(client: &Client, config: &Config) -> Check {

@@ -109,6 +109,10 @@ pub struct ServerStatus {
     pub container: Option<ContainerStatus>,
     /// Troubleshooting checks (only failing ones are shown).
     pub checks: Vec<Check>,
+    /// The point-in-time window, when the caller computed it (the console does, off its UI
+    /// thread; `status --json` prints its own `recovery_window`).
+    #[serde(skip)]
+    pub recovery_window: Option<crate::engine::physical::window::RecoveryWindow>,
 }
 
 impl ServerStatus {
@@ -177,6 +181,7 @@ pub async fn collect(target: &dyn Target, backup_dir: &Path) -> ServerStatus {
             None => None,
         },
         checks: Vec::new(),
+        recovery_window: None,
     }
 }
 
@@ -303,6 +308,7 @@ mod tests {
                 health: Some("starting".into()),
                 ..ContainerStatus::default()
             }),
+            recovery_window: None,
             checks: Vec::new(),
         };
         let before = s.liveness();

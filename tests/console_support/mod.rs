@@ -165,6 +165,7 @@ pub fn healthy_status() -> ServerStatus {
         leftovers: vec![],
         container: None,
         checks: vec![],
+        recovery_window: None,
     }
 }
 

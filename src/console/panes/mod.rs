@@ -3,6 +3,7 @@
 
 pub mod backups;
 pub mod log;
+pub mod pitr;
 pub mod schedule;
 pub mod status;
 

@@ -92,6 +92,9 @@ pub fn lines(state: &State) -> Vec<Line<'static>> {
             };
             wal.push(Span::styled(failed, t.level(a.level())));
             out.push(kv(t, "archiving", wal));
+            if let Some(w) = &s.recovery_window {
+                out.push(super::pitr::line(state, w));
+            }
         }
         None => out.push(kv(
             t,

@@ -14,7 +14,7 @@ use super::walseg::{Segment, DEFAULT_SEGMENT_SIZE};
 use crate::error::Result;
 
 /// To which moments the cluster can be brought back.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct RecoveryWindow {
     /// The cluster the window is about.
     pub system_identifier: String,

@@ -24,12 +24,15 @@ pub struct RecoverArgs {
     /// No progress output
     #[arg(long, short)]
     pub quiet: bool,
+    /// age identity to decrypt base backups and WAL fetched from an encrypted offsite copy
+    #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 /// Runs `pgkeep recover`.
 pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
     crate::engine::fsutil::accept_world_writable_for_archive();
-    pull_physical(ctx).await?;
+    pull_physical(ctx, args.identity.as_deref()).await?;
     if crate::target::uses_compose(&ctx.config, &crate::target::conn::process_env) {
         if args.data_dir.is_some() {
             bail!("--data-dir is for a server outside docker: the compose target recovers into the service's named volume (add --target direct to recover into a folder)");
@@ -95,15 +98,21 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
 }
 
 /// Fetches base backups and WAL this host lacks from every offsite destination (nothing when
-/// none is configured), so restore and recover work after the host's disk was lost.
-pub async fn pull_physical(ctx: &Context) -> Result<()> {
+/// none is configured), so restore and recover work after the host's disk was lost;
+/// `identity` decrypts encrypted copies.
+pub async fn pull_physical(ctx: &Context, identity: Option<&std::path::Path>) -> Result<()> {
     if ctx.config.offsite.is_empty() {
         return Ok(());
     }
+    let ids = crate::offsite::crypt::Identities::from_arg_or_env(identity)?;
     for store in crate::offsite::open_all(&ctx.config)? {
-        let got =
-            crate::offsite::physical::pull(&store, &ctx.config.backup_dir, &ctx.config.wal_dir())
-                .await?;
+        let got = crate::offsite::physical::pull(
+            &store,
+            &ctx.config.backup_dir,
+            &ctx.config.wal_dir(),
+            ids.as_ref(),
+        )
+        .await?;
         if !got.bases.is_empty() || got.wal_files > 0 {
             eprintln!(
                 "fetched {} base backup(s) and {} WAL file(s) from offsite {}",

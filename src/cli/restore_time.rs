@@ -50,7 +50,7 @@ pub async fn run(ctx: &Context, args: &RestoreArgs, time: &str) -> Result<i32> {
             bail!("the name typed did not match \"{dest}\"; nothing was changed");
         }
     }
-    super::recover::pull_physical(ctx).await?;
+    super::recover::pull_physical(ctx, args.identity.as_deref()).await?;
     let sink = progress_bar::stderr_sink(
         JobKind::Restore,
         &format!("restore of {dest} to {moment}"),

@@ -1,11 +1,15 @@
 //! Offsite copies of the physical recovery units: base backups (with both manifests) and the
 //! WAL archive, so the recoverable window survives the loss of the host. Objects are flat
 //! names beside the dumps: `<sysid>_<time>.tar.gz` (+ `.json`, `.backup_manifest`) and
-//! `wal_<sysid>_<file>`; dump pruning only ever looks at `*.sql.gz`.
+//! `wal_<sysid>_<file>`; dump pruning only ever looks at `*.sql.gz`. When the destination
+//! has recipients (`encrypt_to`), each of these is stored encrypted instead (see
+//! [`super::physical_sealed`]): `<object>.age` with a clear `<object>.age.sha256`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::crypt::Identities;
+use super::physical_sealed::{self as ps, companion_name};
 use super::store::{local_sha256, Store};
 use crate::engine::fsutil;
 use crate::engine::physical::base_catalog::{self, BASE_SUFFIX};
@@ -28,7 +32,19 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
     let have: BTreeSet<String> = store.list().await?.into_iter().map(|o| o.name).collect();
     let mut copied = Copied::default();
     for b in base_catalog::scan(backup_dir)? {
-        if have.contains(&b.name) {
+        if have.contains(&b.name) || have.contains(&companion_name(&b.name)) {
+            continue;
+        }
+        if let Some(rec) = &store.recipients {
+            // The manifests first, the base backup last: its companion marks it complete.
+            for side in [".json", ".backup_manifest"] {
+                let p = b.path.with_file_name(format!("{}{side}", b.name));
+                if p.is_file() {
+                    ps::put_sealed(store, &format!("{}{side}", b.name), &p, rec, None).await?;
+                }
+            }
+            ps::put_sealed(store, &b.name, &b.path, rec, Some(&b.manifest.sha256)).await?;
+            copied.bases.push(b.name);
             continue;
         }
         put_checked(store, &b.name, &b.path, Some(&b.manifest.sha256)).await?;
@@ -42,19 +58,44 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
     }
     for (sysid, file, path) in wal_files(wal_dir) {
         let name = format!("{WAL_PREFIX}{sysid}_{file}");
-        if have.contains(&name) {
+        if have.contains(&name) || have.contains(&companion_name(&name)) {
             continue;
         }
-        put_checked(store, &name, &path, None).await?;
+        match &store.recipients {
+            Some(rec) => ps::put_sealed(store, &name, &path, rec, None).await?,
+            None => put_checked(store, &name, &path, None).await?,
+        }
         copied.wal_files += 1;
     }
     Ok(copied)
 }
 
 /// Fetches every base backup and WAL file `store` has and this host lacks (after the loss
-/// of the host's disk), each checked against its sha256.
-pub async fn pull(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Copied> {
-    let objects: Vec<String> = store.list().await?.into_iter().map(|o| o.name).collect();
+/// of the host's disk), each checked against its sha256; encrypted ones are decrypted with
+/// `ids` (refused without).
+pub async fn pull(
+    store: &Store,
+    backup_dir: &Path,
+    wal_dir: &Path,
+    ids: Option<&Identities>,
+) -> Result<Copied> {
+    let listed: Vec<String> = store.list().await?.into_iter().map(|o| o.name).collect();
+    // An encrypted object counts once its companion (written last) is there; it is listed
+    // under its plain name, and `sealed` says which plain names are encrypted.
+    let sealed: BTreeSet<String> = listed
+        .iter()
+        .filter_map(|n| n.strip_suffix(".age.sha256"))
+        .map(str::to_string)
+        .collect();
+    let mut objects: Vec<String> = listed
+        .iter()
+        .filter(|n| !n.ends_with(".age") && !n.ends_with(".age.sha256"))
+        .cloned()
+        .collect();
+    objects.extend(sealed.iter().cloned());
+    objects.sort();
+    objects.dedup();
+    let need_ids = || ids.ok_or_else(|| ps::identity_needed(store));
     let mut copied = Copied::default();
     let base_dir = base_catalog::base_dir(backup_dir);
     for name in objects
@@ -66,21 +107,38 @@ pub async fn pull(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
             continue;
         }
         fsutil::ensure_private_dir(&base_dir)?;
-        let manifest_bytes = store
-            .get_bytes(&format!("{name}.json"))
-            .await?
-            .ok_or_else(|| Error::Corrupt {
-                name: name.clone(),
-                reason: "its manifest is missing offsite".into(),
-            })?;
+        let json_name = format!("{name}.json");
+        let manifest_bytes = if sealed.contains(name) {
+            Some(ps::get_sealed_bytes(store, &json_name, need_ids()?).await?)
+        } else {
+            store.get_bytes(&json_name).await?
+        }
+        .ok_or_else(|| Error::Corrupt {
+            name: name.clone(),
+            reason: "its manifest is missing offsite".into(),
+        })?;
         let manifest: base_catalog::BaseManifest = serde_json::from_slice(&manifest_bytes)
             .map_err(|e| Error::Corrupt {
                 name: name.clone(),
                 reason: format!("offsite manifest is not valid JSON ({e})"),
             })?;
-        get_checked(store, name, &dest, Some(&manifest.sha256)).await?;
+        let bm_name = format!("{name}.backup_manifest");
+        let bm = if sealed.contains(name) {
+            // The small backup_manifest before the big file: a wrong key is refused at once.
+            let ids = need_ids()?;
+            let bm = if sealed.contains(&bm_name) {
+                Some(ps::get_sealed_bytes(store, &bm_name, ids).await?)
+            } else {
+                None
+            };
+            ps::get_sealed_file(store, name, ids, &dest, Some(&manifest.sha256)).await?;
+            bm
+        } else {
+            get_checked(store, name, &dest, Some(&manifest.sha256)).await?;
+            store.get_bytes(&bm_name).await?
+        };
         base_catalog::write_manifest(&dest, &manifest)?;
-        if let Some(bytes) = store.get_bytes(&format!("{name}.backup_manifest")).await? {
+        if let Some(bytes) = bm {
             let p = base_dir.join(format!("{name}.backup_manifest"));
             fsutil::write_atomic(&p, &bytes)
                 .map_err(|e| Error::io("writing backup_manifest", e, &p))?;
@@ -100,7 +158,11 @@ pub async fn pull(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
             continue;
         }
         ensure_archive_dir(&dir)?;
-        get_checked(store, name, &dest, None).await?;
+        if sealed.contains(name) {
+            ps::get_sealed_file(store, name, need_ids()?, &dest, None).await?;
+        } else {
+            get_checked(store, name, &dest, None).await?;
+        }
         give_to_archive_owner(wal_dir, &dir, &dest);
         copied.wal_files += 1;
     }

@@ -119,6 +119,9 @@ pub struct ScheduleConfig {
     pub cron: String,
     /// IANA time zone the expression is meant in; default: the system's.
     pub timezone: Option<String>,
+    /// Five-field cron expression of the scheduled base backup (`pgkeep basebackup
+    /// --scheduled`), in the same zone; `""` disables it.
+    pub basebackup: String,
 }
 
 impl Default for ScheduleConfig {
@@ -126,6 +129,7 @@ impl Default for ScheduleConfig {
         ScheduleConfig {
             cron: "0 2 * * *".into(),
             timezone: None,
+            basebackup: "0 3 * * 0".into(),
         }
     }
 }
@@ -146,6 +150,8 @@ pub struct RetentionConfig {
     pub min_age_hours: u32,
     /// Keep `pre-restore` safety backups for this many days.
     pub pre_restore_days: u32,
+    /// Keep the newest N base backups per cluster (at least 1) and the WAL they need.
+    pub keep_base: u32,
 }
 
 impl Default for RetentionConfig {
@@ -157,6 +163,7 @@ impl Default for RetentionConfig {
             keep_monthly: 12,
             min_age_hours: 24,
             pre_restore_days: 30,
+            keep_base: 2,
         }
     }
 }

@@ -168,7 +168,9 @@ fn edit_save_install_after_yes_and_remove_from_the_console() {
     assert!(table.starts_with(mine), "{table}");
     assert!(table.contains("# BEGIN pgkeep"), "{table}");
     assert!(
-        table.lines().any(|l| l.starts_with("0 3 * * 0 cd ")),
+        table
+            .lines()
+            .any(|l| l.starts_with("0 3 * * 0 cd ") && l.contains(" backup --quiet --scheduled")),
         "{table}"
     );
 

@@ -78,6 +78,7 @@ fn two_year_history_with_gaps_keeps_exactly_the_restic_set() {
         keep_monthly: 12,
         min_age_hours: 24,
         pre_restore_days: 30,
+        keep_base: 2,
     };
     let p = plan(&list, &policy, now(), Tz::UTC);
     let mut expected: BTreeSet<String> = BTreeSet::new();
@@ -141,6 +142,7 @@ fn safety_rules_hold_over_the_history() {
         keep_monthly: 6,
         min_age_hours: 24,
         pre_restore_days: 30,
+        keep_base: 2,
     };
     let p = plan(&list, &policy, now(), Tz::UTC);
     let k = kept(&p);
@@ -183,6 +185,7 @@ fn several_backups_a_day_keep_the_newest_of_each_day_in_the_zone() {
         keep_monthly: 0,
         min_age_hours: 0,
         pre_restore_days: 0,
+        keep_base: 2,
     };
     let in_utc = kept(&plan(&list, &policy, now(), Tz::UTC));
     assert!(in_utc.iter().all(|n| n.contains("T23-30")), "{in_utc:?}");

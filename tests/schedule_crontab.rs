@@ -96,8 +96,23 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
         .lines()
         .filter(|l| l.contains("pgkeep") && l.contains("backup"))
         .collect();
-    assert_eq!(jobs.len(), 1, "{after_first}");
+    assert_eq!(
+        jobs.len(),
+        2,
+        "the dump and the base backup line:\n{after_first}"
+    );
     let job = jobs[0];
+    // The base backup line: weekly, Sunday 03:00, with the same cd, PATH and log as the dump's.
+    let base_job = jobs[1];
+    assert!(base_job.starts_with("0 3 * * 0 cd "), "{base_job}");
+    assert_eq!(
+        base_job[10..].replace(
+            "basebackup --quiet --scheduled",
+            "backup --quiet --scheduled"
+        ),
+        job[10..],
+        "both lines differ only in the fields and the subcommand"
+    );
     let exe = common::pgkeep_bin();
     assert!(job.starts_with("0 2 * * * cd "), "{job}");
     assert!(job.contains(&format!("cd {} && ", dir.display())), "{job}");
@@ -148,6 +163,21 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     assert!(text.contains("every day at 02:00"), "{text}");
     assert!(text.contains("installed, matches"), "{text}");
     assert!(text.contains("the system's time zone"), "{text}");
+    assert!(text.contains("base backup: 0 3 * * 0"), "{text}");
+    let base_runs: Vec<&str> = text
+        .split("next base backups:\n")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(base_runs.len(), 5, "{text}");
+    assert!(
+        base_runs
+            .iter()
+            .all(|l| l.contains("Sun") && l.contains("03:00")),
+        "{text}"
+    );
 
     // a changed schedule is reported as differing, and install replaces the block in place
     let cfg = dir.join("pgkeep.toml");
@@ -165,6 +195,36 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     assert!(replaced.starts_with(mine));
     assert_eq!(replaced.matches("# BEGIN pgkeep").count(), 1, "{replaced}");
     assert!(replaced.contains("0 0,6,12,18 * * * cd "), "{replaced}");
+    assert!(replaced.contains("0 3 * * 0 cd "), "{replaced}");
+
+    // `basebackup = ""` disables the base backup line; a changed one is reported as differing
+    std::fs::write(
+        &cfg,
+        "[schedule]\ncron = \"0 */6 * * *\"\nbasebackup = \"\"\n",
+    )
+    .unwrap();
+    let show = as_user(dir, &["schedule", "show"], Some(&cfg));
+    assert!(
+        common::stdout(&show).contains("DIFFERS")
+            && common::stdout(&show).contains("base backup: disabled"),
+        "{}",
+        common::stdout(&show)
+    );
+    assert!(as_user(dir, &["schedule", "install"], Some(&cfg))
+        .status
+        .success());
+    let single = crontab_text();
+    assert!(single.starts_with(mine), "{single}");
+    assert!(!single.contains("basebackup"), "{single}");
+    std::fs::write(&cfg, "[schedule]\ncron = \"0 */6 * * *\"\n").unwrap();
+    assert!(as_user(dir, &["schedule", "install"], Some(&cfg))
+        .status
+        .success());
+    assert_eq!(
+        crontab_text(),
+        replaced,
+        "re-enabled: the same two lines again"
+    );
 
     let next = as_user(dir, &["schedule", "next", "--count", "5"], Some(&cfg));
     let lines: Vec<String> = common::stdout(&next).lines().map(String::from).collect();

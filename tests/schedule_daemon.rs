@@ -20,10 +20,10 @@ fn daemon_backs_up_then_waits_and_stops_on_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
     let cfg = tmp.path().join("pgkeep.toml");
-    // a schedule that will not fire during the test: once a year
+    // schedules that will not fire during the test: once a year, the base backup an hour later
     std::fs::write(
         &cfg,
-        "[schedule]\ncron = \"0 3 1 1 *\"\ntimezone = \"UTC\"\n",
+        "[schedule]\ncron = \"0 3 1 1 *\"\nbasebackup = \"0 4 1 1 *\"\ntimezone = \"UTC\"\n",
     )
     .unwrap();
     let mut cmd = Command::new(pgkeep_bin());
@@ -101,6 +101,10 @@ fn daemon_backs_up_then_waits_and_stops_on_sigterm() {
     assert!(out.contains("backup ok:"), "{out}");
     assert!(
         out.contains("next backup at 20") && out.contains("-01-01 03:00 UTC"),
+        "{out}"
+    );
+    assert!(
+        out.contains("base backups: 0 4 1 1 * (next at 20") && out.contains("-01-01 04:00 UTC)"),
         "{out}"
     );
     assert!(out.contains("stopping"), "{out}");

@@ -1,6 +1,7 @@
 //! `pgkeep daemon`: run the backup schedule in the foreground (for a container or a systemd
-//! unit, on machines without cron). Sleeps until the next run in the configured zone, runs
-//! the same scheduled backup as cron would (`backup --scheduled`), logs to stdout, and exits
+//! unit, on machines without cron). Sleeps until the next run of either schedule in the
+//! configured zone, runs the same scheduled job as cron would (`backup --scheduled`, or
+//! `basebackup --scheduled` for `[schedule] basebackup`), logs to stdout, and exits
 //! cleanly on SIGTERM or Ctrl-C (a backup in progress is cancelled and leaves no file).
 
 use chrono::Utc;
@@ -8,6 +9,7 @@ use clap::Args;
 use color_eyre::eyre::{bail, Result};
 
 use super::backup::{self, BackupArgs};
+use super::basebackup::{self, BasebackupArgs};
 use super::Context;
 use crate::schedule;
 
@@ -46,17 +48,39 @@ pub async fn run(ctx: &Context, args: DaemonArgs) -> Result<i32> {
         super::metrics::serve(ctx.clone(), addr, stop.clone()).await?;
         log(&format!("metrics on http://{addr}/metrics"));
     }
+    if let Some(base) = schedule::next_base_runs(&ctx.config.schedule, Utc::now(), 1)?.first() {
+        log(&format!(
+            "base backups: {} (next at {})",
+            ctx.config.schedule.basebackup,
+            base.format("%Y-%m-%d %H:%M %Z")
+        ));
+    }
     let mut first = args.now;
     loop {
+        let mut base_due = false;
+        let mut dump_at = Utc::now();
         if !first {
-            let Some(next) = schedule::next_runs(&ctx.config.schedule, Utc::now(), 1)?
+            let Some(dump) = schedule::next_runs(&ctx.config.schedule, Utc::now(), 1)?
                 .into_iter()
                 .next()
             else {
                 bail!("`{}` never runs again", ctx.config.schedule.cron);
             };
+            dump_at = dump.with_timezone(&Utc);
+            let base = schedule::next_base_runs(&ctx.config.schedule, Utc::now(), 1)?
+                .into_iter()
+                .next();
+            // Both at the same minute: the base backup first, then the dump.
+            let next = match base {
+                Some(b) if b <= dump => {
+                    base_due = true;
+                    b
+                }
+                _ => dump,
+            };
             log(&format!(
-                "next backup at {}",
+                "next {} at {}",
+                if base_due { "base backup" } else { "backup" },
                 next.format("%Y-%m-%d %H:%M %Z")
             ));
             let next_utc = next.with_timezone(&Utc);
@@ -75,6 +99,32 @@ pub async fn run(ctx: &Context, args: DaemonArgs) -> Result<i32> {
             }
         }
         first = false;
+        if base_due {
+            log("starting scheduled base backup");
+            let quiet = BasebackupArgs {
+                json: false,
+                quiet: true,
+                scheduled: true,
+            };
+            match basebackup::run(ctx, quiet).await {
+                Ok(0) => log("scheduled base backup done"),
+                Ok(code) => log(&format!(
+                    "scheduled base backup done, but a later step failed (exit {code})"
+                )),
+                Err(e) => log(&format!(
+                    "scheduled base backup FAILED: {}",
+                    super::one_line(&e)
+                )),
+            }
+            if stop.is_cancelled() {
+                log("stopping (signal)");
+                return Ok(0);
+            }
+            // A dump due at the same time (or while the base backup ran) runs now.
+            if dump_at > Utc::now() {
+                continue;
+            }
+        }
         log("starting scheduled backup");
         let quiet = BackupArgs {
             label: None,

@@ -140,11 +140,44 @@ fn show(ctx: &Context) -> Result<i32> {
     for t in schedule::next_runs(cfg, Utc::now(), schedule::SUMMARY_RUNS).unwrap_or_default() {
         println!("  {}", run_line(&t));
     }
+    let base = show_base(cfg);
     if let Some(e) = &s.error {
         eprintln!("pgkeep: warning: {e}");
         return Ok(1);
     }
-    Ok(0)
+    Ok(if base { 0 } else { 1 })
+}
+
+/// The base backup schedule's part of `schedule show`; false when its expression is invalid.
+fn show_base(cfg: &crate::config::ScheduleConfig) -> bool {
+    match schedule::parse_base(cfg) {
+        Ok(None) => {
+            println!("base backup: disabled (`[schedule] basebackup = \"\"`)");
+            true
+        }
+        Ok(Some((expr, _))) => {
+            println!(
+                "base backup: {}  ({}; `pgkeep basebackup --scheduled`)",
+                cfg.basebackup,
+                schedule::describe::describe(&expr)
+            );
+            if let Ok(Some(fields)) = schedule::base_crontab_fields(cfg, Utc::now()) {
+                println!("cron line:  {fields}");
+            }
+            println!("next base backups:");
+            for t in schedule::next_base_runs(cfg, Utc::now(), schedule::SUMMARY_RUNS)
+                .unwrap_or_default()
+            {
+                println!("  {}", run_line(&t));
+            }
+            true
+        }
+        Err(e) => {
+            println!("base backup: invalid: {e}");
+            eprintln!("pgkeep: warning: {e}");
+            false
+        }
+    }
 }
 
 /// Ends `pgkeep backup --scheduled`: prints the file (or the error), runs the pipeline

@@ -263,6 +263,7 @@ mod tests {
             keep_monthly: 12,
             min_age_hours: 24,
             pre_restore_days: 30,
+            keep_base: 2,
         }
     }
 
@@ -328,6 +329,7 @@ mod tests {
                 keep_monthly: 0,
                 min_age_hours: 0,
                 pre_restore_days: 0,
+                keep_base: 2,
             },
             n,
             Tz::UTC,

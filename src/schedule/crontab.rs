@@ -115,31 +115,44 @@ pub fn installed_job(crontab: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The block to install: markers, a comment about zones, the job line (which carries the
-/// settings of [`cron_env`], so cron's bare environment reaches the same target).
+/// The job lines inside pgkeep's block (the dump line first, then the base backup line).
+pub fn installed_jobs(crontab: &str) -> Vec<String> {
+    let Some((a, b)) = block_span(crontab) else {
+        return Vec::new();
+    };
+    crontab[a..b]
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The block to install: markers, a comment about zones, the dump job line and, when
+/// `base_fields` is given, the base backup job line (`basebackup --scheduled`). Both lines
+/// carry the settings of [`cron_env`], so cron's bare environment reaches the same target.
 pub fn block(
     cron_fields: &str,
+    base_fields: Option<&str>,
     zone_note: &str,
     project: &Path,
     exe: &Path,
     config: Option<&Path>,
     backup_dir: &Path,
 ) -> String {
-    let log = backup_dir.join(super::CRON_LOG_NAME);
-    let command = job_command(
-        project,
-        exe,
-        config,
-        backup_dir,
-        &cron_env(),
-        "backup --quiet --scheduled",
-    );
+    let log = quote(&backup_dir.join(super::CRON_LOG_NAME));
+    let env = cron_env();
+    let line = |fields: &str, args: &str| {
+        let command = job_command(project, exe, config, backup_dir, &env, args);
+        format!("{fields} {command} >> {log} 2>&1\n")
+    };
+    let dump = line(cron_fields, "backup --quiet --scheduled");
+    let base = base_fields
+        .map(|f| line(f, "basebackup --quiet --scheduled"))
+        .unwrap_or_default();
     format!(
         "{BEGIN_MARK} (managed by `pgkeep schedule install`, removed by `pgkeep schedule remove`)\n\
          # {zone_note}\n\
-         {cron_fields} {command} >> {} 2>&1\n\
-         {END_MARK}\n",
-        quote(&log)
+         {dump}{base}{END_MARK}\n"
     )
 }
 
@@ -305,18 +318,35 @@ mod tests {
         assert_eq!(quote(Path::new("/srv/50%")), r"'/srv/50\%'");
         let b = block(
             "0 2 * * *",
+            Some("0 3 * * 0"),
             "runs in UTC",
             Path::new("/p"),
             Path::new("/bin/pgkeep"),
             None,
             Path::new("/p/db"),
         );
-        assert_eq!(
-            b.lines()
-                .filter(|l| l.contains("pgkeep") && l.contains("backup"))
-                .count(),
-            1
+        let jobs = installed_jobs(&b);
+        assert_eq!(jobs.len(), 2, "{b}");
+        assert!(
+            jobs[0].starts_with("0 2 * * * cd /p && ")
+                && jobs[0].contains("/bin/pgkeep --backup-dir /p/db backup --quiet --scheduled >> /p/db/pgkeep-cron.log 2>&1"),
+            "{b}"
         );
+        assert!(
+            jobs[1].starts_with("0 3 * * 0 cd /p && ")
+                && jobs[1].contains("/bin/pgkeep --backup-dir /p/db basebackup --quiet --scheduled >> /p/db/pgkeep-cron.log 2>&1"),
+            "{b}"
+        );
+        let dump_only = block(
+            "0 2 * * *",
+            None,
+            "n",
+            Path::new("/p"),
+            Path::new("/bin/pgkeep"),
+            None,
+            Path::new("/p/db"),
+        );
+        assert_eq!(installed_jobs(&dump_only).len(), 1);
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct LastRun {
     pub message: String,
 }
 
+/// File name of the scheduled base backup's record (`pgkeep basebackup --scheduled`).
+pub const BASE_FILE_NAME: &str = ".pgkeep-last-scheduled-base.json";
+
 /// The record's path for `backup_dir`.
 pub fn path(backup_dir: &Path) -> PathBuf {
     backup_dir.join(FILE_NAME)
@@ -28,13 +31,27 @@ pub fn path(backup_dir: &Path) -> PathBuf {
 
 /// Records the outcome (atomically, 0600). Failing to record is reported, never fatal.
 pub fn record(backup_dir: &Path, ok: bool, message: &str) {
+    record_at(&path(backup_dir), ok, message)
+}
+
+/// Records the scheduled base backup's outcome, beside the dump's record.
+pub fn record_base(backup_dir: &Path, ok: bool, message: &str) {
+    record_at(&backup_dir.join(BASE_FILE_NAME), ok, message)
+}
+
+/// The last scheduled base backup's outcome, None when there is none.
+pub fn read_base(backup_dir: &Path) -> Option<LastRun> {
+    serde_json::from_slice(&std::fs::read(backup_dir.join(BASE_FILE_NAME)).ok()?).ok()
+}
+
+fn record_at(file: &Path, ok: bool, message: &str) {
     let run = LastRun {
         at: Utc::now(),
         ok,
         message: message.to_string(),
     };
     let json = serde_json::to_vec_pretty(&run).expect("serializes");
-    if let Err(e) = crate::engine::fsutil::write_atomic(&path(backup_dir), &json) {
+    if let Err(e) = crate::engine::fsutil::write_atomic(file, &json) {
         eprintln!("pgkeep: warning: cannot record the scheduled run's outcome: {e}");
     }
 }

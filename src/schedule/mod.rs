@@ -2,6 +2,7 @@
 //! pipeline that runs after a scheduled backup. The console's schedule pane shows a
 //! [`ScheduleSummary`].
 
+pub mod base_pipeline;
 pub mod cron;
 pub mod cron_check;
 pub mod crontab;
@@ -61,6 +62,39 @@ pub fn parse_config(config: &ScheduleConfig) -> std::result::Result<(CronExpr, T
     let tz = next::configured_zone(config.timezone.as_deref())?;
     let expr = CronExpr::parse(&config.cron).map_err(|e| format!("schedule.cron: {e}"))?;
     Ok((expr, tz))
+}
+
+/// The base backup's expression parsed, and its zone; None when `[schedule] basebackup` is `""`.
+pub fn parse_base(config: &ScheduleConfig) -> std::result::Result<Option<(CronExpr, Tz)>, String> {
+    if config.basebackup.trim().is_empty() {
+        return Ok(None);
+    }
+    let tz = next::configured_zone(config.timezone.as_deref())?;
+    let expr =
+        CronExpr::parse(&config.basebackup).map_err(|e| format!("schedule.basebackup: {e}"))?;
+    Ok(Some((expr, tz)))
+}
+
+/// The next `count` runs of the base backup schedule after `after` (empty when disabled).
+pub fn next_base_runs(
+    config: &ScheduleConfig,
+    after: DateTime<Utc>,
+    count: usize,
+) -> Result<Vec<DateTime<Tz>>> {
+    Ok(match parse_base(config).map_err(Error::Config)? {
+        Some((expr, tz)) => next::next_runs(&expr, tz, after, count),
+        None => Vec::new(),
+    })
+}
+
+/// The five crontab fields of the base backup for the system's zone; None when disabled.
+pub fn base_crontab_fields(config: &ScheduleConfig, now: DateTime<Utc>) -> Result<Option<String>> {
+    match parse_base(config).map_err(Error::Config)? {
+        Some((expr, tz)) => zone::for_system_zone(&expr, tz, next::system_zone(), now)
+            .map(|(f, _)| Some(f))
+            .map_err(Error::Config),
+        None => Ok(None),
+    }
 }
 
 /// The next `count` runs of the configured schedule after `after`, in the configured zone.
@@ -158,8 +192,10 @@ pub fn crontab_block(
     now: DateTime<Utc>,
 ) -> Result<String> {
     let (fields, note) = crontab_fields(config, now)?;
+    let base = base_crontab_fields(config, now)?;
     Ok(crontab::block(
         &fields,
+        base.as_deref(),
         &note,
         &paths.project,
         &paths.exe,
@@ -168,21 +204,33 @@ pub fn crontab_block(
     ))
 }
 
-/// How the user's crontab compares with the configured schedule (by the job's five fields).
+/// How the user's crontab compares with the configured schedule (by the jobs' five fields:
+/// the dump line, and the base backup line when that schedule is enabled).
 pub fn crontab_state(config: &ScheduleConfig, now: DateTime<Utc>) -> CrontabState {
     let table = match crontab::read() {
         Ok(t) => t,
         Err(e) => return CrontabState::Unavailable(e.to_string()),
     };
-    let Some(job) = crontab::installed_job(&table) else {
+    let jobs = crontab::installed_jobs(&table);
+    let Some(job) = jobs.first().cloned() else {
         return CrontabState::NotInstalled;
     };
-    let installed: Vec<&str> = job.split_whitespace().take(5).collect();
-    match crontab_fields(config, now) {
-        Ok((fields, _)) if fields.split_whitespace().eq(installed.iter().copied()) => {
-            CrontabState::Matches
-        }
-        _ => CrontabState::Differs(job),
+    let mut wanted = Vec::new();
+    if let Ok((fields, _)) = crontab_fields(config, now) {
+        wanted.push(fields);
+    }
+    if let Ok(Some(fields)) = base_crontab_fields(config, now) {
+        wanted.push(fields);
+    }
+    let same = jobs.len() == wanted.len()
+        && jobs
+            .iter()
+            .zip(&wanted)
+            .all(|(job, fields)| job.split_whitespace().take(5).eq(fields.split_whitespace()));
+    match same {
+        true => CrontabState::Matches,
+        false if jobs.len() > 1 => CrontabState::Differs(jobs.join(" | ")),
+        false => CrontabState::Differs(job),
     }
 }
 

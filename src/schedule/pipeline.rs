@@ -36,7 +36,7 @@ pub struct Report {
 }
 
 impl Report {
-    fn push(&mut self, name: &'static str, ok: bool, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, name: &'static str, ok: bool, message: impl Into<String>) {
         self.steps.push(Step {
             name,
             ok,
@@ -185,7 +185,7 @@ pub async fn after_backup(config: &Config, target: &dyn Target, path: &Path) -> 
 
 /// Copies base backups and archived WAL not yet offsite (nothing to do without either), so
 /// the point-in-time window travels with every scheduled run.
-async fn push_physical_offsite(config: &Config, report: &mut Report) {
+pub(crate) async fn push_physical_offsite(config: &Config, report: &mut Report) {
     for c in &config.offsite {
         let Ok(store) = offsite::Store::open(c) else {
             continue; // push_offsite already reported it
@@ -285,7 +285,7 @@ async fn prune(config: &Config, now: DateTime<Utc>, report: &mut Report) {
     }
 }
 
-async fn send(config: &Config, alert: &Alert, report: &mut Report) {
+pub(crate) async fn send(config: &Config, alert: &Alert, report: &mut Report) {
     if config.alerts.webhooks.is_empty() {
         return;
     }

@@ -1,0 +1,144 @@
+//! `pgkeep basebackup --scheduled` on a real archiving cluster: base backup, offsite copy of
+//! base backups and WAL, prune to `[retention] keep_base` without touching the WAL a kept base
+//! backup needs, the outcome recorded; a failed run alerts nothing away and prunes nothing.
+
+mod common;
+mod pitr_support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pitr_support::ArchivingCluster;
+
+fn names_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(names_under(&p));
+        } else {
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn base_backups(backups: &Path) -> Vec<String> {
+    names_under(&backups.join("base"))
+        .into_iter()
+        .filter(|n| n.ends_with(".tar.gz"))
+        .collect()
+}
+
+fn scheduled(c: &ArchivingCluster, config: &Path) -> std::process::Output {
+    let cfg = config.to_str().unwrap();
+    c.pgkeep("shop", &["--config", cfg, "basebackup", "--scheduled"])
+}
+
+#[test]
+fn scheduled_base_backups_go_offsite_and_keep_only_keep_base_with_their_wal() {
+    let c = ArchivingCluster::start();
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql("shop", "CREATE TABLE t(id int)");
+    let offsite = tempfile::tempdir().unwrap();
+    let config: PathBuf = c.dir.join("pgkeep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[retention]\nkeep_base = 2\n\n[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+            offsite.path().display()
+        ),
+    )
+    .unwrap();
+
+    let mut starts = Vec::new();
+    for i in 0..3 {
+        c.psql("shop", &format!("INSERT INTO t VALUES ({i})"));
+        c.psql("postgres", "SELECT pg_switch_wal()");
+        let out = scheduled(&c, &config);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "run {i}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("base backup ok: "), "{stdout}");
+        assert!(stdout.contains("offsite ok: "), "{stdout}");
+        assert!(stdout.contains("prune ok: "), "{stdout}");
+        let newest = base_backups(&c.backups).last().cloned().unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(c.backups.join("base").join(format!("{newest}.json"))).unwrap(),
+        )
+        .unwrap();
+        starts.push(manifest["start_lsn"].as_str().unwrap().to_string());
+        std::thread::sleep(Duration::from_millis(1100)); // distinct names (seconds)
+    }
+
+    // Only the newest two base backups are kept here.
+    let kept = base_backups(&c.backups);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    // The WAL the oldest kept base backup needs is still there; older segments are gone.
+    let seg_of = |lsn: &str| {
+        let (hi, lo) = lsn.split_once('/').unwrap();
+        let lo = u64::from_str_radix(lo, 16).unwrap();
+        format!(
+            "00000001{:08X}{:08X}",
+            u64::from_str_radix(hi, 16).unwrap(),
+            lo >> 24
+        )
+    };
+    let needed = seg_of(&starts[1]);
+    let archive = names_under(&c.archive());
+    let segments: Vec<&String> = archive.iter().filter(|n| n.len() == 24).collect();
+    assert!(
+        segments.iter().any(|n| **n == needed),
+        "{needed} missing: {archive:?}"
+    );
+    assert!(
+        segments.iter().all(|n| n.as_str() >= needed.as_str()),
+        "segments older than {needed} left: {archive:?}"
+    );
+    // The first base backup's segment is gone (it was only needed by the pruned base backup).
+    assert!(
+        !segments.iter().any(|n| **n == seg_of(&starts[0])),
+        "{archive:?}"
+    );
+
+    // Base backups and WAL are offsite (pruning here never deletes there).
+    let there = names_under(offsite.path());
+    assert_eq!(
+        there.iter().filter(|n| n.ends_with(".tar.gz")).count(),
+        3,
+        "{there:?}"
+    );
+    assert!(there.iter().any(|n| n.contains(&needed)), "{there:?}");
+
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(c.backups.join(".pgkeep-last-scheduled-base.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["ok"], true, "{record}");
+    assert!(
+        record["message"].as_str().unwrap().contains(&kept[1]),
+        "{record}"
+    );
+
+    // A failed scheduled run: non-zero exit, recorded, nothing pruned.
+    c.crash();
+    let failed = scheduled(&c, &config);
+    assert!(!failed.status.success());
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(stdout.contains("base backup FAILED"), "{stdout}");
+    assert!(
+        !String::from_utf8_lossy(&failed.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert_eq!(base_backups(&c.backups), kept);
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(c.backups.join(".pgkeep-last-scheduled-base.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["ok"], false, "{record}");
+}

@@ -140,29 +140,36 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                 for line in out.roles.lines() {
                     println!("{line}");
                 }
-                if let Some(p) = &out.safety_backup {
-                    println!("safety backup: {}", p.display());
-                }
-                if let Some(prev) = &out.previous {
-                    println!(
-                        "the replaced database is kept as {prev}; drop it with `pgkeep cleanup`"
-                    );
-                }
+                print_kept(&out);
             }
             Ok(0)
         }
-        Err(e) => {
-            sink.emit(JobEvent::Failed(e.to_string()));
-            match e {
-                crate::Error::Cancelled => Err(e.into()),
-                e => bail!("{e} (the live database was not changed)"),
-            }
-        }
+        Err(e) => failed(&sink, e),
     }
 }
 
 /// Finds the backup (`latest` by the catalog's rule: never a `pre-restore` safety backup,
 /// never a silent fall-back past a damaged newest one).
+/// The lines after a finished restore: where the safety backup is and what the replaced
+/// database is now called.
+pub(super) fn print_kept(out: &restore::RestoreOutcome) {
+    if let Some(p) = &out.safety_backup {
+        println!("safety backup: {}", p.display());
+    }
+    if let Some(prev) = &out.previous {
+        println!("the replaced database is kept as {prev}; drop it with `pgkeep cleanup`");
+    }
+}
+
+/// A failed restore: reported to the job, then one line saying the live database is as it was.
+pub(super) fn failed(sink: &crate::engine::progress::Sink, e: crate::Error) -> Result<i32> {
+    sink.emit(JobEvent::Failed(e.to_string()));
+    match e {
+        crate::Error::Cancelled => Err(e.into()),
+        e => bail!("{e} (the live database was not changed)"),
+    }
+}
+
 fn resolve(dir: &std::path::Path, spec: &str, database: &str) -> crate::Result<BackupEntry> {
     catalog::resolve(dir, spec, Some(database))
 }

@@ -99,23 +99,10 @@ pub async fn run(ctx: &Context, args: &RestoreArgs, time: &str) -> Result<i32> {
                 if let Some(said) = &out.server_said {
                     println!("the recovery server said: {said}");
                 }
-                if let Some(p) = &out.restore.safety_backup {
-                    println!("safety backup: {}", p.display());
-                }
-                if let Some(prev) = &out.restore.previous {
-                    println!(
-                        "the replaced database is kept as {prev}; drop it with `pgkeep cleanup`"
-                    );
-                }
+                super::restore::print_kept(&out.restore);
             }
             Ok(0)
         }
-        Err(e) => {
-            sink.emit(JobEvent::Failed(e.to_string()));
-            match e {
-                crate::Error::Cancelled => Err(e.into()),
-                e => bail!("{e} (the live database was not changed)"),
-            }
-        }
+        Err(e) => super::restore::failed(&sink, e),
     }
 }

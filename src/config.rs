@@ -70,6 +70,15 @@ pub struct Config {
     pub wal_dir: Option<PathBuf>,
 }
 
+impl Config {
+    /// `lock_wait_timeout` as a limit: None (wait as long as it takes) when 0.
+    pub fn lock_wait(&self) -> Option<std::time::Duration> {
+        Some(self.lock_wait_timeout)
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

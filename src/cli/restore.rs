@@ -111,6 +111,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         update_roles: args.update_roles,
         tablespace_default: args.tablespace_default,
         jobs: args.jobs.map(usize::from),
+        lock_wait_timeout: ctx.config.lock_wait(),
     };
     match restore::restore(
         target.as_ref(),

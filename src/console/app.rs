@@ -200,9 +200,7 @@ impl App {
                 let opts = BackupOptions {
                     label: None,
                     compression_level: self.config.compression_level,
-                    lock_wait_timeout: Some(self.config.lock_wait_timeout)
-                        .filter(|s| *s > 0)
-                        .map(std::time::Duration::from_secs),
+                    lock_wait_timeout: self.config.lock_wait(),
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 let tx = self.tx.clone();
@@ -224,6 +222,7 @@ impl App {
                     update_roles: false,
                     tablespace_default: false,
                     jobs: None,
+                    lock_wait_timeout: self.config.lock_wait(),
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {

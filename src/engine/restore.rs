@@ -44,6 +44,9 @@ pub struct RestoreOptions {
     pub tablespace_default: bool,
     /// How to load: parallel (worker connections, `None` = automatic) or serial (`Some(1)`).
     pub jobs: Option<usize>,
+    /// How long the safety backup may wait for a table lock before it fails, naming the
+    /// session holding it (`lock_wait_timeout`); None waits as long as it takes.
+    pub lock_wait_timeout: Option<std::time::Duration>,
 }
 
 /// What a restore did.
@@ -302,7 +305,7 @@ async fn check_beside_safety_backup(
     let b = BackupOptions {
         label: Some(SAFETY_LABEL.into()),
         compression_level: opts.compression_level,
-        lock_wait_timeout: None,
+        lock_wait_timeout: opts.lock_wait_timeout,
     };
     let backup_sink = without_phases(sink);
     let take = backup::backup(target, dir, &b, &backup_sink, &both);

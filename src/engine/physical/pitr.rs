@@ -196,6 +196,7 @@ pub async fn restore_to_time(
             update_roles: false,
             tablespace_default: false,
             jobs: None,
+            lock_wait_timeout: None,
         },
         sink,
         cancel,

@@ -5,19 +5,14 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{cluster, complete_backups, partial_backups, pgkeep, stderr};
+use common::{cluster, complete_backups, partial_backups, pgkeep, stderr, Cluster};
 
-#[test]
-fn a_backup_behind_an_exclusive_lock_names_the_blocker_and_gives_up_at_the_limit() {
-    let c = cluster();
-    let db = c.new_db("lockwait");
-    c.psql(
-        &db,
-        "CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g",
-    );
+/// A psql session (application `lock-holder`) holding ACCESS EXCLUSIVE on table `t` of `db`
+/// for two minutes, and its backend pid once the lock is granted.
+fn hold_exclusive_lock(c: &Cluster, db: &str) -> (std::process::Child, String) {
     let mut holder = c
         .client_cmd("psql")
-        .args(["-X", "-q", "-d", &db])
+        .args(["-X", "-q", "-d", db])
         .env("PGAPPNAME", "lock-holder")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -33,13 +28,25 @@ fn a_backup_behind_an_exclusive_lock_names_the_blocker_and_gives_up_at_the_limit
     }
     let pid = c
         .wait_for(
-            &db,
+            db,
             "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
               WHERE a.application_name = 'lock-holder' AND l.mode = 'AccessExclusiveLock'
                 AND l.granted AND l.relation = 'public.t'::regclass",
             20,
         )
         .expect("the lock is held");
+    (holder, pid)
+}
+
+#[test]
+fn a_backup_behind_an_exclusive_lock_names_the_blocker_and_gives_up_at_the_limit() {
+    let c = cluster();
+    let db = c.new_db("lockwait");
+    c.psql(
+        &db,
+        "CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g",
+    );
+    let (mut holder, pid) = hold_exclusive_lock(c, &db);
     let dir = tempfile::tempdir().unwrap();
     let out = pgkeep(&db, dir.path(), &["backup", "--lock-wait-timeout", "2"]);
     let _ = holder.kill();
@@ -68,31 +75,7 @@ fn a_restores_safety_backup_behind_an_exclusive_lock_gives_up_at_the_configured_
     assert!(made.status.success(), "{}", stderr(&made));
     let config = dir.path().join("pgkeep.toml");
     std::fs::write(&config, "lock_wait_timeout = 2\n").unwrap();
-    let mut holder = c
-        .client_cmd("psql")
-        .args(["-X", "-q", "-d", &db])
-        .env("PGAPPNAME", "lock-holder")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let stdin = holder.stdin.as_mut().unwrap();
-        stdin
-            .write_all(b"BEGIN;\nLOCK TABLE t IN ACCESS EXCLUSIVE MODE;\nSELECT pg_sleep(120);\n")
-            .unwrap();
-        stdin.flush().unwrap();
-    }
-    let pid = c
-        .wait_for(
-            &db,
-            "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
-          WHERE a.application_name = 'lock-holder' AND l.mode = 'AccessExclusiveLock'
-            AND l.granted AND l.relation = 'public.t'::regclass",
-            20,
-        )
-        .expect("the lock is held");
+    let (mut holder, pid) = hold_exclusive_lock(c, &db);
     let out = pgkeep(
         &db,
         dir.path(),

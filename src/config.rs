@@ -70,15 +70,6 @@ pub struct Config {
     pub wal_dir: Option<PathBuf>,
 }
 
-impl Config {
-    /// `lock_wait_timeout` as a limit: None (wait as long as it takes) when 0.
-    pub fn lock_wait(&self) -> Option<std::time::Duration> {
-        Some(self.lock_wait_timeout)
-            .filter(|s| *s > 0)
-            .map(std::time::Duration::from_secs)
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -275,6 +266,13 @@ impl Default for LogConfig {
 }
 
 impl Config {
+    /// `lock_wait_timeout` as a limit: None (wait as long as it takes) when 0.
+    pub fn lock_wait(&self) -> Option<std::time::Duration> {
+        Some(self.lock_wait_timeout)
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs)
+    }
+
     /// The WAL archive folder: `wal_dir` when set, else `<backup_dir>/wal`.
     pub fn wal_dir(&self) -> PathBuf {
         self.wal_dir

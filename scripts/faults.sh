@@ -52,6 +52,17 @@ pk restore --yes --quiet latest >/dev/null; t2=$(date +%s.%N)
 SPAN_BACKUP=$(echo "($t1 - $t0) * 1.1" | bc); SPAN_RESTORE=$(echo "($t2 - $t1) * 1.1" | bc)
 
 lost=0; incomplete=0; killed=0; failed_scenarios=0
+# The tools a killed pgkeep started (pg_dump, psql) end on their own once their pipe is gone;
+# wait for their sessions so the next trial does not meet them.
+wait_for_orphans() {
+  local n
+  for _ in $(seq 1 100); do
+    n=$(psql -XAtc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" postgres 2>/dev/null || echo 1)
+    [ "$n" = 0 ] && return 0
+    sleep 0.1
+  done
+  echo "sessions of a killed pgkeep still open after 10 s" >&2
+}
 fail() { echo "FAIL: $*" >&2; failed_scenarios=$((failed_scenarios + 1)); }
 
 # Every backup `list` calls finished must be complete: gzip intact, trailer, sha256 as the
@@ -82,11 +93,14 @@ for i in $(seq 1 "$TRIALS"); do
     0) cmd=(backup --quiet); span=$SPAN_BACKUP ;;
     1) cmd=(restore --yes --quiet latest); span=$SPAN_RESTORE ;;
   esac
-  pk "${cmd[@]}" >/dev/null 2>&1 &
+  # pgkeep itself is the background job (not a shell function around it: SIGKILL would then
+  # hit the subshell and leave pgkeep running on).
+  "$BIN" --backup-dir "$BK" "${cmd[@]}" >/dev/null 2>&1 &
   pid=$!
   sleep "$(awk -v r=$RANDOM -v s="$span" 'BEGIN { printf "%.3f", r / 32767 * s }')"
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
   wait "$pid" 2>/dev/null || true
+  wait_for_orphans
   now=$(fingerprint)
   if [ "$now" != "$EXPECTED" ]; then
     echo "trial $i (${cmd[0]}): live database is '$now', expected '$EXPECTED'" >&2

@@ -42,7 +42,7 @@ pub async fn take(
     let client = crate::engine::physical::cluster::connect_any(target).await?;
     let facts = ClusterFacts::read(&client).await?;
     let dir = base_catalog::base_dir(backup_dir);
-    fsutil::ensure_private_dir(backup_dir)?;
+    fsutil::ensure_backup_dir(backup_dir, fsutil::DirPolicy::SharedWithServer)?;
     fsutil::ensure_private_dir(&dir)?;
     let started_at = Utc::now();
     let name = format!(

@@ -32,7 +32,8 @@ mkdir -p "$CL/data" "$CL/sock"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$CL/data" "$CL/sock"
 export PGPORT=$(( 53000 + RANDOM % 3000 )) PGHOST=$CL/sock PGUSER=postgres PGDATABASE=shop
 as_pg initdb -D "$CL/data" -U postgres -A trust --no-sync >/dev/null
-as_pg pg_ctl -D "$CL/data" -l "$CL/data/log" -w -o "-p $PGPORT -k $CL/sock -c listen_addresses='' -c fsync=off -c archive_mode=on" start >/dev/null
+start_server() { as_pg pg_ctl -D "$CL/data" -l "$CL/data/log" -w -o "-p $PGPORT -k $CL/sock -c listen_addresses='' -c fsync=off -c archive_mode=on" start >/dev/null; }
+start_server
 unset PGKEEP_URL PGKEEP_CONFIG
 export PGKEEP_TARGET=direct
 BK=$CL/backups
@@ -108,6 +109,31 @@ for i in $(seq 1 "$TRIALS"); do
   now=$(fingerprint)
   if [ "$now" != "$EXPECTED" ]; then
     echo "trial $i (${cmd[0]}): live database is '$now', expected '$EXPECTED'" >&2
+    lost=$((lost + 1))
+  fi
+  check_listed
+done
+
+# The server crashes (immediate stop, then start) at a random moment of a backup or restore:
+# the command fails with one line, the live database is as it was, nothing half is listed.
+server_trials=$(( (TRIALS + 3) / 4 ))
+for i in $(seq 1 "$server_trials"); do
+  case $((RANDOM % 2)) in
+    0) cmd=(backup --quiet); span=$SPAN_BACKUP ;;
+    1) cmd=(restore --yes --quiet latest); span=$SPAN_RESTORE ;;
+  esac
+  "$BIN" --backup-dir "$BK" "${cmd[@]}" >/dev/null 2>"$CL/err" &
+  pid=$!
+  sleep "$(awk -v r=$RANDOM -v s="$span" 'BEGIN { printf "%.3f", r / 32767 * s }')"
+  as_pg pg_ctl -D "$CL/data" -m immediate -w stop >/dev/null 2>&1
+  if wait "$pid"; then :; else
+    lines=$(grep -vc "^warning:" "$CL/err" || true)
+    [ "$lines" = 1 ] || fail "${cmd[0]} during a server crash said $lines lines: $(cat "$CL/err")"
+  fi
+  start_server
+  now=$(fingerprint)
+  if [ "$now" != "$EXPECTED" ]; then
+    echo "server crash during ${cmd[0]}: live database is '$now', expected '$EXPECTED'" >&2
     lost=$((lost + 1))
   fi
   check_listed

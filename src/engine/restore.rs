@@ -47,6 +47,8 @@ pub struct RestoreOptions {
     /// How long the safety backup may wait for a table lock before it fails, naming the
     /// session holding it (`lock_wait_timeout`); None waits as long as it takes.
     pub lock_wait_timeout: Option<std::time::Duration>,
+    /// Encrypt the safety backup to these age recipients (top-level `encrypt_to`).
+    pub encrypt_to: Option<crate::offsite::crypt::Recipients>,
 }
 
 /// What a restore did.
@@ -84,6 +86,8 @@ pub async fn restore(
         )));
     }
     crate::engine::catalog::refuse_damaged(backup, "restore")?;
+    // A missing or wrong key is refused before anything touches a database.
+    crate::engine::localcrypt::check_key(backup)?;
     let admin = scratch::admin_connect_avoiding(target, &live).await?;
     let (dropped, failed) = scratch::drop_abandoned(target, &admin).await?;
     if let Some(line) = scratch::dropped_line(&dropped) {
@@ -306,6 +310,7 @@ async fn check_beside_safety_backup(
         label: Some(SAFETY_LABEL.into()),
         compression_level: opts.compression_level,
         lock_wait_timeout: opts.lock_wait_timeout,
+        encrypt_to: opts.encrypt_to.clone(),
     };
     let backup_sink = without_phases(sink);
     let take = backup::backup(target, dir, &b, &backup_sink, &both);

@@ -84,6 +84,7 @@ async fn run_checks(
 ) -> Result<VerifyOutcome> {
     sink.phase(Phase::Check);
     crate::engine::catalog::refuse_damaged(backup, "verify")?;
+    crate::engine::localcrypt::check_key(backup)?;
     precheck::check(backup, sink, cancel).await?;
     // The globals file is part of the backup: missing or changed, the backup is damaged.
     let globals = crate::engine::globals_file::read(backup)?;

@@ -223,14 +223,17 @@ fn encrypted_local_backup_goes_offsite_as_it_is_and_comes_back() {
     std::fs::write(
         &cfg,
         format!(
-            "encrypt_to = [\"{recipient}\"]\n[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+            "encrypt_to = [\"{recipient}\"]\n[verify]\nafter_backup = true\n[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
             nas.display()
         ),
     )
     .unwrap();
-    let made = run(&db, &dir, &cfg, None, &["backup", "--quiet"]);
-    assert!(made.status.success(), "{}", stderr(&made));
-    let path = PathBuf::from(stdout(&made).trim());
+    // the schedule's run: the verify policy cannot decrypt on this host and says so
+    let made = run(&db, &dir, &cfg, None, &["backup", "--scheduled", "--quiet"]);
+    let log = format!("{}{}", stdout(&made), stderr(&made));
+    assert!(made.status.success(), "{log}");
+    assert!(log.contains("no age identity"), "{log}");
+    let path = backups_in(&dir).pop().expect("an encrypted backup");
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     let push = run(&db, &dir, &cfg, None, &["offsite", "push"]);
     assert!(push.status.success(), "{}", stderr(&push));

@@ -86,11 +86,6 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
             ..Default::default()
         };
         let r = verify::verify_with(target.as_ref(), e, load_opts, &sink, &cancel).await;
-        if let (Ok(_), Some(enc)) = (&r, e.manifest.as_ref().and_then(|m| m.encryption.as_ref())) {
-            if let Err(err) = crate::offsite::check::record_local(dir, &e.name, &enc.encrypted_to) {
-                sink.log(format!("could not record the test decryption: {err}"));
-            }
-        }
         match &r {
             Ok(o) => sink.emit(JobEvent::Finished(o.message.clone())),
             Err(err) => sink.emit(JobEvent::Failed(err.to_string())),

@@ -207,6 +207,15 @@ fn encrypted_local_backup_restores_verifies_and_refuses_missing_or_wrong_keys() 
     assert!(std::fs::read(safety)
         .unwrap()
         .starts_with(b"age-encryption.org/v1\n"));
+
+    // a damaged encrypted file fails verification as damaged
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - 40;
+    bytes[at] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let damaged = run(&db, &dir, &cfg, Some(&key), &["verify", &name, "--quiet"]);
+    assert_eq!(damaged.status.code(), Some(1), "{}", stderr(&damaged));
+    assert!(stderr(&damaged).contains("damaged"), "{}", stderr(&damaged));
 }
 
 #[test]

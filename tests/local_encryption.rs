@@ -1,10 +1,11 @@
 //! Local backups encrypted with age (top-level `encrypt_to`) against a real PostgreSQL
 //! server: the stored dump and globals file are age files, restore and verify need the
 //! identity and refuse a missing or wrong one in one line before touching the live database,
-//! the `age` CLI decrypts a backup by hand, and an encrypted backup survives a plain offsite
-//! copy and pull.
+//! the `age` CLI decrypts a backup by hand, an encrypted backup survives a plain offsite
+//! copy and pull, and a point-in-time restore's safety backup is encrypted too.
 
 mod common;
+mod pitr_support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -266,4 +267,36 @@ fn encrypted_local_backup_goes_offsite_as_it_is_and_comes_back() {
     );
     assert!(restored.status.success(), "{}", stderr(&restored));
     assert_eq!(street_of_1(&db), "Main Street 1");
+}
+
+#[test]
+fn a_point_in_time_restore_needs_no_key_and_encrypts_its_safety_backup() {
+    let c = pitr_support::ArchivingCluster::start();
+    c.psql("postgres", "CREATE DATABASE shop");
+    c.psql("shop", "CREATE TABLE t(id int primary key)");
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, recipient) = new_key(tmp.path(), "key.txt");
+    let cfg = tmp.path().join("pgkeep.toml");
+    std::fs::write(&cfg, format!("encrypt_to = [\"{recipient}\"]\n")).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let base = c.pgkeep("shop", &["--config", cfg, "basebackup"]);
+    assert!(base.status.success(), "{}", stderr(&base));
+    c.psql("shop", "INSERT INTO t SELECT generate_series(1, 10)");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let moment = c.psql("shop", "SELECT now()");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    c.psql("shop", "DELETE FROM t");
+    let out = c.pgkeep(
+        "shop",
+        &[
+            "--config", cfg, "restore", "--time", &moment, "--yes", "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(c.psql("shop", "SELECT count(*) FROM t"), "10");
+    let safety = backups_in(&c.backups);
+    assert_eq!(safety.len(), 1, "{safety:?}");
+    assert!(std::fs::read(&safety[0])
+        .unwrap()
+        .starts_with(b"age-encryption.org/v1\n"));
 }

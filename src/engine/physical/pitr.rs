@@ -45,6 +45,9 @@ pub struct PitrOptions {
     pub wal_dir: PathBuf,
     /// Directory of the PostgreSQL programs, if configured.
     pub pg_bin: Option<PathBuf>,
+    /// Encrypt the `pre-restore` safety backup to these age recipients (top-level
+    /// `encrypt_to`); the recovered dump in the private scratch folder stays plain.
+    pub encrypt_to: Option<crate::offsite::crypt::Recipients>,
 }
 
 /// What a point-in-time restore did.
@@ -198,7 +201,7 @@ pub async fn restore_to_time(
             tablespace_default: false,
             jobs: None,
             lock_wait_timeout: None,
-            encrypt_to: None,
+            encrypt_to: opts.encrypt_to.clone(),
         },
         sink,
         cancel,

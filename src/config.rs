@@ -48,6 +48,10 @@ pub struct Config {
     /// Seconds a backup may wait for a table lock before it fails naming the session that
     /// holds it; 0 waits as long as it takes (progress says what it waits for).
     pub lock_wait_timeout: u64,
+    /// age recipients (public keys, `age1...`) the local backups are encrypted to; empty:
+    /// local backups are plain gzip. Offsite destinations have their own `encrypt_to`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encrypt_to: Vec<String>,
     /// Which target to use.
     pub target: TargetKind,
     /// Compose target settings.
@@ -78,6 +82,7 @@ impl Default for Config {
             pg_bin: None,
             compression_level: DEFAULT_COMPRESSION_LEVEL,
             lock_wait_timeout: 0,
+            encrypt_to: Vec::new(),
             target: TargetKind::Auto,
             compose: ComposeConfig::default(),
             schedule: ScheduleConfig::default(),
@@ -273,6 +278,11 @@ impl Config {
             .map(std::time::Duration::from_secs)
     }
 
+    /// The recipients local backups are encrypted to (top-level `encrypt_to`); None: plain.
+    pub fn local_recipients(&self) -> Result<Option<crate::offsite::crypt::Recipients>> {
+        crate::offsite::crypt::Recipients::parse(&self.encrypt_to, "top level")
+    }
+
     /// The WAL archive folder: `wal_dir` when set, else `<backup_dir>/wal`.
     pub fn wal_dir(&self) -> PathBuf {
         self.wal_dir
@@ -315,6 +325,10 @@ impl Config {
                 self.compression_level
             ));
         }
+        self.local_recipients().map_err(|e| match e {
+            Error::Config(m) => m,
+            e => e.to_string(),
+        })?;
         Ok(())
     }
 }

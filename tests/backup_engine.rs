@@ -30,6 +30,7 @@ fn opts() -> BackupOptions {
         compression_level: 1,
         lock_wait_timeout: None,
         dir_policy: Default::default(),
+        encrypt_to: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn partial_globals_show_in_the_backups_pane_and_the_health_warnings() {
         bytes: 10,
         status: "partial".into(),
         reason: Some("no password verifiers (not superuser)".into()),
+        plain_sha256: None,
     });
     let name = newest.name.clone();
     s.health = pgkeep::alerts::backup_health(&s.backups, &s.config, s.now);

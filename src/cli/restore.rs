@@ -59,7 +59,8 @@ pub struct RestoreArgs {
     /// No progress bar, even on a terminal
     #[arg(long, short)]
     pub quiet: bool,
-    /// age identity to decrypt a backup that is only offsite, encrypted (fetched first)
+    /// age identity to decrypt an encrypted backup: a local `.sql.gz.age`, or one that is only
+    /// offsite, encrypted (fetched first)
     #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
     pub identity: Option<std::path::PathBuf>,
 }
@@ -68,6 +69,9 @@ pub struct RestoreArgs {
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     if let Some(time) = &args.time {
         return super::restore_time::run(ctx, &args, time).await;
+    }
+    if let Some(id) = &args.identity {
+        crate::engine::localcrypt::set_identity_file(id);
     }
     let target = ctx.target().await?;
     let spec = args.backup.clone().unwrap_or_default();
@@ -79,6 +83,8 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         }
         other => other?,
     };
+    // A missing or wrong key of an encrypted backup is refused before the confirmation.
+    crate::engine::localcrypt::check_key(&entry)?;
     let accepted = if args.accept_unchecked {
         catalog::accept_unchecked(&mut entry)
     } else {
@@ -113,6 +119,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         jobs: args.jobs.map(usize::from),
         lock_wait_timeout: ctx.config.lock_wait(),
         dir_policy: crate::engine::fsutil::DirPolicy::Private,
+        encrypt_to: ctx.config.local_recipients()?,
     };
     match restore::restore(
         target.as_ref(),

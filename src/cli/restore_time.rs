@@ -63,6 +63,7 @@ pub async fn run(ctx: &Context, args: &RestoreArgs, time: &str) -> Result<i32> {
         compression_level: ctx.config.compression_level,
         wal_dir: ctx.config.wal_dir(),
         pg_bin: ctx.config.pg_bin.clone(),
+        encrypt_to: ctx.config.local_recipients()?,
     };
     match pitr::restore_to_time(
         target.as_ref(),

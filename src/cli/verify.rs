@@ -29,10 +29,17 @@ pub struct VerifyArgs {
     /// No progress bar, even on a terminal
     #[arg(long, short)]
     pub quiet: bool,
+    /// age identity to decrypt an encrypted backup (`.sql.gz.age`; kept off this server); a
+    /// verification that passes is recorded as the test decryption `doctor` asks for
+    #[arg(long, env = "PGKEEP_AGE_IDENTITY", value_name = "FILE")]
+    pub identity: Option<std::path::PathBuf>,
 }
 
 /// Runs `pgkeep verify`: exit 0 only when every backup verified.
 pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
+    if let Some(id) = &args.identity {
+        crate::engine::localcrypt::set_identity_file(id);
+    }
     let target = ctx.target().await?;
     let dir = &ctx.config.backup_dir;
     let entries = if args.backup == "all" {

@@ -202,6 +202,7 @@ impl App {
                     compression_level: self.config.compression_level,
                     lock_wait_timeout: self.config.lock_wait(),
                     dir_policy: crate::engine::fsutil::DirPolicy::Private,
+                    encrypt_to: self.config.local_recipients().ok().flatten(),
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 let tx = self.tx.clone();
@@ -225,6 +226,7 @@ impl App {
                     jobs: None,
                     lock_wait_timeout: self.config.lock_wait(),
                     dir_policy: crate::engine::fsutil::DirPolicy::Private,
+                    encrypt_to: self.config.local_recipients().ok().flatten(),
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {

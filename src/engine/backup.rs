@@ -19,17 +19,18 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::backupinfo::{
     progress_estimate, sample_progress, server_facts, table_entries, ServerFacts,
 };
-use crate::engine::catalog::{self, BACKUP_SUFFIX, PARTIAL_SUFFIX};
+use crate::engine::catalog;
 use crate::engine::dumpstream::{compress_stream, Shared, Written};
 use crate::engine::fsutil;
 use crate::engine::globals::Globals;
 use crate::engine::globals_file::{self, PendingGlobals};
 use crate::engine::lock::DbLock;
 use crate::engine::lockwait;
-use crate::engine::manifest::{Manifest, FORMAT_VERSION};
+use crate::engine::manifest::{Encryption, Manifest, FORMAT_VERSION};
 use crate::engine::pgtools;
 use crate::engine::progress::{Phase, Progress, Sink};
 use crate::error::{Error, IoContext, Result};
+use crate::offsite::crypt::Recipients;
 use crate::target::{self, PgTool, Target};
 
 /// What to back up and how.
@@ -44,6 +45,9 @@ pub struct BackupOptions {
     pub lock_wait_timeout: Option<Duration>,
     /// Who besides this user may write into the backup directory.
     pub dir_policy: fsutil::DirPolicy,
+    /// Encrypt the dump and its globals file to these age recipients (top-level
+    /// `encrypt_to`): the backup is then `<name>.sql.gz.age`.
+    pub encrypt_to: Option<Recipients>,
 }
 
 /// A finished backup.
@@ -116,11 +120,16 @@ pub async fn backup(
     };
 
     let started_at = wait_for_free_name(dir, &database).await;
-    let name = catalog::backup_name(&database, started_at);
+    let name = catalog::backup_name_for(&database, started_at, opts.encrypt_to.is_some());
     let final_path = dir.join(&name);
     let partial_path = dir.join(format!("{name}.partial"));
     let pending = match &globals {
-        Ok(g) => Some(globals_file::prepare(dir, &name, g)),
+        Ok(g) => Some(globals_file::prepare(
+            dir,
+            &name,
+            g,
+            opts.encrypt_to.as_ref(),
+        )?),
         Err(_) => None,
     };
     let file = match fsutil::create_private(&partial_path) {
@@ -191,6 +200,15 @@ pub async fn backup(
         }),
         large_objects,
         warnings,
+        encryption: dumped.plain.map(|p| Encryption {
+            encrypted_to: opts
+                .encrypt_to
+                .as_ref()
+                .map(|r| r.text.clone())
+                .unwrap_or_default(),
+            plain_sha256: p.sha256,
+            plain_bytes: p.bytes,
+        }),
     };
     let commit = (|| {
         if let Some(p) = &pending {
@@ -222,6 +240,7 @@ struct Dumped {
     compressed_bytes: u64,
     sha256: String,
     counted: Vec<(String, u64)>,
+    plain: Option<crate::offsite::crypt::Digest256>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -276,12 +295,14 @@ async fn dump_into(
     let level = opts.compression_level;
     let writer_shared = shared.clone();
     let path = partial_path.to_path_buf();
+    let recipients = opts.encrypt_to.clone();
     let writer = tokio::task::spawn_blocking(move || {
         compress_stream(
             std::fs::File::from(stdout),
             file,
             &path,
             level,
+            recipients.as_ref(),
             &writer_shared,
         )
     });
@@ -361,6 +382,7 @@ async fn dump_into(
         scanner,
         compressed_bytes,
         sha256,
+        plain,
     } = written;
     if !scanner.complete() {
         return Err(Error::Incomplete(format!(
@@ -392,6 +414,7 @@ async fn dump_into(
         compressed_bytes,
         sha256,
         counted: scanner.tables,
+        plain,
     })
 }
 
@@ -461,9 +484,12 @@ fn non_empty(s: String, default: &str) -> String {
 async fn wait_for_free_name(dir: &Path, database: &str) -> chrono::DateTime<Utc> {
     loop {
         let now = Utc::now();
-        let name = catalog::backup_name(database, now);
         let taken = |p: PathBuf| std::fs::symlink_metadata(p).is_ok();
-        if !taken(dir.join(&name)) && !taken(dir.join(format!("{name}.partial"))) {
+        let free = [false, true].iter().all(|&sealed| {
+            let name = catalog::backup_name_for(database, now, sealed);
+            !taken(dir.join(&name)) && !taken(dir.join(format!("{name}.partial")))
+        });
+        if free {
             return now;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -479,7 +505,7 @@ fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
     let ours = |name: &str| catalog::parse_name(name).is_some_and(|(db, _)| db == database);
     for ent in rd.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
-        if name.ends_with(PARTIAL_SUFFIX) && ours(&name) {
+        if catalog::is_partial_name(&name) && ours(&name) {
             if std::fs::remove_file(ent.path()).is_ok() {
                 sink.log(format!("removed interrupted backup {name}"));
             }
@@ -491,7 +517,7 @@ fn remove_leftovers(dir: &Path, database: &str, keep: &str, sink: &Sink) {
                 let _ = std::fs::remove_file(ent.path());
             }
         } else if let Some(base) = name.strip_suffix(".json") {
-            let orphan = base.ends_with(BACKUP_SUFFIX)
+            let orphan = catalog::is_backup_name(base)
                 && base != keep
                 && ours(base)
                 && !dir.join(base).exists();

@@ -13,6 +13,20 @@ use crate::error::{Error, Result};
 pub const BACKUP_SUFFIX: &str = ".sql.gz";
 /// Suffix of a backup being written (or interrupted).
 pub const PARTIAL_SUFFIX: &str = ".sql.gz.partial";
+/// Suffix of a finished backup encrypted with age (top-level `encrypt_to`).
+pub const ENCRYPTED_SUFFIX: &str = ".sql.gz.age";
+/// Suffix of an encrypted backup being written (or interrupted).
+pub const ENCRYPTED_PARTIAL_SUFFIX: &str = ".sql.gz.age.partial";
+
+/// True for the name of a finished backup, plain (`.sql.gz`) or encrypted (`.sql.gz.age`).
+pub fn is_backup_name(name: &str) -> bool {
+    name.ends_with(BACKUP_SUFFIX) || name.ends_with(ENCRYPTED_SUFFIX)
+}
+
+/// True for the name of a backup being written or interrupted (`.partial`).
+pub fn is_partial_name(name: &str) -> bool {
+    name.ends_with(PARTIAL_SUFFIX) || name.ends_with(ENCRYPTED_PARTIAL_SUFFIX)
+}
 /// Timestamp format inside file names (UTC).
 pub const NAME_TIME_FORMAT: &str = "%Y-%m-%dT%H-%M-%SZ";
 
@@ -95,11 +109,13 @@ pub struct BackupEntry {
     pub manifest: Option<Manifest>,
 }
 
-/// Splits `<db>_<YYYY-MM-DDTHH-MM-SSZ>.sql.gz` into database and UTC time.
+/// Splits `<db>_<YYYY-MM-DDTHH-MM-SSZ>.sql.gz` (or `.sql.gz.age`) into database and UTC time.
 pub fn parse_name(file_name: &str) -> Option<(String, DateTime<Utc>)> {
     let stem = file_name
         .strip_suffix(PARTIAL_SUFFIX)
-        .or_else(|| file_name.strip_suffix(BACKUP_SUFFIX))?;
+        .or_else(|| file_name.strip_suffix(BACKUP_SUFFIX))
+        .or_else(|| file_name.strip_suffix(ENCRYPTED_PARTIAL_SUFFIX))
+        .or_else(|| file_name.strip_suffix(ENCRYPTED_SUFFIX))?;
     let (db, ts) = stem.rsplit_once('_')?;
     let t = NaiveDateTime::parse_from_str(ts, NAME_TIME_FORMAT).ok()?;
     Some((crate::engine::filename::decode(db), t.and_utc()))
@@ -130,6 +146,16 @@ pub fn backup_name(database: &str, time: DateTime<Utc>) -> String {
         crate::engine::filename::encode(database),
         time.format(NAME_TIME_FORMAT)
     )
+}
+
+/// [`backup_name`] of an encrypted backup (`.sql.gz.age`) when `encrypted`.
+pub fn backup_name_for(database: &str, time: DateTime<Utc>, encrypted: bool) -> String {
+    let plain = backup_name(database, time);
+    if encrypted {
+        format!("{plain}.age")
+    } else {
+        plain
+    }
 }
 
 /// Suffix of a backup's globals file (roles, tablespaces, database properties).
@@ -167,7 +193,7 @@ pub fn backup_of_globals(file_name: &str) -> Option<String> {
         .strip_suffix(".partial")
         .unwrap_or(file_name)
         .strip_suffix(GLOBALS_SUFFIX)?;
-    name.ends_with(BACKUP_SUFFIX).then(|| name.to_string())
+    is_backup_name(name).then(|| name.to_string())
 }
 
 /// Lists every backup in `dir`, newest first. A missing directory is an empty list.
@@ -185,7 +211,7 @@ pub fn scan(dir: &Path) -> Result<Vec<BackupEntry>> {
     let mut out = Vec::new();
     for ent in rd.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
-        if !(name.ends_with(BACKUP_SUFFIX) || name.ends_with(PARTIAL_SUFFIX)) {
+        if !(is_backup_name(&name) || is_partial_name(&name)) {
             continue;
         }
         let Ok(meta) = ent.metadata() else { continue };
@@ -211,7 +237,7 @@ fn entry_for(path: &Path, name: &str, meta: &std::fs::Metadata) -> BackupEntry {
             legacy_name_time(name).unwrap_or(mtime),
         ),
     };
-    let partial = name.ends_with(PARTIAL_SUFFIX);
+    let partial = is_partial_name(name);
     let (manifest, damaged) = if partial {
         (None, None)
     } else {
@@ -344,11 +370,16 @@ pub fn resolve(dir: &Path, spec: &str, database: Option<&str>) -> Result<BackupE
         return resolve_latest(dir, database);
     }
     let direct = PathBuf::from(spec);
-    let with_suffix = dir.join(format!("{spec}{BACKUP_SUFFIX}"));
+    let with_suffix = [BACKUP_SUFFIX, ENCRYPTED_SUFFIX]
+        .iter()
+        .map(|s| dir.join(format!("{spec}{s}")))
+        .find(|p| p.is_file());
     let path = if direct.is_file() {
         direct
-    } else if !dir.join(spec).exists() && !spec.ends_with(BACKUP_SUFFIX) && with_suffix.is_file() {
-        // `shop_2026-11-24T02-00-00Z` names `shop_2026-11-24T02-00-00Z.sql.gz`.
+    } else if let Some(with_suffix) =
+        with_suffix.filter(|_| !dir.join(spec).exists() && !is_backup_name(spec))
+    {
+        // `shop_2026-11-24T02-00-00Z` names `shop_2026-11-24T02-00-00Z.sql.gz` (or `.sql.gz.age`).
         with_suffix
     } else {
         dir.join(spec)
@@ -380,6 +411,15 @@ mod tests {
         assert_eq!(parse_name(&n), Some(("my_shop".to_string(), t)));
         assert_eq!(parse_name(&format!("{n}.partial")).unwrap().0, "my_shop");
         assert_eq!(parse_name("random.sql.gz"), None);
+        let sealed = backup_name_for("my_shop", t, true);
+        assert_eq!(sealed, "my_shop_2026-11-24T02-00-05Z.sql.gz.age");
+        assert!(is_backup_name(&sealed) && !is_partial_name(&sealed));
+        assert_eq!(parse_name(&sealed), Some(("my_shop".to_string(), t)));
+        assert!(is_partial_name(&format!("{sealed}.partial")));
+        assert_eq!(
+            backup_of_globals(&globals_name(&sealed)).as_deref(),
+            Some(sealed.as_str())
+        );
         let evil = backup_name("/../../../../tmp/x/evil", t);
         assert!(!evil.contains('/') && !evil.starts_with('.'), "{evil}");
         assert_eq!(parse_name(&evil).unwrap().0, "/../../../../tmp/x/evil");

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::dumpscan::DumpScanner;
 use crate::error::{Error, Result};
+use crate::offsite::crypt::{Hashing, Recipients};
 
 /// Size of the reads from pg_dump's pipe.
 const CHUNK: usize = 256 * 1024;
@@ -42,18 +43,27 @@ pub struct Written {
     pub compressed_bytes: u64,
     /// sha256 of the compressed file, lowercase hex.
     pub sha256: String,
+    /// sha256 and size of the gzip stream before encryption, when encrypted.
+    pub plain: Option<crate::offsite::crypt::Digest256>,
 }
 
 /// Reads `input` to its end, scanning and gzipping it at `level` into `file` (at `path`, for
-/// messages), then fsyncs the file. Runs on a blocking thread.
+/// messages), encrypting the gzip stream to `recipients` when given, then fsyncs the file.
+/// Runs on a blocking thread.
 pub fn compress_stream(
     mut input: std::fs::File,
     file: std::fs::File,
     path: &Path,
     level: u32,
+    recipients: Option<&Recipients>,
     shared: &Shared,
 ) -> Result<Written> {
-    let out = HashingWriter::new(file, shared);
+    let io_err = |e: std::io::Error| Error::io(format!("writing {}", path.display()), e, path);
+    let stored = HashingWriter::new(file, shared);
+    let out = match recipients {
+        None => Output::Plain(stored),
+        Some(r) => Output::Sealed(r.encrypting(stored).map_err(io_err)?, Hashing::default()),
+    };
     let mut gz = GzEncoder::new(
         BufWriter::with_capacity(OUT_BUFFER, out),
         flate2::Compression::new(level),
@@ -87,6 +97,10 @@ pub fn compress_stream(
     let out = buffered
         .into_inner()
         .map_err(|e| Error::io(format!("writing {}", path.display()), e.into_error(), path))?;
+    let (out, plain) = match out {
+        Output::Plain(w) => (w, None),
+        Output::Sealed(w, h) => (w.finish().map_err(io_err)?, Some(h.finish())),
+    };
     let (file, hasher, count) = out.into_parts();
     file.sync_all()
         .map_err(|e| Error::io(format!("syncing {}", path.display()), e, path))?;
@@ -94,7 +108,35 @@ pub fn compress_stream(
         scanner,
         compressed_bytes: count,
         sha256: hex::encode(hasher.finalize()),
+        plain,
     })
+}
+
+/// Where the gzip stream goes: the file, or an age encryptor in front of it (hashing the
+/// gzip stream on its way in).
+enum Output<'a> {
+    Plain(HashingWriter<'a>),
+    Sealed(age::stream::StreamWriter<HashingWriter<'a>>, Hashing),
+}
+
+impl Write for Output<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::Plain(w) => w.write(buf),
+            Output::Sealed(w, h) => {
+                let n = w.write(buf)?;
+                h.update(&buf[..n]);
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Plain(w) => w.flush(),
+            Output::Sealed(w, _) => w.flush(),
+        }
+    }
 }
 
 /// Publishes the rows of finished tables and the current table for the progress sampler.
@@ -166,6 +208,7 @@ mod tests {
             std::fs::File::create(&out).unwrap(),
             &out,
             6,
+            None,
             &shared,
         )
         .unwrap();

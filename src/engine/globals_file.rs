@@ -12,14 +12,16 @@ use crate::engine::catalog::{self, BackupEntry};
 use crate::engine::fsutil;
 use crate::engine::globals::Globals;
 use crate::engine::globals_sql;
+use crate::engine::localcrypt;
 use crate::engine::manifest::GlobalsEntry;
 use crate::error::{Error, IoContext, Result};
+use crate::offsite::crypt::Recipients;
 
 /// A rendered globals file, waiting for the backup to commit.
 #[derive(Debug)]
 pub struct PendingGlobals {
-    /// Its content.
-    text: String,
+    /// Its content as stored (encrypted when the backup is).
+    data: Vec<u8>,
     /// The `.partial` file it is written as.
     pub partial: PathBuf,
     /// Where it goes when the backup commits.
@@ -35,7 +37,7 @@ impl PendingGlobals {
         let _ = std::fs::remove_file(&self.partial);
         let write = || -> std::io::Result<()> {
             let mut f = fsutil::create_private(&self.partial)?;
-            f.write_all(self.text.as_bytes())?;
+            f.write_all(&self.data)?;
             f.sync_all()
         };
         if let Err(e) = write() {
@@ -60,19 +62,31 @@ impl PendingGlobals {
 }
 
 /// Renders the globals file of backup `backup_name` in `dir` (written by
-/// [`PendingGlobals::commit`]).
-pub fn prepare(dir: &Path, backup_name: &str, g: &Globals) -> PendingGlobals {
+/// [`PendingGlobals::commit`]), encrypted to `recipients` when given (it holds password
+/// verifiers).
+pub fn prepare(
+    dir: &Path,
+    backup_name: &str,
+    g: &Globals,
+    recipients: Option<&Recipients>,
+) -> Result<PendingGlobals> {
     let name = catalog::globals_name(backup_name);
     let path = dir.join(&name);
     let partial = dir.join(format!("{name}.partial"));
     let text = globals_sql::render(g, backup_name, &name);
-    PendingGlobals {
+    let data = match recipients {
+        Some(r) => localcrypt::encrypt_bytes(text.as_bytes(), r)
+            .map_err(|e| Error::Other(format!("encrypting the globals file {name}: {e}")))?,
+        None => text.clone().into_bytes(),
+    };
+    Ok(PendingGlobals {
         partial,
         path,
         entry: GlobalsEntry {
             file: name,
-            sha256: hex::encode(Sha256::digest(text.as_bytes())),
-            bytes: text.len() as u64,
+            sha256: hex::encode(Sha256::digest(&data)),
+            bytes: data.len() as u64,
+            plain_sha256: recipients.map(|_| hex::encode(Sha256::digest(text.as_bytes()))),
             status: if g.partial.is_some() {
                 "partial"
             } else {
@@ -81,8 +95,8 @@ pub fn prepare(dir: &Path, backup_name: &str, g: &Globals) -> PendingGlobals {
             .into(),
             reason: g.partial.clone(),
         },
-        text,
-    }
+        data,
+    })
 }
 
 /// The manifest entry of a backup whose globals could not be captured at all.
@@ -93,6 +107,7 @@ pub fn failed_entry(reason: &str) -> GlobalsEntry {
         bytes: 0,
         status: "failed".into(),
         reason: Some(reason.lines().next().unwrap_or("").to_string()),
+        plain_sha256: None,
     }
 }
 
@@ -124,6 +139,23 @@ pub fn read(backup: &BackupEntry) -> Result<Option<Globals>> {
             ),
         });
     }
+    let bytes = if localcrypt::is_encrypted(&backup.name) {
+        let plain = localcrypt::decrypt_bytes(&bytes, &entry.file)?;
+        let sha = hex::encode(Sha256::digest(&plain));
+        if entry.plain_sha256.as_ref().is_some_and(|p| *p != sha) {
+            return Err(Error::Corrupt {
+                name: backup.name.clone(),
+                reason: format!(
+                    "its globals file {} decrypts to sha256 {sha}, the manifest says {}",
+                    entry.file,
+                    entry.plain_sha256.as_deref().unwrap_or("")
+                ),
+            });
+        }
+        plain
+    } else {
+        bytes
+    };
     let text = String::from_utf8_lossy(&bytes);
     globals_sql::parse(&text, &entry.file).map(Some)
 }

@@ -158,10 +158,22 @@ pub fn render(g: &Globals, backup_name: &str, globals_name: &str) -> String {
             one_line(why)
         )),
     }
+    // An encrypted backup's files are read through `age -d` (the key is kept elsewhere).
+    let (globals_in, dump_in) = if backup_name.ends_with(".age") {
+        (
+            format!("age -d -i key.txt {globals_name} | psql -X -d postgres"),
+            format!("age -d -i key.txt {backup_name} | gunzip"),
+        )
+    } else {
+        (
+            format!("psql -X -d postgres -f {globals_name}"),
+            format!("gunzip -c {backup_name}"),
+        )
+    };
     s.push_str(&format!(
         "--\n-- Restore by hand on a server without this database, as a superuser:\n\
-         --   psql -X -d postgres -f {globals_name}\n\
-         --   gunzip -c {backup_name} | psql -X -d {} -v ON_ERROR_STOP=1 --single-transaction\n\
+         --   {globals_in}\n\
+         --   {dump_in} | psql -X -d {} -v ON_ERROR_STOP=1 --single-transaction\n\
          --   psql -X -d {} -c ANALYZE\n\
          -- This file creates the roles below that do not exist yet (an existing role is not\n\
          -- changed), adds their memberships, creates missing tablespaces (the directory must\n\

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::engine::catalog::{self, PARTIAL_SUFFIX};
+use crate::engine::catalog;
 use crate::engine::fsutil::{self, TMP_SUFFIX};
 use crate::engine::lock::DbLock;
 
@@ -28,7 +28,7 @@ pub fn remove_stale(dir: &Path) -> Vec<String> {
         if !meta.is_file() {
             continue;
         }
-        let stale = if name.ends_with(PARTIAL_SUFFIX) {
+        let stale = if catalog::is_partial_name(&name) {
             catalog::parse_name(&name).is_some_and(|(db, _)| {
                 // Both held at once, so neither can start writing while we look.
                 let backup = DbLock::acquire(dir, &db);

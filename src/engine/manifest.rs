@@ -62,6 +62,23 @@ pub struct Manifest {
     /// What the dump is known to lose (INVALID indexes pg_dump leaves out), one line each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Set when the dump and globals file are encrypted with age (top-level `encrypt_to`):
+    /// `compressed_bytes` and `sha256` are then those of the stored (encrypted) file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// How an encrypted backup was encrypted, and its plaintext's checksum (checked after
+/// decrypting). The manifest itself stays readable: it holds no secret (table names, row
+/// counts, sizes); the globals file, which holds password verifiers, is encrypted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Encryption {
+    /// The age recipients (public keys) the files are encrypted to.
+    pub encrypted_to: Vec<String>,
+    /// sha256 of the decrypted dump (the gzip stream), lowercase hex.
+    pub plain_sha256: String,
+    /// Bytes of the decrypted dump.
+    pub plain_bytes: u64,
 }
 
 /// What to do about partial globals (appended to [`Manifest::globals_warning`]'s line).
@@ -81,6 +98,9 @@ pub struct GlobalsEntry {
     /// Why it is not complete, one line.
     #[serde(default)]
     pub reason: Option<String>,
+    /// sha256 of the decrypted text when the file is encrypted (`sha256` is the stored file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain_sha256: Option<String>,
 }
 
 impl GlobalsEntry {

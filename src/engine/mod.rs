@@ -17,6 +17,7 @@ pub mod leftovers;
 pub mod load;
 pub mod loader;
 pub mod local_server;
+pub mod localcrypt;
 pub mod lock;
 pub mod lockwait;
 pub mod manifest;

@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::catalog::BackupEntry;
 use crate::engine::dumpscan::DumpScanner;
+use crate::engine::localcrypt;
+use crate::engine::manifest::Manifest;
 use crate::engine::progress::{JobEvent, Progress, Sink};
 use crate::error::{Error, Result};
 
@@ -47,11 +49,25 @@ impl Pump {
     }
 }
 
-/// A reader that hashes and counts the compressed bytes and honours `stop`.
+/// A reader that hashes and counts the stored bytes and honours `stop`.
 struct Tracked<'a> {
     inner: BufReader<File>,
-    hasher: Sha256,
+    hasher: &'a mut Sha256,
     pump: &'a Pump,
+}
+
+/// A reader that hashes what passes through it (the decrypted gzip stream).
+struct Hashed<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+}
+
+impl<R: Read> Read for Hashed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 impl Read for Tracked<'_> {
@@ -97,11 +113,25 @@ pub fn stream_checked(
     };
     let file =
         File::open(path).map_err(|e| bad(format!("cannot open {} ({e})", path.display())))?;
-    let mut decoder = MultiGzDecoder::new(Tracked {
+    let (mut stored_hasher, mut plain_hasher) = (Sha256::new(), Sha256::new());
+    let tracked = Tracked {
         inner: BufReader::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
+        hasher: &mut stored_hasher,
         pump,
-    });
+    };
+    // An encrypted backup is decrypted on the way (the stored bytes are hashed below the
+    // decryption, the gzip stream above it).
+    let encrypted = localcrypt::is_encrypted(name);
+    let source: Box<dyn Read + '_> = if encrypted {
+        let ids = localcrypt::require_identities(name).map_err(StreamError::Bad)?;
+        Box::new(Hashed {
+            inner: localcrypt::open(tracked, &ids, name).map_err(StreamError::Bad)?,
+            hasher: &mut plain_hasher,
+        })
+    } else {
+        Box::new(tracked)
+    };
+    let mut decoder = MultiGzDecoder::new(source);
     let mut buf = vec![0u8; CHUNK];
     let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL);
     let mut raw = 0u64;
@@ -119,17 +149,31 @@ pub fn stream_checked(
         }
         out.write_all(&buf[..n]).map_err(StreamError::Write)?;
     };
-    let tracked = decoder.get_mut();
     // Hash whatever the decoder did not read, so a checksum mismatch is reported as such.
-    let _ = std::io::copy(tracked, &mut std::io::sink());
-    let sha = hex::encode(std::mem::take(&mut tracked.hasher).finalize());
+    let _ = std::io::copy(decoder.get_mut(), &mut std::io::sink());
+    drop(decoder);
+    let sha = hex::encode(stored_hasher.finalize());
+    let mismatch = |what: &str, sha: &str, expected: &str| {
+        bad(format!(
+            "its {what}sha256 ({}…) is not the manifest's ({}…): the file was changed or damaged",
+            &sha[..12],
+            expected.get(..12).unwrap_or(expected)
+        ))
+    };
     if let Some(expected) = expected_sha {
         if !sha.eq_ignore_ascii_case(expected) {
-            return Err(bad(format!(
-                "its sha256 ({}…) is not the manifest's ({}…): the file was changed or damaged",
-                &sha[..12],
-                expected.get(..12).unwrap_or(expected)
-            )));
+            return Err(mismatch("", &sha, expected));
+        }
+    }
+    if encrypted && decode_error.is_none() {
+        let plain = hex::encode(plain_hasher.finalize());
+        let expected = Manifest::read_for(path)
+            .ok()
+            .flatten()
+            .and_then(|m| m.encryption)
+            .map(|e| e.plain_sha256);
+        if let Some(expected) = expected.filter(|e| !plain.eq_ignore_ascii_case(e)) {
+            return Err(mismatch("decrypted ", &plain, &expected));
         }
     }
     if let Some(e) = decode_error {

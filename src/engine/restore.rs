@@ -49,6 +49,8 @@ pub struct RestoreOptions {
     pub lock_wait_timeout: Option<std::time::Duration>,
     /// Who besides this user may write into the backup directory (the safety backup's too).
     pub dir_policy: fsutil::DirPolicy,
+    /// Encrypt the safety backup to these age recipients (top-level `encrypt_to`).
+    pub encrypt_to: Option<crate::offsite::crypt::Recipients>,
 }
 
 /// What a restore did.
@@ -86,6 +88,8 @@ pub async fn restore(
         )));
     }
     crate::engine::catalog::refuse_damaged(backup, "restore")?;
+    // A missing or wrong key is refused before anything touches a database.
+    crate::engine::localcrypt::check_key(backup)?;
     let admin = scratch::admin_connect_avoiding(target, &live).await?;
     let (dropped, failed) = scratch::drop_abandoned(target, &admin).await?;
     if let Some(line) = scratch::dropped_line(&dropped) {
@@ -309,6 +313,7 @@ async fn check_beside_safety_backup(
         compression_level: opts.compression_level,
         lock_wait_timeout: opts.lock_wait_timeout,
         dir_policy: opts.dir_policy,
+        encrypt_to: opts.encrypt_to.clone(),
     };
     let backup_sink = without_phases(sink);
     let take = backup::backup(target, dir, &b, &backup_sink, &both);

@@ -49,6 +49,16 @@ pub async fn verify_with(
     if let Some((ok, message)) = verdict {
         record(backup, ok, message)?;
     }
+    if let (Ok(_), Some(enc)) = (
+        &result,
+        backup.manifest.as_ref().and_then(|m| m.encryption.as_ref()),
+    ) {
+        // Decrypted in full with the identity: the test decryption `doctor` asks for.
+        let dir = backup.path.parent().unwrap_or(std::path::Path::new("."));
+        if let Err(e) = crate::offsite::check::record_local(dir, &backup.name, &enc.encrypted_to) {
+            sink.log(format!("could not record the test decryption: {e}"));
+        }
+    }
     result
 }
 
@@ -84,6 +94,7 @@ async fn run_checks(
 ) -> Result<VerifyOutcome> {
     sink.phase(Phase::Check);
     crate::engine::catalog::refuse_damaged(backup, "verify")?;
+    crate::engine::localcrypt::check_key(backup)?;
     precheck::check(backup, sink, cancel).await?;
     // The globals file is part of the backup: missing or changed, the backup is damaged.
     let globals = crate::engine::globals_file::read(backup)?;

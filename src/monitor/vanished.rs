@@ -149,6 +149,7 @@ mod tests {
             globals: None,
             large_objects: None,
             warnings: Vec::new(),
+            encryption: None,
         }
     }
 

@@ -139,48 +139,76 @@ pub fn label_of(o: &crate::config::OffsiteConfig) -> String {
     }
 }
 
-/// A warning when a destination encrypts and no test decryption was ever recorded for its
-/// recipients: a lost or wrong key makes every copy there useless.
+/// Destination name under which test decryptions of local backups are recorded.
+pub const LOCAL_DESTINATION: &str = "local";
+
+/// Whether a test decryption was recorded for exactly these recipients.
+fn tested(done: &[DecryptionCheck], keys: &[String]) -> bool {
+    let mut want: Vec<String> = keys.iter().map(|k| k.trim().to_string()).collect();
+    want.sort();
+    done.iter().any(|c| c.recipients == want)
+}
+
+/// A warning when a destination (or the local backups, top-level `encrypt_to`) encrypts and
+/// no test decryption was ever recorded for its recipients: a lost or wrong key makes every
+/// encrypted backup useless.
 pub fn missing_test_decryption(config: &Config) -> Option<String> {
     let done = recorded(&config.backup_dir);
+    let local = (!config.encrypt_to.is_empty() && !tested(&done, &config.encrypt_to)).then(|| {
+        "local backups are encrypted but no test decryption was recorded: run `pgkeep verify latest --identity KEY` with the identity you keep off this server (a lost key makes every backup useless)".to_string()
+    });
     let untested: Vec<String> = config
         .offsite
         .iter()
-        .filter(|o| !o.encrypt_to().is_empty())
-        .filter(|o| {
-            let mut want: Vec<String> = o
-                .encrypt_to()
-                .iter()
-                .map(|k| k.trim().to_string())
-                .collect();
-            want.sort();
-            !done.iter().any(|c| c.recipients == want)
-        })
+        .filter(|o| !o.encrypt_to().is_empty() && !tested(&done, o.encrypt_to()))
         .map(label_of)
         .collect();
-    (!untested.is_empty()).then(|| {
+    let offsite = (!untested.is_empty()).then(|| {
         format!(
             "offsite {} is encrypted but no test decryption was recorded: push a backup, then run `pgkeep offsite check --identity KEY` with the identity you keep off this server (a lost key makes every copy useless)",
             untested.join(", ")
         )
-    })
+    });
+    match (local, offsite) {
+        (Some(l), Some(o)) => Some(format!("{l}; {o}")),
+        (l, o) => l.or(o),
+    }
 }
 
-/// The doctor's check "offsite key tested"; None when no destination encrypts.
+/// Records that `backup`, encrypted locally to `recipients`, was decrypted in full with the
+/// identity (a `pgkeep verify --identity` that passed).
+pub fn record_local(backup_dir: &Path, backup: &str, recipients: &[String]) -> Result<()> {
+    let mut recipients: Vec<String> = recipients.iter().map(|k| k.trim().to_string()).collect();
+    recipients.sort();
+    record(
+        backup_dir,
+        DecryptionCheck {
+            at: Utc::now(),
+            destination: LOCAL_DESTINATION.into(),
+            backup: backup.into(),
+            recipients,
+        },
+    )
+}
+
+/// The doctor's check "encryption key tested"; None when nothing is encrypted.
 pub fn doctor_check(config: &Config) -> Option<crate::monitor::checks::Check> {
     use crate::monitor::doctor_checks::{fail, pass};
-    if config.offsite.iter().all(|o| o.encrypt_to().is_empty()) {
+    if config.encrypt_to.is_empty() && config.offsite.iter().all(|o| o.encrypt_to().is_empty()) {
         return None;
     }
+    let local_untested =
+        !config.encrypt_to.is_empty() && !tested(&recorded(&config.backup_dir), &config.encrypt_to);
+    let fix = if local_untested {
+        "pgkeep verify latest --identity /path/to/key.txt"
+    } else {
+        "pgkeep offsite check --identity /path/to/key.txt"
+    };
     Some(match missing_test_decryption(config) {
         None => pass(
-            "offsite key tested",
-            "a test decryption with the identity is recorded for every encrypted destination",
+            "encryption key tested",
+            "a test decryption with the identity is recorded for every encrypted destination and the local backups",
         ),
-        Some(w) => fail(
-            "offsite key tested",
-            w,
-            Some("pgkeep offsite check --identity /path/to/key.txt".into()),
-        ),
+        Some(w) => fail("encryption key tested", w, Some(fix.into())),
     })
 }

@@ -43,7 +43,7 @@ impl Recipients {
         for k in list {
             let r = age::x25519::Recipient::from_str(k.trim()).map_err(|e| {
                 Error::Config(format!(
-                    "offsite {destination}: encrypt_to entry {k:?} is not an age recipient ({e}): give public keys as `age-keygen -y key.txt` prints them (age1...)"
+                    "{destination}: encrypt_to entry {k:?} is not an age recipient ({e}): give public keys as `age-keygen -y key.txt` prints them (age1...)"
                 ))
             })?;
             keys.push(r);
@@ -52,6 +52,13 @@ impl Recipients {
             keys,
             text: list.iter().map(|k| k.trim().to_string()).collect(),
         }))
+    }
+
+    /// A writer that encrypts what is written to it into `out` (call `finish` at the end).
+    pub fn encrypting<W: Write>(&self, out: W) -> std::io::Result<age::stream::StreamWriter<W>> {
+        age::Encryptor::with_recipients(self.keys.iter().map(|r| r as _))
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .wrap_output(out)
     }
 }
 
@@ -84,6 +91,21 @@ impl Identities {
             keys: Arc::new(keys),
             file,
         })
+    }
+
+    /// A reader of the plaintext of the age file `input`; reads only its header before it
+    /// returns, so a wrong key is found at once.
+    pub fn decrypting<R: std::io::BufRead>(
+        &self,
+        input: R,
+    ) -> std::result::Result<age::stream::StreamReader<R>, DecryptFailure> {
+        age::Decryptor::new_buffered(input)
+            .map_err(|e| DecryptFailure::Damaged(format!("not a readable age file ({e})")))?
+            .decrypt(self.keys.iter().map(|k| k.as_ref() as &dyn age::Identity))
+            .map_err(|e| match e {
+                age::DecryptError::NoMatchingKeys => DecryptFailure::WrongKey,
+                e => DecryptFailure::Damaged(e.to_string()),
+            })
     }
 
     /// `--identity FILE`, else `PGKEEP_AGE_IDENTITY`, else None.

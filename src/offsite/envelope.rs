@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::catalog::BACKUP_SUFFIX;
+use crate::engine::catalog::is_backup_name;
 use crate::error::{Error, Result};
 
 /// Suffix of encrypted objects.
@@ -100,14 +100,17 @@ impl Envelope {
 }
 
 /// The backup an object belongs to, when it marks a complete copy: a plain dump
-/// (`<name>.sql.gz`) or the envelope of an encrypted one.
+/// (`<name>.sql.gz`, or `<name>.sql.gz.age` copied as it is from a host that encrypts its
+/// local backups) or the envelope of an encrypted one. A `<name>.sql.gz.age` object may also
+/// be the sealed dump of `<name>.sql.gz`: [`super::remote_backups`] tells them apart by the
+/// envelope.
 pub fn backup_of_object(object: &str) -> Option<&str> {
-    if object.ends_with(BACKUP_SUFFIX) {
+    if is_backup_name(object) {
         return Some(object);
     }
     object
         .strip_suffix(ENVELOPE_SUFFIX)
-        .filter(|b| b.ends_with(BACKUP_SUFFIX))
+        .filter(|b| is_backup_name(b))
 }
 
 #[cfg(test)]
@@ -130,8 +133,29 @@ mod tests {
         let b = "shop_2026-11-24T02-00-00Z.sql.gz";
         assert_eq!(backup_of_object(b), Some(b));
         assert_eq!(backup_of_object(&envelope_name(b)), Some(b));
-        assert_eq!(backup_of_object(&sealed_name(b)), None);
         assert_eq!(backup_of_object(&format!("{b}.json")), None);
+        assert_eq!(backup_of_object(&format!("{b}.globals.sql.age")), None);
+        // A locally encrypted backup copied as it is, and one sealed again.
+        let local = sealed_name(b);
+        assert_eq!(backup_of_object(&local), Some(local.as_str()));
+        assert_eq!(
+            backup_of_object(&envelope_name(&local)),
+            Some(local.as_str())
+        );
+        assert_eq!(backup_of_object(&sealed_name(&local)), None);
+        // Told apart from the sealed dump of `b` by the envelope.
+        let obj = |n: &str| super::super::RemoteObject {
+            name: n.to_string(),
+            size: 1,
+        };
+        let sealed = [obj(&sealed_name(b)), obj(&envelope_name(b))];
+        let found: Vec<String> = super::super::remote_backups(&sealed)
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(found, vec![b.to_string()]);
+        let plain = super::super::remote_backups(&[obj(&local)]);
+        assert_eq!(plain[0].name, local);
     }
 
     #[test]

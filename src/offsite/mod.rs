@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{Config, RetentionConfig};
-use crate::engine::catalog::{self, BackupEntry, BackupStatus, BACKUP_SUFFIX};
+use crate::engine::catalog::{self, BackupEntry, BackupStatus};
 use crate::engine::manifest::Manifest;
 use crate::engine::retention;
 use crate::error::{Error, Result};
@@ -128,8 +128,15 @@ fn file_name(p: &Path) -> String {
 
 /// The complete backups in a store's listing, with the size of their dump as stored.
 pub fn remote_backups(objects: &[RemoteObject]) -> Vec<RemoteObject> {
+    let names: std::collections::HashSet<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+    // `<b>.sql.gz.age` beside `<b>.sql.gz.envelope.json` is the sealed dump of `<b>.sql.gz`.
+    let sealed_dump = |n: &str| {
+        n.strip_suffix(envelope::SEALED_SUFFIX)
+            .is_some_and(|b| names.contains(envelope::envelope_name(b).as_str()))
+    };
     objects
         .iter()
+        .filter(|o| !sealed_dump(&o.name))
         .filter_map(|o| {
             let name = backup_of_object(&o.name)?;
             let size = if name == o.name {
@@ -197,7 +204,7 @@ pub async fn pull(
     backup_dir: &Path,
     ids: Option<&Identities>,
 ) -> Result<Pulled> {
-    if !name.ends_with(BACKUP_SUFFIX) || name.contains('/') {
+    if !catalog::is_backup_name(name) || name.contains('/') {
         return Err(Error::NoSuchBackup(format!("{name} (give a file name like facturatie_2026-11-24T02-00-00Z.sql.gz, see `pgkeep offsite list`)")));
     }
     crate::engine::fsutil::ensure_private_dir(backup_dir)?;

@@ -43,7 +43,8 @@ impl Store {
     /// Opens the destination a config entry describes (a directory target must exist).
     pub fn open(config: &OffsiteConfig) -> Result<Store> {
         let mut store = Store::open_storage(config)?;
-        store.recipients = Recipients::parse(config.encrypt_to(), &store.label)?;
+        store.recipients =
+            Recipients::parse(config.encrypt_to(), &format!("offsite {}", store.label))?;
         Ok(store)
     }
 

@@ -129,7 +129,12 @@ pub async fn after_backup(config: &Config, target: &dyn Target, path: &Path) -> 
     };
     let mut prune_allowed = report.ok();
     if let Some(entry) = entries.iter().find(|e| e.name == name) {
-        if verify_due(config, &entries, now) {
+        let keyless = crate::engine::localcrypt::is_encrypted(&name)
+            && matches!(crate::engine::localcrypt::identities(), Ok(None));
+        if keyless && verify_due(config, &entries, now) {
+            // The host holds no secret key by design: the policy cannot decrypt here.
+            report.push("verify", true, format!("{name}: skipped, it is encrypted and this host has no age identity (by design); verify it where the key is: `pgkeep verify {name} --identity KEY`"));
+        } else if verify_due(config, &entries, now) {
             match verify::verify(target, entry, &Sink::none(), &CancellationToken::new()).await {
                 Ok(v) => report.push("verify", true, format!("{name}: {}", v.message)),
                 Err(e) => {

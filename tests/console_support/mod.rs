@@ -62,6 +62,7 @@ pub fn manifest(t: DateTime<Utc>, verification: Option<Verification>) -> Manifes
         globals: None,
         large_objects: None,
         warnings: vec![],
+        encryption: None,
     }
 }
 

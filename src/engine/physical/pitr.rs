@@ -45,6 +45,9 @@ pub struct PitrOptions {
     pub wal_dir: PathBuf,
     /// Directory of the PostgreSQL programs, if configured.
     pub pg_bin: Option<PathBuf>,
+    /// Encrypt the `pre-restore` safety backup to these age recipients (top-level
+    /// `encrypt_to`); the recovered dump in the private scratch folder stays plain.
+    pub encrypt_to: Option<crate::offsite::crypt::Recipients>,
 }
 
 /// What a point-in-time restore did.
@@ -169,6 +172,7 @@ pub async fn restore_to_time(
             compression_level: opts.compression_level.min(1),
             lock_wait_timeout: None,
             dir_policy: crate::engine::fsutil::DirPolicy::Private,
+            encrypt_to: None,
         },
         &Sink::none(),
         cancel,
@@ -199,6 +203,7 @@ pub async fn restore_to_time(
             jobs: None,
             lock_wait_timeout: None,
             dir_policy: crate::engine::fsutil::DirPolicy::SharedWithServer,
+            encrypt_to: opts.encrypt_to.clone(),
         },
         sink,
         cancel,

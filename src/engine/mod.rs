@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod dbprops;
 pub mod dumpscan;
 pub mod dumpstream;
+pub mod extension_versions;
 pub mod filename;
 pub mod fsutil;
 pub mod globals;

@@ -2,9 +2,10 @@
 # Round trip of PostgreSQL's own regression database through pgkeep (issue 10): the regression
 # schedule (sql/ files from the Debian source package of the installed server, run by the
 # installed pg_regress) fills a private cluster's `regression` database; then `pgkeep backup`,
-# `verify latest` and `restore latest --into` must give a database whose pg_dump equals
-#   1. exactly, that of a plain `gunzip | psql` load of the same dump (pgkeep loses nothing), and
-#   2. after normalising, that of the source. Normalised, and only that: the row order inside
+# `verify latest`, `restore latest --into`, `restore latest` (in place) and a restore on a blank
+# second server must give databases whose pg_dump equals
+#   1. exactly (the --into copy), that of a plain `gunzip | psql` load of the same dump, and
+#   2. after normalising (all three), that of the source. Normalised, and only that: the row order inside
 #      each COPY block (a reload writes rows in dump order, the source has them where updates
 #      left them) and the column order of inheritance children (pg_dump's documented limitation:
 #      a column added to a parent comes last in a reloaded child): columns are sorted by name in
@@ -77,6 +78,7 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 [ "$(id -u)" = 0 ] && chown postgres "$work"
 cleanup() {
   as_pg "$bin/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
+  [ -d "$work/blank" ] && as_pg "$bin/pg_ctl" -D "$work/blank" -m immediate -w stop >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -135,17 +137,37 @@ dump=$(ls "$work"/bk/regression_*.sql.gz)
 "$bin/createdb" regression_plain
 gunzip -c "$dump" | "$bin/psql" -Xq -v ON_ERROR_STOP=1 -d regression_plain >/dev/null 2>"$work/plain.err" ||
   fail "a plain psql load of the dump failed: $(grep ERROR "$work/plain.err" | head -1)"
-for db in regression regression_restored regression_plain; do
-  "$bin/pg_dump" -d "$db" | grep -v '^\\\(un\)\?restrict ' >"$work/$db.sql"
-done
-cmp -s "$work/regression_plain.sql" "$work/regression_restored.sql" ||
-  { diff "$work/regression_plain.sql" "$work/regression_restored.sql" | head -20; fail "pgkeep's restore differs from a plain psql load of the same dump"; }
-python3 scripts/regress-normalise.py "$work/regression.sql" >"$work/a.norm"
-python3 scripts/regress-normalise.py "$work/regression_restored.sql" >"$work/b.norm"
-cmp -s "$work/a.norm" "$work/b.norm" ||
-  { diff "$work/a.norm" "$work/b.norm" | head -20; fail "the restored copy differs from the regression database (normalised pg_dump)"; }
+# pg_dump of database $1 (on port $2, default ours) without the random \restrict lines, to $work/$3.sql.
+dump_of() { PGPORT=${2:-$port} "$bin/pg_dump" -d "$1" | grep -v '^\\\(un\)\?restrict ' >"$work/$3.sql"; }
+dump_of regression "" source
+dump_of regression_restored "" into
+dump_of regression_plain "" plain
+cmp -s "$work/plain.sql" "$work/into.sql" ||
+  { diff "$work/plain.sql" "$work/into.sql" | head -20; fail "pgkeep's restore differs from a plain psql load of the same dump"; }
+python3 scripts/regress-normalise.py "$work/source.sql" >"$work/source.norm"
+# Fails unless $work/$1.sql equals the source once normalised; $2 says which restore it was.
+same_as_source() {
+  python3 scripts/regress-normalise.py "$work/$1.sql" >"$work/$1.norm"
+  cmp -s "$work/source.norm" "$work/$1.norm" ||
+    { diff "$work/source.norm" "$work/$1.norm" | head -20; fail "$2 differs from the regression database (normalised pg_dump)"; }
+}
+same_as_source into "restore --into"
+
+# In place: the live database replaced by the backup (the replaced one is kept aside).
+timed pk restore latest --yes --no-safety-backup; inplace_ms=$ms
+dump_of regression "" inplace
+same_as_source inplace "the in-place restore"
+
+# The disaster: a blank server (no regression database, no roles but the superuser).
+as_pg "$bin/initdb" -D "$work/blank" -U postgres --auth-local=trust --no-sync -E UTF8 --locale=C >/dev/null 2>&1 ||
+  fail "initdb of the blank server failed"
+as_pg "$bin/pg_ctl" -D "$work/blank" -l "$work/blank.log" -w \
+  -o "-p $((port + 1)) -k $work -c listen_addresses='' -c fsync=off" start >/dev/null || fail "the blank server did not start"
+PGPORT=$((port + 1)) timed pk restore "$(basename "$dump")" --into regression --yes; blank_ms=$ms
+dump_of regression $((port + 1)) blank
+same_as_source blank "the restore on a blank server"
 
 read -r tables rows <<<"$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tables"]; print(len(t), sum(x.get("rows") or 0 for x in t))' "$dump.json")"
 echo "PASS regress-roundtrip: $tables tables, $rows rows, $(stat -c %s "$dump") bytes gzipped;" \
-  "backup ${backup_ms} ms, verify ${verify_ms} ms, restore --into ${restore_ms} ms;" \
-  "pg_dump equal (exact to a plain load, normalised to the source); total $(($(date +%s) - t0)) s"
+  "backup ${backup_ms} ms, verify ${verify_ms} ms, restore --into ${restore_ms} ms, in place ${inplace_ms} ms," \
+  "on a blank server ${blank_ms} ms; pg_dump equal (exact to a plain load, normalised to the source); total $(($(date +%s) - t0)) s"

@@ -154,7 +154,7 @@ same_as_source() {
 same_as_source into "restore --into"
 
 # In place: the live database replaced by the backup (the replaced one is kept aside).
-timed pk restore latest --yes --no-safety-backup; inplace_ms=$ms
+timed pk restore latest --yes --no-safety-backup --jobs 6; inplace_ms=$ms   # more workers than cores: a stress of the parallel load
 dump_of regression "" inplace
 same_as_source inplace "the in-place restore"
 

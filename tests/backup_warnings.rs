@@ -34,6 +34,19 @@ fn an_extension_older_than_the_default_is_named_in_one_warning() {
         "{err}"
     );
     assert!(manifest_of(dir.path()).contains("hstore 1.4"));
+    // What the warning says: the restored copy runs the default version.
+    let copy = format!("{db}_copy");
+    let out = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--into", &copy],
+    );
+    assert!(out.status.success(), "restore failed: {}", stderr(&out));
+    let restored = c.psql(
+        &copy,
+        "SELECT extversion FROM pg_extension WHERE extname = 'hstore'",
+    );
+    assert_eq!(restored, default);
 
     // Brought up to date, the warning is gone.
     c.psql(&db, "ALTER EXTENSION hstore UPDATE");

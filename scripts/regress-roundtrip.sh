@@ -157,6 +157,9 @@ same_as_source into "restore --into"
 timed pk restore latest --yes --no-safety-backup --jobs 6; inplace_ms=$ms   # more workers than cores: a stress of the parallel load
 dump_of regression "" inplace
 same_as_source inplace "the in-place restore"
+timed pk cleanup --yes
+left=$("$bin/psql" -XAtqc "SELECT string_agg(datname, ', ') FROM pg_database WHERE datname LIKE 'regression\_pre\_restore\_%'")
+[ -z "$left" ] || fail "pgkeep cleanup left $left"
 
 # The disaster: a blank server (no regression database, no roles but the superuser).
 as_pg "$bin/initdb" -D "$work/blank" -U postgres --auth-local=trust --no-sync -E UTF8 --locale=C >/dev/null 2>&1 ||

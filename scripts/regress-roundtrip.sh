@@ -5,11 +5,12 @@
 # `verify latest`, `restore latest --into`, `restore latest` (in place) and a restore on a blank
 # second server must give databases whose pg_dump equals
 #   1. exactly (the --into copy), that of a plain `gunzip | psql` load of the same dump, and
-#   2. after normalising (all three), that of the source. Normalised, and only that: the row order inside
-#      each COPY block (a reload writes rows in dump order, the source has them where updates
-#      left them) and the column order of inheritance children (pg_dump's documented limitation:
-#      a column added to a parent comes last in a reloaded child): columns are sorted by name in
-#      CREATE TABLE and COPY headers, and each COPY row's fields follow.
+#   2. after normalising (all three), that of the source. Normalised, and only that: the row
+#      order inside each COPY block (a reload writes rows in dump order, the source has them
+#      where updates left them) and the column order of inheritance children (pg_dump creates
+#      inherited columns first, so a column added to a parent after the child was made moves;
+#      `pgkeep backup` names those tables in a warning): columns are sorted by name in CREATE
+#      TABLE and COPY headers, and each COPY row's fields follow.
 # The source package and the compiled regress.so (the test library the schedule needs, built
 # against the server headers of postgresql-server-dev, unpacked only) are cached in
 # $PGKEEP_REGRESS_CACHE (default /var/cache/pgkeep-regress as root, where the server user can read

@@ -94,6 +94,7 @@ pub async fn backup(
         .into_iter()
         .chain(search_path_indexes_warning(&client).await)
         .chain(crate::engine::extension_versions::old_extensions_warning(&client).await)
+        .chain(crate::engine::column_order::reordered_columns_warning(&client).await)
         .collect();
     warnings.iter().for_each(|w| sink.log(w.clone()));
     let large_objects = client

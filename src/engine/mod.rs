@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod backupinfo;
 pub mod catalog;
+pub mod column_order;
 pub mod dbprops;
 pub mod dumpscan;
 pub mod dumpstream;

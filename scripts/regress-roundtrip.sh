@@ -62,16 +62,20 @@ fetch_suite() {
   dpkg-deb -x "$dl"/postgresql-server-dev-*.deb "$cache/dev"
   rm -rf "$dl"
   local inc=$cache/dev/usr/include/postgresql
-  gcc -O1 -fPIC -shared -I "$inc/$major/server" -I "$inc/internal" -I /usr/include/postgresql \
+  "${CC:-cc}" -O1 -fPIC -shared -I "$inc/$major/server" -I "$inc/internal" -I /usr/include/postgresql \
     "$cache/regress/regress.c" -o "$cache/lib/regress.so" || fail "could not build regress.so"
   rm -rf "$cache/dev"
   # The schedule loads regress.so, autoinc.so and refint.so from one directory (--dlpath).
   cp /usr/lib/postgresql/"$major"/lib/{autoinc,refint}.so "$cache/lib/"
 }
+mkdir -p "$(dirname "$cache")"
+exec 9>"$cache.lock"   # one fetch at a time when two runs share the cache
+flock 9
 if [ ! -f "$cache/lib/regress.so" ]; then
   say "fetching the source package of postgresql-$major $version"
   fetch_suite || skip "could not fetch the source package postgresql-$major=$version (apt-get source)"
 fi
+flock -u 9
 
 # --- a private cluster holding the regression database -----------------------------------------
 work=$(mktemp -d /tmp/pgkeep-regress.XXXXXX)
@@ -115,7 +119,7 @@ else
     fail "the regression database was not created: $(tail -3 "$work/regress.out")"
   "$bin/psql" -XAtqc 'CHECKPOINT' >/dev/null
   as_pg "$bin/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null
-  tar -I 'gzip -1' -cf "$cluster_tar.tmp" -C "$work" data && mv "$cluster_tar.tmp" "$cluster_tar"
+  tar -I 'gzip -1' -cf "$cluster_tar.$$.tmp" -C "$work" data && mv "$cluster_tar.$$.tmp" "$cluster_tar"
   pg_start
 fi
 say "regression database: $summary ($(($(date +%s) - t1)) s)"

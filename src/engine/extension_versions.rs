@@ -25,7 +25,7 @@ pub async fn old_extensions_warning(client: &Client) -> Option<String> {
 /// The warning for `found` ("name version (default version)" items).
 fn warning_line(found: &[String]) -> String {
     format!(
-        "warning: {} extension(s) not at the server's default version come back at the default version on restore (pg_dump keeps no extension version): {}; to keep the backup exact, run ALTER EXTENSION <name> UPDATE before backing up",
+        "warning: {} extension(s) not at the server's default version come back at the default version on restore (pg_dump keeps no extension version): {}; ALTER EXTENSION <name> UPDATE brings the database to the version a restore creates",
         found.len(),
         found.join(", ")
     )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of pgkeep. Installs what the tests need when it is missing (PostgreSQL,
-# cron, tmux, age via apt-get), then runs `cargo test`, then the docker end-to-end script.
+# cron, tmux, age via apt-get), then runs `cargo test`, the fault campaign, the round trip of
+# PostgreSQL's regression database (scripts/regress-roundtrip.sh), then the docker end-to-end script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

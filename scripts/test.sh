@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of pgkeep. Installs what the tests need when it is missing (PostgreSQL,
-# cron, tmux, age via apt-get), then runs `cargo test`, then the docker end-to-end script.
+# cron, tmux, age via apt-get), then runs `cargo test`, the fault campaign, the round trip of
+# PostgreSQL's regression database (scripts/regress-roundtrip.sh), then the docker end-to-end script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,12 @@ skipped=$(awk '/^test result:/ {n += $8} END {print n + 0}' "$log")
 [ "$cargo_status" = 0 ] || [ "$failed" -gt 0 ] || failed=1   # a build failure runs nothing
 
 if FAULTS_TRIALS=5 FAULTS_SCALE=1 PGKEEP_BIN=$(pwd)/target/debug/pgkeep scripts/faults.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+# PostgreSQL's own regression database through backup, verify and restore --into (issue 10).
+rlog=$(mktemp /tmp/pgkeep-regress-log.XXXXXX)
+if PGKEEP_BIN=$(pwd)/target/debug/pgkeep scripts/regress-roundtrip.sh 2>&1 | tee "$rlog"; then
+  if grep -q '^SKIP' "$rlog"; then skipped=$((skipped + 1)); else passed=$((passed + 1)); fi
+else failed=$((failed + 1)); fi
+rm -f "$rlog"
 if [ -x scripts/test-docker.sh ]; then
   if scripts/test-docker.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi

@@ -186,6 +186,8 @@ fn blank_server_by_hand_with_the_readme_commands() {
     assert!(out.status.success(), "backup failed: {}", stderr(&out));
     let want_dump = c.dump_create(&db);
     let want_roles = role_facts(c, &n);
+    let used = [&n.owner, &n.group, &n.member, &n.reader].map(String::as_str);
+    let want_globals = c.globals_of(&used);
     // The server is lost: its database, tablespace and roles are gone.
     drop_everything(c, &db, &n);
 
@@ -210,6 +212,7 @@ fn blank_server_by_hand_with_the_readme_commands() {
 
     assert_eq!(blank.dump_create(&db), want_dump);
     assert_eq!(role_facts(&blank, &n), want_roles);
+    assert_eq!(blank.globals_of(&used), want_globals);
 }
 
 fn drop_everything(c: &Cluster, db: &str, n: &Names) {

@@ -158,6 +158,11 @@ fn blank_server_restore_with_pgkeep() {
     backup(&db, dir.path());
     let want = c.dump_create(&db);
     let roles = (role_row(c, &owner), role_row(c, &member));
+    let want_globals = c.globals_of(&[&owner, &member]);
+    assert!(
+        want_globals.iter().any(|l| l.contains("WITH ADMIN OPTION")),
+        "{want_globals:#?}"
+    );
 
     let blank = OwnedCluster::start();
     let out = pgkeep_cmd(
@@ -171,6 +176,7 @@ fn blank_server_restore_with_pgkeep() {
     assert!(out.status.success(), "restore failed: {}", stderr(&out));
     assert_eq!(blank.dump_create(&db), want);
     assert_eq!((role_row(&blank, &owner), role_row(&blank, &member)), roles);
+    assert_eq!(blank.globals_of(&[&owner, &member]), want_globals);
 }
 
 #[test]

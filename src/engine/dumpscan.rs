@@ -8,19 +8,25 @@ pub const TRAILER: &str = "-- PostgreSQL database dump complete";
 /// How many trailing bytes are kept to look for the trailer (pg_dump 15.14+ adds an
 /// `\unrestrict` line after it).
 const TAIL_KEEP: usize = 4096;
-/// Longest statement line start we keep to recognise `COPY` headers.
+/// Longest statement line start we keep to recognise `COPY` headers (the table name comes
+/// first; the column list of a wide table may run far past it).
 const LINE_KEEP: usize = 4096;
+/// The end of a `COPY` header line, checked on the line's last bytes whatever its length.
+const COPY_END: &[u8] = b" FROM stdin;";
 
 /// Per-table row counts and trailer detection over a dump stream.
 #[derive(Debug, Default, Clone)]
 pub struct DumpScanner {
     tail: Vec<u8>,
     line: Vec<u8>,
-    line_truncated: bool,
+    /// The last `COPY_END.len()` bytes of the current line, kept however long the line is.
+    line_end: Vec<u8>,
+    /// Whether the current line holds an odd number of `"` (over all of it, not only the kept start).
+    line_open_quote: bool,
     in_copy: bool,
     /// A `COPY` header cut by a newline inside a quoted identifier (a column named "a\nb"),
-    /// waiting for its next line.
-    header: Option<Vec<u8>>,
+    /// waiting for its next line: its start and whether a quote is still open.
+    header: Option<(Vec<u8>, bool)>,
     /// Tables in dump order with their row counts.
     pub tables: Vec<(String, u64)>,
     /// Total bytes seen.
@@ -46,14 +52,23 @@ impl DumpScanner {
         self.push_partial(rest);
     }
 
-    /// Appends part of a line, keeping at most `LINE_KEEP` bytes of it.
+    /// Appends part of a line, keeping at most `LINE_KEEP` bytes of its start and its last
+    /// bytes; outside COPY data it also tracks the quote parity of the whole line.
     fn push_partial(&mut self, part: &[u8]) {
+        if self.in_copy {
+            // Only `\.` matters in data: a short line start is enough.
+            let room = 3usize.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&part[..part.len().min(room)]);
+            return;
+        }
         let room = LINE_KEEP.saturating_sub(self.line.len());
-        if part.len() > room {
-            self.line.extend_from_slice(&part[..room]);
-            self.line_truncated = true;
-        } else {
-            self.line.extend_from_slice(part);
+        self.line.extend_from_slice(&part[..part.len().min(room)]);
+        let quotes = memchr::memchr_iter(b'"', part).count();
+        self.line_open_quote ^= quotes % 2 == 1;
+        self.line_end.extend_from_slice(part);
+        if self.line_end.len() > COPY_END.len() {
+            let cut = self.line_end.len() - COPY_END.len();
+            self.line_end.drain(..cut);
         }
     }
 
@@ -72,39 +87,42 @@ impl DumpScanner {
     }
 
     fn end_line(&mut self) {
-        let line = std::mem::take(&mut self.line);
-        let truncated = std::mem::replace(&mut self.line_truncated, false);
+        let mut line = std::mem::take(&mut self.line);
         if self.in_copy {
             if line == b"\\." {
                 self.in_copy = false;
             } else if let Some(t) = self.tables.last_mut() {
                 t.1 += 1;
             }
+            line.clear();
             self.line = line;
-            self.line.clear();
             return;
         }
-        let line = match self.header.take() {
-            Some(mut head) if !truncated && head.len() + line.len() < LINE_KEEP => {
-                head.push(b'\n');
-                head.extend_from_slice(&line);
-                head
+        let line_open = std::mem::take(&mut self.line_open_quote);
+        let (head, open_quote) = match self.header.take() {
+            Some((mut head, open)) => {
+                if head.len() < LINE_KEEP {
+                    head.push(b'\n');
+                    let room = LINE_KEEP - head.len();
+                    head.extend_from_slice(&line[..line.len().min(room)]);
+                }
+                (head, open ^ line_open)
             }
-            _ => line,
+            None => (line.clone(), line_open),
         };
-        let open_quote = line.iter().filter(|&&b| b == b'"').count() % 2 == 1;
-        if !truncated && line.starts_with(b"COPY ") && open_quote {
-            self.header = Some(line);
-            return;
-        }
-        if !truncated && line.starts_with(b"COPY ") && line.ends_with(b" FROM stdin;") {
-            if let Some(name) = copy_table_name(&line) {
-                self.tables.push((name, 0));
-                self.in_copy = true;
+        if head.starts_with(b"COPY ") {
+            if open_quote {
+                self.header = Some((head, true));
+            } else if self.line_end == COPY_END {
+                if let Some(name) = copy_table_name(&head) {
+                    self.tables.push((name, 0));
+                    self.in_copy = true;
+                }
             }
         }
+        self.line_end.clear();
+        line.clear();
         self.line = line;
-        self.line.clear();
     }
 
     /// The table whose rows are streaming now, if any.
@@ -134,11 +152,11 @@ impl DumpScanner {
     }
 }
 
-/// The qualified name in `COPY <name> (<cols>) FROM stdin;` or `COPY <name> FROM stdin;`.
+/// The qualified name in `COPY <name> (<cols>) FROM stdin;` or `COPY <name> FROM stdin;`,
+/// from the start of that line (the end of a long column list may be cut off).
 fn copy_table_name(line: &[u8]) -> Option<String> {
     let s = crate::engine::namebytes::decode(line);
-    let s = s.as_str();
-    let rest = s.strip_prefix("COPY ")?.strip_suffix(" FROM stdin;")?;
+    let rest = s.as_str().strip_prefix("COPY ")?;
     // The name ends at the first space outside double quotes.
     let mut in_quotes = false;
     for (i, c) in rest.char_indices() {
@@ -148,7 +166,7 @@ fn copy_table_name(line: &[u8]) -> Option<String> {
             _ => {}
         }
     }
-    Some(rest.to_string())
+    None
 }
 
 #[cfg(test)]
@@ -186,6 +204,24 @@ mod tests {
                 s.feed(c);
             }
             assert_eq!(s.tables, vec![("public.t".to_string(), 2)], "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_copy_header_longer_than_the_kept_start_still_counts() {
+        let cols: Vec<String> = (0..1600).map(|i| format!("c{i}")).collect();
+        let dump = format!(
+            "COPY public.wide (\"a\nb\", {}) FROM stdin;\n1\tx\n\\.\nCOPY public.t (id) FROM stdin;\n7\n\\.\n",
+            cols.join(", ")
+        );
+        assert!(dump.len() > 2 * LINE_KEEP);
+        for step in [1, 13, 4096, dump.len()] {
+            let mut s = DumpScanner::new();
+            for c in dump.as_bytes().chunks(step) {
+                s.feed(c);
+            }
+            let want = vec![("public.wide".to_string(), 1), ("public.t".to_string(), 1)];
+            assert_eq!(s.tables, want, "step {step}");
         }
     }
 

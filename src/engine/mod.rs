@@ -4,9 +4,11 @@
 pub mod backup;
 pub mod backupinfo;
 pub mod catalog;
+pub mod column_order;
 pub mod dbprops;
 pub mod dumpscan;
 pub mod dumpstream;
+pub mod extension_versions;
 pub mod filename;
 pub mod fsutil;
 pub mod globals;

@@ -495,3 +495,34 @@ pub fn server_owned_dir(parent: &Path, name: &str) -> PathBuf {
     }
     d
 }
+
+impl Cluster {
+    /// The lines of `pg_dumpall --globals-only` that name one of `roles` (whole words), in
+    /// pg_dumpall's order, to compare two servers' globals for the roles a database uses.
+    /// Normalised away, as legitimately different between a source and a blank server: every
+    /// line about other roles (other tests' roles, the bootstrap superuser with its own
+    /// password verifier), and the header comments, `SET` lines and random `\restrict` token.
+    pub fn globals_of(&self, roles: &[&str]) -> Vec<String> {
+        let out = self
+            .client_cmd("pg_dumpall")
+            .args(["--globals-only", "-l", "postgres"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_dumpall failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let words = |line: &str| -> Vec<String> {
+            line.split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                .map(str::to_string)
+                .collect()
+        };
+        text.lines()
+            .filter(|l| !l.starts_with("--") && !l.starts_with('\\'))
+            .filter(|l| words(l).iter().any(|w| roles.contains(&w.as_str())))
+            .map(str::to_string)
+            .collect()
+    }
+}

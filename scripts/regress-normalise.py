@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Normalises a plain pg_dump for scripts/regress-roundtrip.sh: sorts the rows of each COPY block,
+and sorts columns by name in CREATE TABLE bodies and COPY headers (each row's fields follow).
+Drops the random \\restrict / \\unrestrict lines. Usage: regress-normalise.py DUMP.sql > OUT"""
+import re, sys
+
+def split_cols(text):
+    cols, cur, quoted = [], '', False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == ',' and not quoted:
+            cols.append(cur.strip()); cur = ''
+        else:
+            cur += ch
+    cols.append(cur.strip())
+    return cols
+
+def norm(path):
+    lines = open(path, encoding='utf-8', errors='surrogateescape').read().split('\n')
+    out, i = [], 0
+    while i < len(lines):
+        l = lines[i]
+        if l.startswith('\\restrict') or l.startswith('\\unrestrict'):
+            i += 1; continue
+        if l.startswith('COPY ') and l.endswith(' FROM stdin;'):
+            m = re.match(r'COPY (\S+) \((.*)\) FROM stdin;$', l)
+            rows = []; i += 1
+            while lines[i] != '\\.':
+                rows.append(lines[i]); i += 1
+            if m:
+                cols = split_cols(m.group(2))
+                order = sorted(range(len(cols)), key=lambda k: cols[k])
+                l = 'COPY %s (%s) FROM stdin;' % (m.group(1), ', '.join(cols[k] for k in order))
+                rows = ['\t'.join(r.split('\t')[k] for k in order) for r in rows]
+            out.append(l); out.extend(sorted(rows)); out.append('\\.'); i += 1
+            continue
+        if l.startswith('CREATE TABLE ') and l.endswith(' ('):
+            out.append(l); i += 1; body = []
+            while not lines[i].startswith(')'):
+                body.append(lines[i].rstrip(',')); i += 1
+            out.extend(sorted(body))
+            continue
+        out.append(l); i += 1
+    return out
+
+sys.stdout.write('\n'.join(norm(sys.argv[1])) + '\n')

@@ -4,7 +4,18 @@
 use super::keymap::Action;
 use super::msg::Effect;
 use super::state::{ActiveJob, Dialog, JobOutcome, JobRecord, State};
+use crate::engine::physical::target_time::TargetTime;
+use crate::engine::physical::window::local;
 use crate::engine::progress::{JobEvent, JobKind, JobProgress};
+
+/// Log lines of a point-in-time restore that name its step while the phase stays "checking":
+/// the gauge shows them.
+const STEPS: &[&str] = &[
+    "waiting for the archiver",
+    "unpacking base backup",
+    "recovering to",
+    "WAL replayed",
+];
 
 /// Records a new job and returns its start effect; refuses while another runs.
 pub fn start_job(
@@ -34,6 +45,38 @@ pub fn start_job(
         ),
         (_, None) => return Vec::new(),
     };
+    begin(state, kind, what, command, effect)
+}
+
+/// Records a point-in-time restore and returns its start effect; refuses while a job runs.
+pub fn start_moment_job(state: &mut State, time: TargetTime) -> Vec<Effect> {
+    if state.job_running() {
+        state.flash = Some(busy_text(state));
+        return Vec::new();
+    }
+    let (moment, arg) = match time {
+        TargetTime::At(t) => (local(t), local(t)),
+        TargetTime::Latest => ("the newest archived change".into(), "latest".into()),
+    };
+    let what = format!("restore of {} to {moment}", state.database);
+    let command = format!("{} restore --time '{arg}'", state.cli_prefix);
+    begin(
+        state,
+        JobKind::Restore,
+        what,
+        command,
+        Effect::StartRestoreMoment { time },
+    )
+}
+
+/// Makes the job the running one, records it in the history and the log.
+fn begin(
+    state: &mut State,
+    kind: JobKind,
+    what: String,
+    command: String,
+    effect: Effect,
+) -> Vec<Effect> {
     let mut progress = JobProgress::default();
     progress.reduce(&JobEvent::Started {
         kind,
@@ -42,6 +85,7 @@ pub fn start_job(
     state.job = Some(ActiveJob {
         progress,
         cancel_requested: false,
+        step: None,
     });
     state.history.push(JobRecord {
         kind,
@@ -65,6 +109,13 @@ pub fn on_job(state: &mut State, event: JobEvent) -> Vec<Effect> {
         return Vec::new();
     };
     job.progress.reduce(&event);
+    match &event {
+        JobEvent::Log(line) if STEPS.iter().any(|s| line.starts_with(s)) => {
+            job.step = Some(line.clone())
+        }
+        JobEvent::Phase(_) => job.step = None,
+        _ => {}
+    }
     let cancelled = job.cancel_requested;
     let what = job.progress.what.clone();
     let now = state.now;

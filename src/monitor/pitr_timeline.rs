@@ -206,29 +206,50 @@ impl PitrTimeline {
             .unwrap_or_else(|| "a segment".into())
     }
 
-    /// How moment `t` looks on the bar at `now`.
+    /// How moment `t` looks on the bar at `now` (the same verdict as [`Self::plan`]).
     pub fn cover(&self, t: DateTime<Utc>, now: DateTime<Utc>) -> Cover {
-        match self.plan(TargetTime::At(t), now) {
-            Ok(p) if p.beyond_archive => Cover::Pending,
-            Ok(_) => Cover::Covered,
-            Err(_) if self.bases.first().is_none_or(|b| t <= b.finished_at) => Cover::Before,
-            Err(_) if self.in_hole(t) => Cover::Gap,
-            Err(_) => Cover::Blocked,
-        }
+        self.covers(&[t], now)[0]
     }
 
-    /// Whether the WAL of `t` falls in a hole: the first segment archived at or after `t`
-    /// comes right after a hole, or `t` is after the last segment before the newest hole.
-    fn in_hole(&self, t: DateTime<Utc>) -> bool {
-        let mut prev_present = false;
-        for (i, at) in self.run.iter().enumerate() {
-            match at {
-                Some(a) if *a >= t => return i > 0 && !prev_present,
-                Some(_) => prev_present = true,
-                None => prev_present = false,
-            }
-        }
-        false
+    /// How each of `times` looks on the bar: one pass over the run, then a binary search per
+    /// moment, so a long archive draws as fast as a short one.
+    pub fn covers(&self, times: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<Cover> {
+        let blocked: Vec<bool> = self
+            .bases
+            .iter()
+            .map(|b| self.hole_after(b.start_pos).is_some())
+            .collect();
+        let present: Vec<(usize, DateTime<Utc>)> = self
+            .run
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.map(|t| (i, t)))
+            .collect();
+        let newest = self.newest_archived();
+        times
+            .iter()
+            .map(|&t| {
+                let Some(b) = self.bases.iter().rposition(|b| b.finished_at < t) else {
+                    return Cover::Before;
+                };
+                if t > now {
+                    return Cover::Before;
+                }
+                if !blocked[b] {
+                    return match newest {
+                        Some(n) if t <= n => Cover::Covered,
+                        _ => Cover::Pending,
+                    };
+                }
+                // The WAL of `t` is in the first segment archived at or after it: in a hole
+                // when the position before that segment is missing.
+                let k = present.partition_point(|(_, at)| *at < t);
+                match present.get(k) {
+                    Some((i, _)) if *i > 0 && (k == 0 || present[k - 1].0 != i - 1) => Cover::Gap,
+                    _ => Cover::Blocked,
+                }
+            })
+            .collect()
     }
 
     /// Number of holes in the run.

@@ -108,10 +108,11 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 fn verdict(state: &State, d: &MomentDialog, width: u16) -> Vec<Line<'static>> {
     let t = state.theme;
     match check(state, &d.time) {
-        Check::Unreadable => vec![Line::from(Span::styled(
+        Check::Unreadable => super::wrapped(
             "not a time yet: YYYY-MM-DD HH:MM[:SS] [zone such as +01:00, UTC, Europe/Amsterdam], or latest",
+            width,
             t.warn(),
-        ))],
+        ),
         Check::Refused(reason) => {
             let mut v = super::wrapped(&format!("refused: {reason}"), width, t.fail());
             v.truncate(4);

@@ -66,8 +66,12 @@ fn bar(state: &State, p: &PitrTimeline, width: usize) -> Line<'static> {
     let at = |i: usize| {
         start + chrono::Duration::milliseconds(((i as f64 + 0.5) * span / width as f64) as i64)
     };
-    let mut cells: Vec<(&'static str, Style)> =
-        (0..width).map(|i| look(t, p.cover(at(i), now))).collect();
+    let times: Vec<DateTime<Utc>> = (0..width).map(at).collect();
+    let mut cells: Vec<(&'static str, Style)> = p
+        .covers(&times, now)
+        .into_iter()
+        .map(|c| look(t, c))
+        .collect();
     for b in &p.bases {
         let col =
             (((b.finished_at - start).num_milliseconds() as f64 / span) * width as f64) as usize;

@@ -252,7 +252,21 @@ fn the_typed_name_confirms_and_starts_the_job() {
         )),
     );
     let screen = text(&render(&s, 120, 40));
-    assert!(screen.contains("WAL replayed: 17 segments"), "{screen}");
+    assert!(
+        screen.contains("WAL replayed: 17 of ~17 segments"),
+        "{screen}"
+    );
+    update(
+        &mut s,
+        Msg::Job(pgkeep::engine::progress::JobEvent::Log(
+            "WAL replayed: 1 segments".into(),
+        )),
+    );
+    let screen = text(&render(&s, 120, 40));
+    assert!(
+        screen.contains("WAL replayed: 1 of ~8 segments"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -60,13 +60,35 @@ pub fn start_moment_job(state: &mut State, time: TargetTime) -> Vec<Effect> {
     };
     let what = format!("restore of {} to {moment}", state.database);
     let command = format!("{} restore --time '{arg}'", state.cli_prefix);
-    begin(
+    let planned = state
+        .pitr
+        .as_ref()
+        .and_then(|p| p.plan(time, state.now).ok())
+        .map(|p| p.segments);
+    let effects = begin(
         state,
         JobKind::Restore,
         what,
         command,
         Effect::StartRestoreMoment { time },
-    )
+    );
+    if let Some(job) = state.job.as_mut() {
+        job.planned_segments = planned;
+    }
+    effects
+}
+
+/// The gauge's step for a log line of a point-in-time restore: "WAL replayed: 16 segments"
+/// becomes "WAL replayed: 16 of ~40 segments" when the dialog planned 40.
+fn step_text(line: &str, planned: Option<usize>) -> String {
+    let replayed = line
+        .strip_prefix("WAL replayed: ")
+        .and_then(|rest| rest.strip_suffix(" segments"))
+        .and_then(|n| n.parse::<usize>().ok());
+    match (replayed, planned) {
+        (Some(n), Some(of)) => format!("WAL replayed: {n} of ~{} segments", of.max(n)),
+        _ => line.to_string(),
+    }
 }
 
 /// Makes the job the running one, records it in the history and the log.
@@ -86,6 +108,7 @@ fn begin(
         progress,
         cancel_requested: false,
         step: None,
+        planned_segments: None,
     });
     state.history.push(JobRecord {
         kind,
@@ -111,7 +134,7 @@ pub fn on_job(state: &mut State, event: JobEvent) -> Vec<Effect> {
     job.progress.reduce(&event);
     match &event {
         JobEvent::Log(line) if STEPS.iter().any(|s| line.starts_with(s)) => {
-            job.step = Some(line.clone())
+            job.step = Some(step_text(line, job.planned_segments))
         }
         JobEvent::Phase(_) => job.step = None,
         _ => {}

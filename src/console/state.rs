@@ -105,6 +105,8 @@ pub struct ActiveJob {
     pub cancel_requested: bool,
     /// The step a point-in-time restore is in ("WAL replayed: 16 segments"), from its log.
     pub step: Option<String>,
+    /// The WAL segments a point-in-time restore was planned to replay.
+    pub planned_segments: Option<usize>,
 }
 
 /// An open dialog; it receives keys before the panes.

@@ -130,6 +130,12 @@ fn base_backups_are_listed_beside_the_dumps_with_the_timeline() {
         screen.contains(" t to a moment"),
         "the key bar offers the dialog"
     );
+    s.focus = pgkeep::console::state::Pane::Log;
+    let screen = text(&render(&s, 80, 24));
+    assert!(
+        screen.contains("backups: 6 · newest 1h00m ago (INTERRUPTED) · 2 base"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -253,8 +253,12 @@ pub fn summary(state: &State) -> Line<'static> {
             )
         })
         .unwrap_or_else(|| "none yet".into());
+    let bases = match state.bases.len() {
+        0 => String::new(),
+        n => format!(" · {n} base"),
+    };
     Line::from(vec![
         Span::styled("backups: ", t.label()),
-        Span::raw(format!("{} · {newest}", state.backups.len())),
+        Span::raw(format!("{} · {newest}{bases}", state.backups.len())),
     ])
 }

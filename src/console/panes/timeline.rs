@@ -60,7 +60,7 @@ pub fn lines(state: &State, width: u16, rows: u16) -> Vec<Line<'static>> {
 fn bar(state: &State, p: &PitrTimeline, width: usize) -> Line<'static> {
     let t = state.theme;
     let now = state.now;
-    let start = p.bases[0].finished_at - chrono::Duration::seconds(1);
+    let start = p.bases[0].finished_at;
     let span = (now - start).num_milliseconds().max(1) as f64;
     let width = width.max(1);
     let at = |i: usize| {

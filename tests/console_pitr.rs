@@ -290,7 +290,7 @@ fn latest_and_the_remapped_key() {
     let screen = text(&render(&s, 120, 40));
     assert!(screen.contains("= the newest change"), "{screen}");
     assert!(
-        screen.contains("not archived yet: pgkeep archives them first"),
+        screen.contains("the newest are not archived yet: pgkeep archives them first"),
         "{screen}"
     );
     // Backspace on an empty name goes back to the time.

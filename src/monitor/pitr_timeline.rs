@@ -173,7 +173,7 @@ impl PitrTimeline {
         };
         if let Some(hole) = self.hole_after(base.start_pos) {
             return Err(format!(
-                "a gap in the WAL archive after base backup {} ({} missing) stops recovery from it; {summary}",
+                "a gap in the WAL archive after base backup {} ({} missing) stops a restore from it: pgkeep needs every segment from the base backup to now; run `pgkeep basebackup` so that moments after it can be restored",
                 base.name,
                 self.hole_name(hole)
             ));

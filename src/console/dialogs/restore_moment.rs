@@ -115,7 +115,7 @@ fn verdict(state: &State, d: &MomentDialog, width: u16) -> Vec<Line<'static>> {
         ),
         Check::Refused(reason) => {
             let mut v = super::wrapped(&format!("refused: {reason}"), width, t.fail());
-            v.truncate(4);
+            v.truncate(6);
             v
         }
         Check::Ready(time, plan) => {
@@ -130,24 +130,26 @@ fn verdict(state: &State, d: &MomentDialog, width: u16) -> Vec<Line<'static>> {
                         Span::styled("base backup ", t.label()),
                         Span::raw(format!("finished {} · {}", local(p.base_finished), p.base)),
                     ]));
-                    let tail = if p.beyond_archive {
-                        ", the newest not archived yet: pgkeep archives them first"
-                    } else {
-                        ""
-                    };
                     v.push(Line::from(vec![
                         Span::styled("replays ", t.label()),
                         Span::raw(format!(
-                            "{} WAL segment{}{tail}",
+                            "{} WAL segment{}",
                             p.segments,
                             if p.segments == 1 { "" } else { "s" }
                         )),
                     ]));
+                    if p.beyond_archive {
+                        v.push(Line::from(Span::styled(
+                            "the newest are not archived yet: pgkeep archives them first",
+                            t.dim(),
+                        )));
+                    }
                 }
-                None => v.push(Line::from(Span::styled(
+                None => v.extend(super::wrapped(
                     "the recoverable window is not known yet: the restore checks it before changing anything",
+                    width,
                     t.warn(),
-                ))),
+                )),
             }
             v
         }

@@ -87,6 +87,8 @@ fn step_text(line: &str, planned: Option<usize>) -> String {
         .and_then(|n| n.parse::<usize>().ok());
     match (replayed, planned) {
         (Some(n), Some(of)) => format!("WAL replayed: {n} of ~{} segments", of.max(n)),
+        _ if line.starts_with("unpacking base backup") => "unpacking the base backup".into(),
+        _ if line.starts_with("recovering to") => "recovering in a scratch server".into(),
         _ => line.to_string(),
     }
 }

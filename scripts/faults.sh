@@ -32,11 +32,16 @@ mkdir -p "$CL/data" "$CL/sock"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$CL/data" "$CL/sock"
 export PGPORT=$(( 53000 + RANDOM % 3000 )) PGHOST=$CL/sock PGUSER=postgres PGDATABASE=shop
 as_pg initdb -D "$CL/data" -U postgres -A trust --no-sync >/dev/null
-as_pg pg_ctl -D "$CL/data" -l "$CL/data/log" -w -o "-p $PGPORT -k $CL/sock -c listen_addresses='' -c fsync=off" start >/dev/null
+start_server() { as_pg pg_ctl -D "$CL/data" -l "$CL/data/log" -w -o "-p $PGPORT -k $CL/sock -c listen_addresses='' -c fsync=off -c archive_mode=on" start >/dev/null; }
+start_server
 unset PGKEEP_URL PGKEEP_CONFIG
 export PGKEEP_TARGET=direct
 BK=$CL/backups
 pk() { "$BIN" --backup-dir "$BK" "$@"; }
+# The server archives WAL into the backup dir's wal/ (its own), as the documented layout says.
+mkdir -m 711 "$BK"; mkdir -m 700 "$BK/wal"; [ "$(id -u)" = 0 ] && chown postgres: "$BK/wal"
+psql -qXc "ALTER SYSTEM SET archive_command = \$q\$$(pk wal archive-command)\$q\$" postgres
+psql -qXc "SELECT pg_reload_conf()" postgres >/dev/null
 
 createdb shop
 pgbench -q -i -s "${FAULTS_SCALE:-3}" shop >/dev/null 2>&1
@@ -73,7 +78,7 @@ check_listed() {
   for name in $(pk list --json | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
-    if e["status"]["state"] in ("complete", "verified", "no-manifest", "verify-failed"):
+    if e.get("kind") != "base" and e["status"]["state"] in ("complete", "verified", "no-manifest", "verify-failed"):
         print(e["name"])'); do
     [ -n "${checked[$name]:-}" ] && continue
     checked[$name]=1
@@ -108,6 +113,58 @@ for i in $(seq 1 "$TRIALS"); do
   fi
   check_listed
 done
+
+# The server crashes (immediate stop, then start) at a random moment of a backup or restore:
+# the command fails with one line, the live database is as it was, nothing half is listed.
+server_trials=$(( (TRIALS + 3) / 4 ))
+for i in $(seq 1 "$server_trials"); do
+  case $((RANDOM % 2)) in
+    0) cmd=(backup --quiet); span=$SPAN_BACKUP ;;
+    1) cmd=(restore --yes --quiet latest); span=$SPAN_RESTORE ;;
+  esac
+  "$BIN" --backup-dir "$BK" "${cmd[@]}" >/dev/null 2>"$CL/err" &
+  pid=$!
+  sleep "$(awk -v r=$RANDOM -v s="$span" 'BEGIN { printf "%.3f", r / 32767 * s }')"
+  as_pg pg_ctl -D "$CL/data" -m immediate -w stop >/dev/null 2>&1
+  if wait "$pid"; then :; else
+    lines=$(grep -vc "^warning:" "$CL/err" || true)
+    [ "$lines" = 1 ] || fail "${cmd[0]} during a server crash said $lines lines: $(cat "$CL/err")"
+  fi
+  start_server
+  now=$(fingerprint)
+  if [ "$now" != "$EXPECTED" ]; then
+    echo "server crash during ${cmd[0]}: live database is '$now', expected '$EXPECTED'" >&2
+    lost=$((lost + 1))
+  fi
+  check_listed
+done
+
+# Base backups killed at random moments: a killed one is never listed, every listed one is
+# whole (gzip intact, sha256 as its manifest says), and the next base backup succeeds.
+t0=$(date +%s.%N); pk basebackup --quiet >/dev/null; t1=$(date +%s.%N)
+SPAN_BASE=$(echo "($t1 - $t0) * 1.1" | bc)
+base_trials=$(( (TRIALS + 3) / 4 ))
+for i in $(seq 1 "$base_trials"); do
+  "$BIN" --backup-dir "$BK" basebackup --quiet >/dev/null 2>&1 &
+  pid=$!
+  sleep "$(awk -v r=$RANDOM -v s="$SPAN_BASE" 'BEGIN { printf "%.3f", r / 32767 * s }')"
+  if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
+  wait "$pid" 2>/dev/null || true
+  wait_for_orphans
+done
+pk basebackup --quiet >/dev/null 2>"$CL/err" || fail "a base backup after killed ones failed: $(cat "$CL/err")"
+while read -r path sha; do
+  if ! gzip -t "$path" 2>/dev/null || [ "$sha" != "$(sha256sum "$path" | cut -d' ' -f1)" ]; then
+    echo "incomplete base backup listed: $path" >&2; incomplete=$((incomplete + 1))
+  fi
+done < <(pk list --json | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    if e.get("kind") == "base":
+        print(e["path"], e["sha256"])')
+[ "$(pk list --json | python3 -c 'import json,sys; print(sum(e.get("kind") == "base" for e in json.load(sys.stdin)))')" -ge 2 ] \
+  || fail "the base backups taken are not listed"
+pk wal window >/dev/null 2>"$CL/err" || fail "wal window after killed base backups: $(cat "$CL/err")"
 
 # Disk full: a backup into a 256 KiB tmpfs fails with one line and leaves nothing behind.
 if [ "$(id -u)" = 0 ]; then
@@ -154,10 +211,10 @@ check_listed
 
 # What is left once the next command and cleanup have run.
 pk cleanup --yes >/dev/null
-stale_files=$(find "$BK" -maxdepth 1 \( -name '*.partial' -o -name '*.tmp' \) | wc -l)
+stale_files=$(find "$BK" "$BK/base" -maxdepth 1 \( -name '*.partial' -o -name '*.tmp' -o -name '.*.work' \) | wc -l)
 stale_dbs=$(psql -XAtc "SELECT count(*) FROM pg_database WHERE datname LIKE '%pgkeep_scratch%' OR datname LIKE '%_pre_restore_%'" postgres)
 leftovers=$((stale_files + stale_dbs))
-[ "$leftovers" = 0 ] || { ls -la "$BK" >&2; psql -XAtc "SELECT datname FROM pg_database" postgres >&2; }
+[ "$leftovers" = 0 ] || { find "$BK" "$BK/base" -maxdepth 1 \( -name '*.partial' -o -name '*.tmp' -o -name '.*.work' \) >&2; ls -la "$BK" >&2; psql -XAtc "SELECT datname FROM pg_database" postgres >&2; }
 
 echo "faults: trials=$TRIALS killed=$killed lost=$lost incomplete_listed=$incomplete leftovers=$leftovers scenarios_failed=$failed_scenarios"
 [ "$lost" = 0 ] && [ "$incomplete" = 0 ] && [ "$leftovers" = 0 ] && [ "$failed_scenarios" = 0 ]

@@ -29,6 +29,7 @@ fn opts() -> BackupOptions {
         label: Some("engine".into()),
         compression_level: 1,
         lock_wait_timeout: None,
+        dir_policy: Default::default(),
     }
 }
 

@@ -58,6 +58,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         )
         .filter(|s| *s > 0)
         .map(std::time::Duration::from_secs),
+        dir_policy: crate::engine::fsutil::DirPolicy::Private,
     };
     let result = backup::backup(
         target.as_ref(),

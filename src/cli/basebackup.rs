@@ -25,7 +25,6 @@ pub struct BasebackupArgs {
 
 /// Runs `pgkeep basebackup`.
 pub async fn run(ctx: &Context, args: BasebackupArgs) -> Result<i32> {
-    crate::engine::fsutil::accept_world_writable_for_archive();
     let target = match ctx.target().await {
         Ok(t) => t,
         Err(e) if args.scheduled => return scheduled_failed(ctx, e).await,

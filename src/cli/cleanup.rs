@@ -21,11 +21,12 @@ pub struct CleanupArgs {
 pub async fn run(ctx: &Context, args: CleanupArgs) -> Result<i32> {
     let target = ctx.target().await?;
     let dir = &ctx.config.backup_dir;
-    let stale = if dir.is_dir() {
+    let mut stale = if dir.is_dir() {
         crate::engine::leftovers::remove_stale(dir)
     } else {
         Vec::new()
     };
+    stale.extend(crate::engine::physical::base_leftovers::remove_stale_if_idle(dir));
     if let Some(line) = crate::engine::leftovers::removed_line(&stale) {
         println!("{line}");
     }

@@ -31,7 +31,6 @@ pub struct RecoverArgs {
 
 /// Runs `pgkeep recover`.
 pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<i32> {
-    crate::engine::fsutil::accept_world_writable_for_archive();
     pull_physical(ctx, args.identity.as_deref()).await?;
     if crate::target::uses_compose(&ctx.config, &crate::target::conn::process_env) {
         if args.data_dir.is_some() {

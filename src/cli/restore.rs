@@ -112,6 +112,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         tablespace_default: args.tablespace_default,
         jobs: args.jobs.map(usize::from),
         lock_wait_timeout: ctx.config.lock_wait(),
+        dir_policy: crate::engine::fsutil::DirPolicy::Private,
     };
     match restore::restore(
         target.as_ref(),

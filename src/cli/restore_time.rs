@@ -13,7 +13,6 @@ use crate::engine::progress::{JobEvent, JobKind};
 
 /// Runs `pgkeep restore --time TIME`.
 pub async fn run(ctx: &Context, args: &RestoreArgs, time: &str) -> Result<i32> {
-    crate::engine::fsutil::accept_world_writable_for_archive();
     let when = target_time::parse(time).map_err(|e| eyre!(e))?;
     let target = ctx.target().await?;
     let dest = args

@@ -201,6 +201,7 @@ impl App {
                     label: None,
                     compression_level: self.config.compression_level,
                     lock_wait_timeout: self.config.lock_wait(),
+                    dir_policy: crate::engine::fsutil::DirPolicy::Private,
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 let tx = self.tx.clone();
@@ -223,6 +224,7 @@ impl App {
                     tablespace_default: false,
                     jobs: None,
                     lock_wait_timeout: self.config.lock_wait(),
+                    dir_policy: crate::engine::fsutil::DirPolicy::Private,
                 };
                 let (target, dir) = (self.target.get(), self.config.backup_dir.clone());
                 self.spawn_job(move |sink, cancel| async move {

@@ -21,8 +21,6 @@ pub async fn run(
     sink: Sink,
     cancel: CancellationToken,
 ) -> crate::Result<String> {
-    // As the CLI does: the archive folder is shared with the server's archiver.
-    crate::engine::fsutil::accept_world_writable_for_archive();
     let opts = PitrOptions {
         time,
         into: None,

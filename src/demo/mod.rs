@@ -10,13 +10,13 @@
 //! live in `/var/tmp/pgkeep-demo-<hash>/` instead, linked from the demo folder as `server`.
 
 pub mod load;
-pub mod server;
 pub mod settings;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::engine::fsutil;
+use crate::engine::local_server as server;
 use crate::error::{Error, IoContext, Result};
 use server::ServerUser;
 

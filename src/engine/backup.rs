@@ -42,6 +42,8 @@ pub struct BackupOptions {
     /// How long pg_dump may wait for a table lock before the backup fails naming the
     /// blocker; None waits as long as it takes (progress says what it waits for).
     pub lock_wait_timeout: Option<Duration>,
+    /// Who besides this user may write into the backup directory.
+    pub dir_policy: fsutil::DirPolicy,
 }
 
 /// A finished backup.
@@ -71,7 +73,7 @@ pub async fn backup(
 ) -> Result<BackupOutcome> {
     let database = target.database().to_string();
     sink.phase(Phase::Check);
-    fsutil::ensure_private_dir(dir)?;
+    fsutil::ensure_backup_dir(dir, opts.dir_policy)?;
     let _lock = DbLock::acquire(dir, &database)?;
     if let Some(line) =
         crate::engine::leftovers::removed_line(&crate::engine::leftovers::remove_stale(dir))

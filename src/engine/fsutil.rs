@@ -12,10 +12,29 @@ use crate::error::{Error, Result};
 /// `wal/` (the database server's), never list or write it.
 pub const BACKUP_DIR_MODE: u32 = 0o711;
 
+/// Who may write into a backup directory besides this user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DirPolicy {
+    /// Nobody: a world-writable directory is refused (dump backups and restores).
+    #[default]
+    Private,
+    /// The database server archives WAL into it, and an operator may have opened it to
+    /// everyone for that (`chmod 777`): such a directory, still owned by this user, is
+    /// accepted (`doctor` still flags it, with the fix). Every file pgkeep writes is still
+    /// created exclusively and never through a symlink. For `basebackup`, `restore --time`
+    /// and `recover`.
+    SharedWithServer,
+}
+
 /// Creates `dir` (and parents) if missing, mode 0711 (others may pass through to `wal/`,
 /// which the database server writes, but never list or write the directory; every file in it
 /// is 0600), and checks it is writable and safe (see [`unsafe_dir_reason`]).
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    ensure_backup_dir(dir, DirPolicy::Private)
+}
+
+/// [`ensure_private_dir`] under `policy`.
+pub fn ensure_backup_dir(dir: &Path, policy: DirPolicy) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
             .recursive(true)
@@ -59,7 +78,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             })
         }
     }
-    if let Some(reason) = unsafe_dir_reason(&meta) {
+    if let Some(reason) = unsafe_dir_reason(&meta, policy) {
         return Err(Error::BackupDir {
             path: dir.to_path_buf(),
             reason,
@@ -68,23 +87,10 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-static SHARED_WITH_SERVER: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-/// For the point-in-time commands (`basebackup`, `restore --time`, `recover`): the database
-/// server archives WAL into this directory, and an operator may have opened it to everyone
-/// for that (`chmod 777`). Such a directory, still owned by this user, is then accepted
-/// instead of refused (`doctor` still flags it, with the fix); every file pgkeep writes is
-/// still created exclusively and never through a symlink. `backup` and `restore` of dumps
-/// keep refusing it.
-pub fn accept_world_writable_for_archive() {
-    SHARED_WITH_SERVER.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// Why a backup directory with this metadata is not safe to write into as this user: other
 /// users could plant files (symlinks, hard links) in a world-writable directory, or in one
-/// they own. None when it is safe.
-pub fn unsafe_dir_reason(meta: &fs::Metadata) -> Option<String> {
+/// they own. None when it is safe under `policy`.
+pub fn unsafe_dir_reason(meta: &fs::Metadata, policy: DirPolicy) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let euid = nix::unistd::geteuid().as_raw();
     if meta.uid() != euid {
@@ -93,7 +99,7 @@ pub fn unsafe_dir_reason(meta: &fs::Metadata) -> Option<String> {
             meta.uid()
         ));
     }
-    if meta.mode() & 0o002 != 0 && !SHARED_WITH_SERVER.load(std::sync::atomic::Ordering::Relaxed) {
+    if meta.mode() & 0o002 != 0 && policy == DirPolicy::Private {
         return Some(format!(
             "it is world-writable (mode {:o}): any user could plant files in it",
             meta.mode() & 0o7777
@@ -170,4 +176,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn free_space(path: &Path) -> io::Result<u64> {
     let st = nix::sys::statvfs::statvfs(path).map_err(io::Error::from)?;
     Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_world_writable_dir_is_refused_unless_shared_with_the_server() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("backups");
+        ensure_private_dir(&dir).unwrap();
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            BACKUP_DIR_MODE
+        );
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let refused = ensure_private_dir(&dir).unwrap_err().to_string();
+        assert!(refused.contains("world-writable"), "{refused}");
+        ensure_backup_dir(&dir, DirPolicy::SharedWithServer).unwrap();
+    }
 }

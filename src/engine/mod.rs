@@ -16,6 +16,7 @@ pub mod globals_sql;
 pub mod leftovers;
 pub mod load;
 pub mod loader;
+pub mod local_server;
 pub mod lock;
 pub mod lockwait;
 pub mod manifest;

@@ -47,6 +47,8 @@ pub struct RestoreOptions {
     /// How long the safety backup may wait for a table lock before it fails, naming the
     /// session holding it (`lock_wait_timeout`); None waits as long as it takes.
     pub lock_wait_timeout: Option<std::time::Duration>,
+    /// Who besides this user may write into the backup directory (the safety backup's too).
+    pub dir_policy: fsutil::DirPolicy,
 }
 
 /// What a restore did.
@@ -131,7 +133,7 @@ pub async fn restore(
             p.tablespace = None;
         }
     }
-    fsutil::ensure_private_dir(dir)?;
+    fsutil::ensure_backup_dir(dir, opts.dir_policy)?;
     let _lock = restore_lock(dir, &dest)?;
     if let Some(line) =
         crate::engine::leftovers::removed_line(&crate::engine::leftovers::remove_stale(dir))
@@ -306,6 +308,7 @@ async fn check_beside_safety_backup(
         label: Some(SAFETY_LABEL.into()),
         compression_level: opts.compression_level,
         lock_wait_timeout: opts.lock_wait_timeout,
+        dir_policy: opts.dir_policy,
     };
     let backup_sink = without_phases(sink);
     let take = backup::backup(target, dir, &b, &backup_sink, &both);

@@ -13,6 +13,7 @@ use super::physical_sealed::{self as ps, companion_name};
 use super::store::{local_sha256, Store};
 use crate::engine::fsutil;
 use crate::engine::physical::base_catalog::{self, BASE_SUFFIX};
+use crate::engine::physical::base_leftovers;
 use crate::error::{Error, Result};
 
 /// What a physical push or pull copied.
@@ -98,50 +99,33 @@ pub async fn pull(
     let need_ids = || ids.ok_or_else(|| ps::identity_needed(store));
     let mut copied = Copied::default();
     let base_dir = base_catalog::base_dir(backup_dir);
-    for name in objects
+    let bases: Vec<&String> = objects
         .iter()
         .filter(|n| n.ends_with(BASE_SUFFIX) && !n.contains('/'))
-    {
+        .collect();
+    // Held while base/ is written; a killed pull's leftovers go first.
+    let held = match bases.is_empty() {
+        true => None,
+        false => {
+            fsutil::ensure_private_dir(&base_dir)?;
+            let held = base_leftovers::lock(&base_dir)?;
+            base_leftovers::remove_stale(&base_dir, &held);
+            Some(held)
+        }
+    };
+    for name in bases {
         let dest = base_dir.join(name);
-        if dest.exists() {
+        if dest.exists() && base_catalog::manifest_path(&dest).exists() {
             continue;
         }
-        fsutil::ensure_private_dir(&base_dir)?;
-        let json_name = format!("{name}.json");
-        let manifest_bytes = if sealed.contains(name) {
-            Some(ps::get_sealed_bytes(store, &json_name, need_ids()?).await?)
-        } else {
-            store.get_bytes(&json_name).await?
-        }
-        .ok_or_else(|| Error::Corrupt {
-            name: name.clone(),
-            reason: "its manifest is missing offsite".into(),
-        })?;
-        let manifest: base_catalog::BaseManifest = serde_json::from_slice(&manifest_bytes)
-            .map_err(|e| Error::Corrupt {
-                name: name.clone(),
-                reason: format!("offsite manifest is not valid JSON ({e})"),
-            })?;
-        let bm_name = format!("{name}.backup_manifest");
-        let bm = if sealed.contains(name) {
-            // The small backup_manifest before the big file: a wrong key is refused at once.
-            let ids = need_ids()?;
-            let bm = if sealed.contains(&bm_name) {
-                Some(ps::get_sealed_bytes(store, &bm_name, ids).await?)
-            } else {
-                None
-            };
-            ps::get_sealed_file(store, name, ids, &dest, Some(&manifest.sha256)).await?;
-            bm
-        } else {
-            get_checked(store, name, &dest, Some(&manifest.sha256)).await?;
-            store.get_bytes(&bm_name).await?
-        };
-        base_catalog::write_manifest(&dest, &manifest)?;
-        if let Some(bytes) = bm {
-            let p = base_dir.join(format!("{name}.backup_manifest"));
-            fsutil::write_atomic(&p, &bytes)
-                .map_err(|e| Error::io("writing backup_manifest", e, &p))?;
+        // A `.tar.gz` without its manifest is not listed: fetch it again.
+        let _ = std::fs::remove_file(&dest);
+        let ids = sealed.contains(name).then(need_ids).transpose()?;
+        if let Err(e) = fetch_base(store, name, &dest, &sealed, ids).await {
+            if let Some(held) = &held {
+                base_leftovers::remove_stale(&base_dir, held);
+            }
+            return Err(e);
         }
         copied.bases.push(name.clone());
     }
@@ -211,6 +195,53 @@ fn give_to_archive_owner(wal_dir: &Path, dir: &Path, file: &Path) {
         for p in [wal_dir, dir, file] {
             let _ = nix::unistd::chown(p, Some(uid), Some(gid));
         }
+    }
+}
+
+/// Fetches one base backup into `dest` (`base/<name>`): its manifests first, the `.tar.gz`
+/// last (through a `.partial`, checked against the manifest's sha256), decrypting with `ids`
+/// when it is stored encrypted (`sealed` names the encrypted objects).
+async fn fetch_base(
+    store: &Store,
+    name: &str,
+    dest: &Path,
+    sealed: &BTreeSet<String>,
+    ids: Option<&Identities>,
+) -> Result<()> {
+    let json_name = format!("{name}.json");
+    let manifest_bytes = if let Some(ids) = ids {
+        Some(ps::get_sealed_bytes(store, &json_name, ids).await?)
+    } else {
+        store.get_bytes(&json_name).await?
+    }
+    .ok_or_else(|| Error::Corrupt {
+        name: name.to_string(),
+        reason: "its manifest is missing offsite".into(),
+    })?;
+    let manifest: base_catalog::BaseManifest =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| Error::Corrupt {
+            name: name.to_string(),
+            reason: format!("offsite manifest is not valid JSON ({e})"),
+        })?;
+    // The small files first, the big one last: a wrong key is refused at once, and the
+    // base backup is listed only once its `.tar.gz` is whole.
+    let bm_name = format!("{name}.backup_manifest");
+    let bm = match ids {
+        Some(ids) if sealed.contains(&bm_name) => {
+            Some(ps::get_sealed_bytes(store, &bm_name, ids).await?)
+        }
+        Some(_) => None,
+        None => store.get_bytes(&bm_name).await?,
+    };
+    if let Some(bytes) = bm {
+        let p = dest.with_file_name(&bm_name);
+        fsutil::write_atomic(&p, &bytes)
+            .map_err(|e| Error::io("writing backup_manifest", e, &p))?;
+    }
+    base_catalog::write_manifest(dest, &manifest)?;
+    match ids {
+        Some(ids) => ps::get_sealed_file(store, name, ids, dest, Some(&manifest.sha256)).await,
+        None => get_checked(store, name, dest, Some(&manifest.sha256)).await,
     }
 }
 

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::base_catalog::{self, BaseManifest, BASE_SUFFIX};
+use super::base_leftovers;
 use super::base_workspace::Workspace;
 use super::cluster::{self, ClusterFacts};
 use crate::engine::catalog::NAME_TIME_FORMAT;
@@ -42,8 +43,16 @@ pub async fn take(
     let client = crate::engine::physical::cluster::connect_any(target).await?;
     let facts = ClusterFacts::read(&client).await?;
     let dir = base_catalog::base_dir(backup_dir);
-    fsutil::ensure_private_dir(backup_dir)?;
+    fsutil::ensure_backup_dir(backup_dir, fsutil::DirPolicy::SharedWithServer)?;
     fsutil::ensure_private_dir(&dir)?;
+    let held = base_leftovers::lock(&dir)?;
+    let removed = base_leftovers::remove_stale(&dir, &held);
+    if let Some(line) = crate::engine::leftovers::removed_line(&removed) {
+        sink.log(line);
+    }
+    if let Some(id) = target.container() {
+        base_leftovers::remove_in_container(&id);
+    }
     let started_at = Utc::now();
     let name = format!(
         "{}_{}{BASE_SUFFIX}",
@@ -54,7 +63,8 @@ pub async fn take(
         Some(id) => Workspace::Container {
             id,
             dir: format!(
-                "/tmp/pgkeep-base-{}-{}",
+                "{}{}-{}",
+                base_leftovers::CONTAINER_WORK_PREFIX,
                 std::process::id(),
                 started_at.timestamp_millis()
             ),
@@ -68,12 +78,24 @@ pub async fn take(
     };
     let result = take_into(target, &dir, &work, &name, &facts, pg_bin, sink, cancel).await;
     work.remove();
-    let _ = std::fs::remove_file(dir.join(format!("{name}.partial")));
-    let (path, mut manifest) = result?;
-    manifest.started_at = started_at;
-    base_catalog::write_manifest(&path, &manifest)?;
-    fsutil::fsync_dir(&dir).ctx(|| format!("fsync {}", dir.display()), &dir)?;
-    Ok(BaseOutcome { path, manifest })
+    let partial = dir.join(format!("{name}{}", base_leftovers::PARTIAL_SUFFIX));
+    let path = dir.join(&name);
+    let committed = result.and_then(|mut manifest| {
+        // The manifests first, the `.tar.gz` last: a base backup is listed only when whole.
+        manifest.started_at = started_at;
+        base_catalog::write_manifest(&path, &manifest)?;
+        std::fs::rename(&partial, &path)
+            .ctx(|| format!("renaming {}", partial.display()), &partial)?;
+        fsutil::fsync_dir(&dir).ctx(|| format!("fsync {}", dir.display()), &dir)?;
+        Ok(manifest)
+    });
+    match committed {
+        Ok(manifest) => Ok(BaseOutcome { path, manifest }),
+        Err(e) => {
+            base_leftovers::remove_stale(&dir, &held);
+            Err(e)
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -86,7 +108,7 @@ async fn take_into(
     pg_bin: Option<&Path>,
     sink: &Sink,
     cancel: &CancellationToken,
-) -> Result<(PathBuf, BaseManifest)> {
+) -> Result<BaseManifest> {
     sink.phase(Phase::Dump);
     sink.log(format!(
         "pg_basebackup -X stream of cluster {} ({})",
@@ -123,8 +145,7 @@ async fn take_into(
 
     let verified = work.verify(facts, pg_bin, sink).await?;
     sink.phase(Phase::Finish);
-    let final_path = dir.join(name);
-    let partial = dir.join(format!("{name}.partial"));
+    let partial = dir.join(format!("{name}{}", base_leftovers::PARTIAL_SUFFIX));
     let (compressed, raw, sha) = {
         let tar = work.tar();
         let partial = partial.clone();
@@ -138,8 +159,6 @@ async fn take_into(
     let pm_path = dir.join(format!("{name}.backup_manifest"));
     fsutil::write_atomic(&pm_path, &pg_manifest)
         .ctx(|| "writing backup_manifest".into(), &pm_path)?;
-    std::fs::rename(&partial, &final_path)
-        .ctx(|| format!("renaming {}", partial.display()), &partial)?;
     let manifest = BaseManifest {
         kind: "base".into(),
         system_identifier: facts.system_identifier.clone(),
@@ -157,7 +176,7 @@ async fn take_into(
         target: target.kind_name().into(),
         pgkeep_version: env!("CARGO_PKG_VERSION").into(),
     };
-    Ok((final_path, manifest))
+    Ok(manifest)
 }
 
 /// `tar` (writing to stdout) → gzip → `partial` (0600, fsynced); returns (compressed bytes,

@@ -3,6 +3,7 @@
 
 pub mod archive_cmd;
 pub mod base_catalog;
+pub mod base_leftovers;
 pub mod base_workspace;
 pub mod basebackup;
 pub mod cluster;

@@ -200,7 +200,7 @@ pub async fn recover(config: &Config, sink: &Sink) -> Result<ComposeRecovered> {
     if !out.status.success() {
         return Err(Error::Other(format!(
             "the recovery in the temporary container failed: {}",
-            crate::demo::server::last_lines(
+            crate::engine::local_server::last_lines(
                 &format!("{log}{}", String::from_utf8_lossy(&out.stderr)),
                 2
             )

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::demo::server::{free_port, ServerUser};
+use crate::engine::local_server::{free_port, ServerUser};
 use crate::engine::progress::Sink;
 use crate::error::{Error, Result};
 
@@ -259,7 +259,7 @@ impl ScratchServer {
                 return Ok(report);
             }
             if !self.running() {
-                let tail = crate::demo::server::last_lines(&text, 2);
+                let tail = crate::engine::local_server::last_lines(&text, 2);
                 return Err(Error::Other(format!(
                     "the scratch server stopped during recovery: {tail}"
                 )));

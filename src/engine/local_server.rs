@@ -1,5 +1,6 @@
-//! The demo's PostgreSQL server programs: finding them, running them as the right user
-//! (`postgres` when pgkeep runs as root, else the invoking user), initdb, start, stop, status.
+//! PostgreSQL server programs on this host, for the demo cluster and the scratch servers of
+//! point-in-time recovery: finding them, running them as the right user (`postgres` when
+//! pgkeep runs as root, else the invoking user), initdb, start, stop, status, a free port.
 
 use std::net::TcpListener;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};

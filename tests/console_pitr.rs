@@ -301,3 +301,14 @@ fn latest_and_the_remapped_key() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_smallest_terminal_still_draws_the_bar_and_the_dialog() {
+    let mut s = with_pitr(&[20, 21]);
+    let screen = text(&render(&s, 60, 16));
+    assert!(screen.contains("PITR "), "{screen}");
+    update(&mut s, key('t'));
+    type_text(&mut s, "08:00");
+    let screen = text(&render(&s, 60, 16));
+    assert!(screen.contains("time > 2026-11-24 08:00"), "{screen}");
+}

@@ -19,6 +19,7 @@ use super::update::update;
 use crate::config::{Config, ScheduleConfig};
 use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog;
+use crate::engine::physical::base_catalog;
 use crate::engine::progress::{JobEvent, Sink};
 use crate::engine::restore::{self, RestoreOptions};
 use crate::engine::{fsutil, verify};
@@ -27,10 +28,9 @@ use crate::schedule::crontab::Change;
 use crate::schedule::save;
 use crate::target::Target;
 
+pub use super::catalog_watch::CATALOG_EVERY;
 use super::status_watch::SharedTarget;
 pub use super::status_watch::{CHECKS_EVERY_ROUNDS, STATUS_EVERY};
-/// How often the backup directory is checked for changes.
-pub const CATALOG_EVERY: Duration = Duration::from_secs(2);
 /// How often the schedule summary is refreshed (it reads the crontab).
 pub const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
@@ -113,7 +113,7 @@ impl App {
             self.target.clone(),
             self.config.clone(),
         )));
-        self.background.push(tokio::spawn(watch_catalog(
+        self.background.push(tokio::spawn(super::catalog_watch::run(
             self.config.backup_dir.clone(),
             self.tx.clone(),
         )));
@@ -235,6 +235,12 @@ impl App {
                         .map(|o| format!("{} now holds {}", o.database, entry.name))
                 });
             }
+            Effect::StartRestoreMoment { time } => {
+                let (target, config) = (self.target.get(), self.config.clone());
+                self.spawn_job(move |sink, cancel| {
+                    super::pitr_job::run(target, config, time, sink, cancel)
+                });
+            }
             Effect::StartVerify { entry } => {
                 let target = self.target.get();
                 self.spawn_job(move |sink, cancel| async move {
@@ -258,6 +264,7 @@ impl App {
                 let (tx, dir) = (self.tx.clone(), self.config.backup_dir.clone());
                 tokio::task::spawn_blocking(move || {
                     let _ = tx.send(Msg::Catalog(catalog::scan(&dir).map_err(|e| e.to_string())));
+                    let _ = tx.send(Msg::Bases(base_catalog::scan(&dir).unwrap_or_default()));
                 });
             }
             Effect::SaveSchedule { cron } => {
@@ -356,53 +363,4 @@ fn delete_backup(path: &Path) -> Result<String, String> {
         let _ = fsutil::fsync_dir(dir);
     }
     Ok(name)
-}
-
-/// A cheap fingerprint of the directory: names, sizes and modification times.
-fn fingerprint(dir: &Path) -> Vec<(String, u64, i128)> {
-    let mut v: Vec<(String, u64, i128)> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| {
-                    let m = e.metadata().ok()?;
-                    let t = m
-                        .modified()
-                        .ok()?
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_nanos() as i128)
-                        .unwrap_or(0);
-                    Some((e.file_name().to_string_lossy().into_owned(), m.len(), t))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Scans the backup directory now and again whenever its fingerprint changes (also
-/// catching backups made by cron).
-async fn watch_catalog(dir: PathBuf, tx: UnboundedSender<Msg>) {
-    let mut last: Option<Vec<(String, u64, i128)>> = None;
-    loop {
-        let d = dir.clone();
-        let prev = last.clone();
-        let Ok((fp, scan)) = tokio::task::spawn_blocking(move || {
-            let fp = fingerprint(&d);
-            let scan =
-                (prev.as_ref() != Some(&fp)).then(|| catalog::scan(&d).map_err(|e| e.to_string()));
-            (fp, scan)
-        })
-        .await
-        else {
-            return;
-        };
-        last = Some(fp);
-        if let Some(scan) = scan {
-            if tx.send(Msg::Catalog(scan)).is_err() {
-                return;
-            }
-        }
-        tokio::time::sleep(CATALOG_EVERY).await;
-    }
 }

@@ -18,6 +18,8 @@ pub enum Action {
     Backup,
     /// Restore the selected backup.
     Restore,
+    /// Restore the database to a moment (point-in-time restore).
+    RestoreMoment,
     /// Verify the selected backup.
     Verify,
     /// Delete the selected backup.
@@ -50,6 +52,12 @@ pub const ACTIONS: &[(Action, &str, char, &str)] = &[
         "restore",
         'r',
         "restore the selected backup (type the name)",
+    ),
+    (
+        Action::RestoreMoment,
+        "restore_time",
+        't',
+        "restore the database to a moment (type a time)",
     ),
     (
         Action::Verify,

@@ -235,10 +235,11 @@ fn draw_gauge(frame: &mut Frame, area: Rect, state: &State) {
     let Some(job) = &state.job else { return };
     let t = state.theme;
     let p = &job.progress;
-    let phase = p
-        .phase
-        .map(|ph| ph.to_string())
-        .unwrap_or_else(|| "starting".into());
+    let phase = match (&job.step, p.phase) {
+        (Some(step), _) => format::fit(step, 60),
+        (None, Some(ph)) => ph.to_string(),
+        (None, None) => "starting".into(),
+    };
     let cancel = if job.cancel_requested {
         " · cancelling…"
     } else {
@@ -304,6 +305,7 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
             k(Action::Help),
             k(Action::Quit),
         );
+        let moment = k(Action::RestoreMoment);
         let keys: Vec<(&str, &str)> = if state.focus == Pane::Schedule {
             vec![
                 ("e", "edit schedule"),
@@ -316,7 +318,7 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
                 (&q, "quit"),
             ]
         } else {
-            vec![
+            let mut keys: Vec<(&str, &str)> = vec![
                 (&b, "backup"),
                 (&r, "restore"),
                 (&v, "verify"),
@@ -328,7 +330,12 @@ fn draw_hints(frame: &mut Frame, area: Rect, state: &State) {
                 ("Tab", "pane"),
                 (&help, "help"),
                 (&q, "quit"),
-            ]
+            ];
+            // Offered once a base backup exists (the dialog says what to run otherwise).
+            if state.pitr.as_ref().is_some_and(|p| !p.bases.is_empty()) {
+                keys.insert(2, (&moment, "to a moment"));
+            }
+            keys
         };
         let keys = keys_that_fit(&keys, area.width as usize);
         let mut spans = Vec::new();

@@ -6,6 +6,8 @@
 //! state and runs only when something changed.
 
 pub mod app;
+pub mod backup_rows;
+pub mod catalog_watch;
 pub mod dialogs;
 pub mod format;
 pub mod job_update;
@@ -16,6 +18,7 @@ pub mod log_view;
 pub mod msg;
 pub mod own_noise;
 pub mod panes;
+pub mod pitr_job;
 pub mod schedule_editor;
 pub mod state;
 pub mod status_watch;

@@ -32,6 +32,10 @@ pub enum Msg {
     LogSource(String),
     /// The backup directory's listing changed (or could not be read).
     Catalog(Result<Vec<BackupEntry>, String>),
+    /// The base backups in the backup dir's `base/` folder, oldest first.
+    Bases(Vec<crate::engine::physical::base_catalog::BaseBackup>),
+    /// The recoverable window as a timeline (computed with the status).
+    Pitr(Box<crate::monitor::pitr_timeline::PitrTimeline>),
     /// A fresh schedule summary.
     Schedule(Box<ScheduleSummary>),
     /// A dangerous action was asked for: opens its confirmation dialog.
@@ -65,6 +69,11 @@ pub enum Dangerous {
     },
     /// Cancel the running job.
     CancelJob,
+    /// Replace the live database with its state at a moment (typed name confirmed).
+    RestoreMoment {
+        /// The moment.
+        time: crate::engine::physical::target_time::TargetTime,
+    },
     /// Quit while a job runs (cancels it).
     Quit,
     /// Write the configured schedule into the user's crontab.
@@ -85,6 +94,11 @@ pub enum Effect {
     StartRestore {
         /// The backup.
         entry: Box<BackupEntry>,
+    },
+    /// Restore the live database to a moment (`pgkeep restore --time`).
+    StartRestoreMoment {
+        /// The moment.
+        time: crate::engine::physical::target_time::TargetTime,
     },
     /// Verify this backup.
     StartVerify {

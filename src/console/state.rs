@@ -10,7 +10,9 @@ use super::schedule_editor::ScheduleEditor;
 use super::theme::Theme;
 use crate::config::Config;
 use crate::engine::catalog::BackupEntry;
+use crate::engine::physical::base_catalog::BaseBackup;
 use crate::engine::progress::{JobKind, JobProgress};
+use crate::monitor::pitr_timeline::PitrTimeline;
 use crate::monitor::status::ServerStatus;
 use crate::schedule::ScheduleSummary;
 
@@ -53,6 +55,15 @@ impl Pane {
     }
 }
 
+/// One row of the backups pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListRow {
+    /// `backups[i]`: a dump.
+    Dump(usize),
+    /// `bases[i]`: a base backup.
+    Base(usize),
+}
+
 /// How a job ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobOutcome {
@@ -92,6 +103,10 @@ pub struct ActiveJob {
     pub progress: JobProgress,
     /// The operator asked to cancel it.
     pub cancel_requested: bool,
+    /// The step a point-in-time restore is in ("WAL replayed: 16 segments"), from its log.
+    pub step: Option<String>,
+    /// The WAL segments a point-in-time restore was planned to replay.
+    pub planned_segments: Option<usize>,
 }
 
 /// An open dialog; it receives keys before the panes.
@@ -134,6 +149,8 @@ pub enum Dialog {
         /// The backup.
         entry: Box<BackupEntry>,
     },
+    /// Restore to a moment: type the time, then the database name.
+    RestoreMoment(Box<super::dialogs::restore_moment::MomentDialog>),
 }
 
 /// The whole console state.
@@ -155,9 +172,13 @@ pub struct State {
     pub cli_prefix: String,
     /// The catalog, newest first.
     pub backups: Vec<BackupEntry>,
+    /// Base backups (physical), oldest first; listed beside the dumps.
+    pub bases: Vec<BaseBackup>,
+    /// The recoverable window as a timeline, when the server could be read.
+    pub pitr: Option<PitrTimeline>,
     /// Why the catalog could not be read.
     pub catalog_problem: Option<String>,
-    /// Index of the selected backup.
+    /// Index of the selected row of [`State::rows`] (dumps and base backups).
     pub selected: usize,
     /// A backup to select as soon as the catalog lists it (the one `b` just wrote).
     pub select_when_listed: Option<PathBuf>,
@@ -205,6 +226,8 @@ impl State {
             backup_dir,
             cli_prefix,
             backups: Vec::new(),
+            bases: Vec::new(),
+            pitr: None,
             catalog_problem: None,
             selected: 0,
             select_when_listed: None,
@@ -226,9 +249,25 @@ impl State {
         }
     }
 
-    /// The selected backup.
+    /// The selected dump (None when a base backup is selected).
     pub fn selected_backup(&self) -> Option<&BackupEntry> {
-        self.backups.get(self.selected)
+        match self.rows().get(self.selected)? {
+            ListRow::Dump(i) => self.backups.get(*i),
+            ListRow::Base(_) => None,
+        }
+    }
+
+    /// The selected base backup.
+    pub fn selected_base(&self) -> Option<&BaseBackup> {
+        match self.rows().get(self.selected)? {
+            ListRow::Base(i) => self.bases.get(*i),
+            ListRow::Dump(_) => None,
+        }
+    }
+
+    /// The backups pane's rows: dumps and base backups merged, newest first.
+    pub fn rows(&self) -> Vec<ListRow> {
+        super::backup_rows::merge(&self.backups, &self.bases)
     }
 
     /// True while a job runs.

@@ -100,8 +100,11 @@ pub async fn run(tx: UnboundedSender<Msg>, target: SharedTarget, config: Config)
         since_checks += 1;
         s.checks = checks.clone();
         if s.server.is_some() {
-            s.recovery_window =
-                crate::monitor::recovery_window::of_config(&config, current.as_ref()).await;
+            let timeline = crate::monitor::pitr_timeline::collect(&config, current.as_ref()).await;
+            s.recovery_window = timeline.as_ref().map(|t| t.window.clone());
+            if let Some(t) = timeline {
+                let _ = tx.send(Msg::Pitr(Box::new(t)));
+            }
         }
         if tx.send(Msg::Status(Box::new(s))).is_err() {
             return;

@@ -57,6 +57,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::LogSource(s) => state.log.source = s,
         Msg::Catalog(Ok(entries)) => set_catalog(state, entries),
         Msg::Catalog(Err(e)) => state.catalog_problem = Some(e),
+        Msg::Bases(bases) => {
+            let keep = selected_path(state);
+            state.bases = bases;
+            reselect(state, keep);
+        }
+        Msg::Pitr(t) => state.pitr = Some(*t),
         Msg::Schedule(s) => state.schedule = Some(*s),
         Msg::Request(d) => request(state, d),
         Msg::Confirmed(d) => return confirmed(state, d),
@@ -86,14 +92,28 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 
 /// Replaces the catalog, keeping the same backup selected when it is still there.
 fn set_catalog(state: &mut State, entries: Vec<crate::engine::catalog::BackupEntry>) {
-    let keep = state.selected_backup().map(|e| e.path.clone());
+    let keep = selected_path(state);
     state.backups = entries;
     state.catalog_problem = None;
     state.refresh_health();
+    reselect(state, keep);
+}
+
+/// The file of the selected row (a dump or a base backup).
+fn selected_path(state: &State) -> Option<std::path::PathBuf> {
+    match state.selected_backup() {
+        Some(e) => Some(e.path.clone()),
+        None => state.selected_base().map(|b| b.path.clone()),
+    }
+}
+
+/// Selects `keep` again when it is still listed, else stays in range.
+fn reselect(state: &mut State, keep: Option<std::path::PathBuf>) {
+    let rows = state.rows();
     state.selected = keep
-        .and_then(|p| state.backups.iter().position(|e| e.path == p))
+        .and_then(|p| super::backup_rows::position(&rows, &state.backups, &state.bases, &p))
         .unwrap_or(state.selected)
-        .min(state.backups.len().saturating_sub(1));
+        .min(rows.len().saturating_sub(1));
     select_pending(state);
 }
 
@@ -102,11 +122,11 @@ fn select_pending(state: &mut State) {
     let Some(want) = &state.select_when_listed else {
         return;
     };
-    if let Some(i) = state
-        .backups
-        .iter()
-        .position(|e| e.path.file_name() == want.file_name())
-    {
+    let rows = state.rows();
+    if let Some(i) = rows.iter().position(|r| match r {
+        super::state::ListRow::Dump(i) => state.backups[*i].path.file_name() == want.file_name(),
+        super::state::ListRow::Base(i) => state.bases[*i].path.file_name() == want.file_name(),
+    }) {
         state.selected = i;
         state.select_when_listed = None;
     }
@@ -114,6 +134,10 @@ fn select_pending(state: &mut State) {
 
 fn request(state: &mut State, d: Dangerous) {
     state.dialog = Some(match d {
+        Dangerous::RestoreMoment { .. } => {
+            super::dialogs::restore_moment::open(state);
+            return;
+        }
         Dangerous::Restore { entry } => Dialog::ConfirmRestore {
             entry,
             typed: String::new(),
@@ -159,6 +183,7 @@ fn confirmed(state: &mut State, d: Dangerous) -> Vec<Effect> {
     state.dialog = None;
     match d {
         Dangerous::Restore { entry } => start_job(state, JobKind::Restore, Some(entry)),
+        Dangerous::RestoreMoment { time } => super::job_update::start_moment_job(state, time),
         Dangerous::Delete { entry } => vec![Effect::DeleteBackup { path: entry.path }],
         Dangerous::CancelJob => match &mut state.job {
             Some(job) => {
@@ -212,8 +237,16 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             })
         }
         (Some(Action::Backup), _) => return start_job(state, JobKind::Backup, None),
-        (Some(Action::Restore | Action::Verify), _) if state.job_running() => {
+        (Some(Action::Restore | Action::Verify | Action::RestoreMoment), _)
+            if state.job_running() =>
+        {
             state.flash = Some(busy_text(state))
+        }
+        (Some(Action::RestoreMoment), _) => super::dialogs::restore_moment::open(state),
+        (Some(a @ (Action::Restore | Action::Verify | Action::Delete)), _)
+            if state.selected_base().is_some() =>
+        {
+            state.flash = Some(super::panes::base_rows::not_for_base(state, a))
         }
         (Some(Action::Restore), _) => {
             match restorable(state) {
@@ -307,7 +340,7 @@ fn search_key(state: &mut State, key: KeyEvent) {
 
 /// Movement keys for the focused pane.
 fn pane_key(state: &mut State, key: KeyEvent) {
-    let n = state.backups.len();
+    let n = state.rows().len();
     match (state.focus, key.code) {
         (Pane::Backups, KeyCode::Down | KeyCode::Char('j')) => {
             state.selected = (state.selected + 1).min(n.saturating_sub(1))
@@ -321,6 +354,9 @@ fn pane_key(state: &mut State, key: KeyEvent) {
         (Pane::Backups, KeyCode::PageUp) => state.selected = state.selected.saturating_sub(10),
         (Pane::Backups, KeyCode::Char('g') | KeyCode::Home) => state.selected = 0,
         (Pane::Backups, KeyCode::Char('G') | KeyCode::End) => state.selected = n.saturating_sub(1),
+        (Pane::Backups, KeyCode::Enter) if state.selected_base().is_some() => {
+            state.flash = state.selected_base().map(super::panes::base_rows::describe)
+        }
         (Pane::Backups, KeyCode::Enter) => {
             if let Some(e) = state.selected_backup() {
                 state.dialog = Some(Dialog::Details {

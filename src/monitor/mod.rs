@@ -11,6 +11,7 @@ pub mod file_log;
 pub mod logs;
 pub mod metrics;
 pub mod pitr_check;
+pub mod pitr_timeline;
 pub mod recovery_window;
 pub mod status;
 pub mod vanished;

@@ -5,6 +5,7 @@ pub mod details;
 pub mod error;
 pub mod help;
 pub mod job_history;
+pub mod restore_moment;
 pub mod yes_no;
 
 use crossterm::event::KeyEvent;
@@ -20,6 +21,7 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     match state.dialog.clone() {
         Some(Dialog::ConfirmRestore { .. }) => confirm_restore::on_key(state, key),
         Some(Dialog::YesNo { .. }) => yes_no::on_key(state, key),
+        Some(Dialog::RestoreMoment(_)) => restore_moment::on_key(state, key),
         Some(Dialog::JobHistory { .. }) => job_history::on_key(state, key),
         Some(Dialog::Help) | Some(Dialog::Error { .. }) | Some(Dialog::Details { .. }) => {
             if closes(key) {
@@ -53,6 +55,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
         Some(Dialog::JobHistory { selected }) => job_history::draw(frame, area, state, *selected),
         Some(Dialog::Error { title, message }) => error::draw(frame, area, state, title, message),
         Some(Dialog::Details { entry }) => details::draw(frame, area, state, entry),
+        Some(Dialog::RestoreMoment(d)) => restore_moment::draw(frame, area, state, d),
         None => {}
     }
 }

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use crate::console::state::{Pane, State};
+use crate::console::state::{ListRow, Pane, State};
 use crate::console::theme::Theme;
 use crate::engine::catalog::{BackupEntry, BackupStatus};
 use crate::format;
@@ -64,7 +64,7 @@ pub fn being_written(state: &State, e: &BackupEntry) -> bool {
         && e.time >= since - chrono::Duration::seconds(5)
 }
 
-fn row(state: &State, e: &BackupEntry, selected: bool, wide: bool) -> Row<'static> {
+fn row(state: &State, e: &BackupEntry, selected: bool, wide: bool, kind: bool) -> Row<'static> {
     let t = state.theme;
     let (status, style) = if being_written(state, e) {
         ("being written…".to_string(), t.warn())
@@ -76,13 +76,17 @@ fn row(state: &State, e: &BackupEntry, selected: bool, wide: bool) -> Row<'stati
         (text, status_style(t, &e.status))
     };
     let label = e.label.clone().unwrap_or_default();
-    let mut cells = vec![
+    let mut cells = Vec::new();
+    if kind {
+        cells.push(Cell::from(Span::styled("dump", t.dim())));
+    }
+    cells.extend([
         Cell::from(format::local(e.time)),
         Cell::from(format::ago(e.time, state.now)),
         Cell::from(format::size(e.size)),
         Cell::from(Span::styled(status, style)),
         Cell::from(label),
-    ];
+    ]);
     if wide {
         cells.push(Cell::from(Span::styled(e.name.clone(), t.dim())));
     }
@@ -97,6 +101,9 @@ fn row(state: &State, e: &BackupEntry, selected: bool, wide: bool) -> Row<'stati
 /// The detail line for the selected backup.
 pub fn detail(state: &State) -> Line<'static> {
     let t = state.theme;
+    if let Some(b) = state.selected_base() {
+        return super::base_rows::detail(state, b);
+    }
     let Some(e) = state.selected_backup() else {
         return Line::from(Span::styled("", t.dim()));
     };
@@ -145,7 +152,8 @@ pub fn detail(state: &State) -> Line<'static> {
 /// Draws the pane.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let t = state.theme;
-    let n = state.backups.len();
+    let list = state.rows();
+    let n = list.len();
     let extra = if n == 0 {
         String::new()
     } else {
@@ -160,8 +168,19 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     } else {
         1
     };
-    let [table_area, detail_area] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(detail_rows)]).areas(inner);
+    let bar_rows = match inner.height {
+        0..=5 => 0,
+        6..=8 => 1,
+        _ => 2,
+    };
+    let bar = super::timeline::lines(state, inner.width, bar_rows);
+    let [table_area, bar_area, detail_area] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(bar.len() as u16),
+        Constraint::Length(detail_rows),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(bar), bar_area);
     if let Some(p) = &state.catalog_problem {
         frame.render_widget(
             Paragraph::new(Span::styled(p.clone(), t.fail())),
@@ -180,13 +199,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let visible = table_area.height.saturating_sub(1) as usize;
     let wide = table_area.width >= 100;
     let first = first_visible(state.selected, visible);
-    let rows: Vec<Row> = state
-        .backups
+    let kind = !state.bases.is_empty();
+    let rows: Vec<Row> = list
         .iter()
         .enumerate()
         .skip(first)
         .take(visible)
-        .map(|(i, e)| row(state, e, i == state.selected, wide))
+        .map(|(i, r)| match r {
+            ListRow::Dump(d) => row(state, &state.backups[*d], i == state.selected, wide, kind),
+            ListRow::Base(b) => {
+                super::base_rows::row(state, &state.bases[*b], i == state.selected, wide)
+            }
+        })
         .collect();
     let mut titles = vec!["local time", "age", "size", "status", "label"];
     let mut widths = vec![
@@ -201,6 +225,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         widths.push(Constraint::Min(10));
     } else {
         widths[4] = Constraint::Min(6);
+    }
+    if kind {
+        titles.insert(0, "kind");
+        widths.insert(0, Constraint::Length(4));
+        titles[5] = "label / WAL";
     }
     let table = Table::new(rows, widths).header(Row::new(titles).style(t.label()));
     frame.render_widget(table, table_area);
@@ -224,8 +253,12 @@ pub fn summary(state: &State) -> Line<'static> {
             )
         })
         .unwrap_or_else(|| "none yet".into());
+    let bases = match state.bases.len() {
+        0 => String::new(),
+        n => format!(" · {n} base"),
+    };
     Line::from(vec![
         Span::styled("backups: ", t.label()),
-        Span::raw(format!("{} · {newest}", state.backups.len())),
+        Span::raw(format!("{} · {newest}{bases}", state.backups.len())),
     ])
 }

@@ -2,10 +2,12 @@
 //! reduced (80x24) layout.
 
 pub mod backups;
+pub mod base_rows;
 pub mod log;
 pub mod pitr;
 pub mod schedule;
 pub mod status;
+pub mod timeline;
 
 use ratatui::widgets::{Block, BorderType, Borders};
 

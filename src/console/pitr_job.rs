@@ -28,6 +28,7 @@ pub async fn run(
         compression_level: config.compression_level,
         wal_dir: config.wal_dir(),
         pg_bin: config.pg_bin.clone(),
+        encrypt_to: config.local_recipients()?,
     };
     let out =
         pitr::restore_to_time(target.as_ref(), &config.backup_dir, &opts, &sink, &cancel).await?;

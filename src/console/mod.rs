@@ -9,7 +9,6 @@ pub mod app;
 pub mod backup_rows;
 pub mod catalog_watch;
 pub mod dialogs;
-pub mod format;
 pub mod job_update;
 pub mod journal;
 pub mod keymap;

@@ -81,6 +81,45 @@ fn install_is_idempotent_keeps_other_lines_and_remove_takes_only_the_block() {
     let mine = "MAILTO=\"\"\n# my own job\n17 4 * * * /usr/bin/true   # mine, two spaces\n";
     set_crontab(mine);
 
+    // Without a WAL archive or a base backup, only the dump line goes in, and install says why.
+    let no_archive = as_user(dir, &["schedule", "install"], None);
+    assert!(
+        no_archive.status.success(),
+        "{}",
+        common::stderr(&no_archive)
+    );
+    assert!(
+        common::stdout(&no_archive).contains("base backup: not scheduled: no WAL archive"),
+        "{}",
+        common::stdout(&no_archive)
+    );
+    let only_dump = crontab_text();
+    assert_eq!(
+        only_dump
+            .lines()
+            .filter(|l| l.contains("pgkeep") && l.contains("backup"))
+            .count(),
+        1,
+        "{only_dump}"
+    );
+    assert!(!only_dump.contains("basebackup"), "{only_dump}");
+    let show = as_user(dir, &["schedule", "show"], None);
+    assert!(
+        !common::stdout(&show).contains("DIFFERS"),
+        "{}",
+        common::stdout(&show)
+    );
+    // Once the server archives WAL into the backup dir, the base backup line joins.
+    let segment_dir = dir.join("db_backups/wal/7000000000000000001");
+    std::fs::create_dir_all(&segment_dir).unwrap();
+    std::fs::write(segment_dir.join("000000010000000000000001"), b"wal").unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", USER])
+        .arg(dir.join("db_backups"))
+        .status()
+        .unwrap();
+    assert!(chown.success());
+
     let first = as_user(dir, &["schedule", "install"], None);
     assert!(
         first.status.success(),

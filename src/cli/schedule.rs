@@ -52,13 +52,28 @@ pub async fn run(ctx: &Context, args: ScheduleArgs) -> Result<i32> {
             Ok(0)
         }
         ScheduleAction::Install => {
-            let (change, block) =
-                save::install(cfg, &ctx.config.backup_dir, ctx.global.config.as_deref())?;
+            let wal_dir = ctx.config.wal_dir();
+            let with_base = crate::engine::physical::base_catalog::pitr_in_use(
+                &ctx.config.backup_dir,
+                &wal_dir,
+            );
+            let (change, block) = save::install(
+                cfg,
+                &ctx.config.backup_dir,
+                ctx.global.config.as_deref(),
+                with_base,
+            )?;
             match change {
                 crontab::Change::Written => println!("installed in your crontab:"),
                 crontab::Change::Unchanged => println!("already installed, crontab unchanged:"),
             }
             print!("{block}");
+            if !with_base && !cfg.basebackup.trim().is_empty() {
+                println!(
+                    "base backup: not scheduled: no WAL archive in {} and no base backup yet; set the server's archive_command (`pgkeep wal archive-command`), then run `pgkeep schedule install` again",
+                    wal_dir.display()
+                );
+            }
             warn_about_cron_environment();
             let paths =
                 schedule::JobPaths::current(&ctx.config.backup_dir, ctx.global.config.as_deref())?;

@@ -285,12 +285,20 @@ impl App {
                     self.config_file.clone(),
                 );
                 let cfg = self.config.schedule.clone();
+                let with_base = crate::engine::physical::base_catalog::pitr_in_use(
+                    &self.config.backup_dir,
+                    &self.config.wal_dir(),
+                );
                 tokio::task::spawn_blocking(move || {
                     let result = if install {
-                        save::install(&cfg, &dir, file.as_deref()).map(|(c, _)| match c {
-                            Change::Written => format!("installed `{}` in your crontab", cfg.cron),
-                            Change::Unchanged => "already installed: crontab unchanged".into(),
-                        })
+                        save::install(&cfg, &dir, file.as_deref(), with_base).map(
+                            |(c, _)| match c {
+                                Change::Written => {
+                                    format!("installed `{}` in your crontab", cfg.cron)
+                                }
+                                Change::Unchanged => "already installed: crontab unchanged".into(),
+                            },
+                        )
                     } else {
                         save::remove().map(|c| match c {
                             Change::Written => "removed pgkeep's schedule from your crontab".into(),

@@ -186,13 +186,19 @@ pub fn trim_log(path: &Path, max: u64) -> std::io::Result<bool> {
 }
 
 /// The crontab block for the configured schedule.
+/// The base backup line is added when `with_base` (point-in-time recovery is in use, see
+/// [`crate::engine::physical::base_catalog::pitr_in_use`]) and its schedule is enabled.
 pub fn crontab_block(
     config: &ScheduleConfig,
     paths: &JobPaths,
     now: DateTime<Utc>,
+    with_base: bool,
 ) -> Result<String> {
     let (fields, note) = crontab_fields(config, now)?;
-    let base = base_crontab_fields(config, now)?;
+    let base = match with_base {
+        true => base_crontab_fields(config, now)?,
+        false => None,
+    };
     Ok(crontab::block(
         &fields,
         base.as_deref(),
@@ -205,7 +211,7 @@ pub fn crontab_block(
 }
 
 /// How the user's crontab compares with the configured schedule (by the jobs' five fields:
-/// the dump line, and the base backup line when that schedule is enabled).
+/// the dump line, and the base backup line when that schedule is enabled and installed).
 pub fn crontab_state(config: &ScheduleConfig, now: DateTime<Utc>) -> CrontabState {
     let table = match crontab::read() {
         Ok(t) => t,
@@ -219,8 +225,12 @@ pub fn crontab_state(config: &ScheduleConfig, now: DateTime<Utc>) -> CrontabStat
     if let Ok((fields, _)) = crontab_fields(config, now) {
         wanted.push(fields);
     }
+    // The base backup line is installed only where point-in-time recovery is in use: the dump
+    // line alone matches too.
     if let Ok(Some(fields)) = base_crontab_fields(config, now) {
-        wanted.push(fields);
+        if jobs.len() > 1 {
+            wanted.push(fields);
+        }
     }
     let same = jobs.len() == wanted.len()
         && jobs

@@ -75,13 +75,15 @@ pub fn save_cron(path: &Path, cron: &str) -> Result<()> {
 
 /// Installs the configured schedule into the invoking user's crontab; returns what changed
 /// and the block. `config_file` is the explicit `--config` file, if any.
+/// `with_base` adds the base backup line (see [`super::crontab_block`]).
 pub fn install(
     config: &ScheduleConfig,
     backup_dir: &Path,
     config_file: Option<&Path>,
+    with_base: bool,
 ) -> Result<(crontab::Change, String)> {
     let paths = JobPaths::current(backup_dir, config_file)?;
-    let block = super::crontab_block(config, &paths, Utc::now())?;
+    let block = super::crontab_block(config, &paths, Utc::now(), with_base)?;
     fsutil::ensure_private_dir(&paths.backup_dir)?;
     Ok((crontab::install(&block)?, block))
 }

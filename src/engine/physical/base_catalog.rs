@@ -127,3 +127,22 @@ pub fn scan(backup_dir: &Path) -> Result<Vec<BaseBackup>> {
     out.sort_by_key(|b| b.manifest.finished_at);
     Ok(out)
 }
+
+/// Whether point-in-time recovery is in use here: a base backup exists, or the server
+/// archives WAL into `wal_dir` (a cluster folder with a file in it). Decides whether
+/// `schedule install` adds the base backup line: without an archive it would only fail.
+pub fn pitr_in_use(backup_dir: &Path, wal_dir: &Path) -> bool {
+    let has_file = |dir: &Path| {
+        std::fs::read_dir(dir).is_ok_and(|mut rd| rd.any(|e| e.is_ok_and(|e| e.path().is_file())))
+    };
+    let base = base_dir(backup_dir);
+    let has_base = std::fs::read_dir(&base).is_ok_and(|rd| {
+        rd.flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(BASE_SUFFIX))
+    });
+    has_base
+        || std::fs::read_dir(wal_dir).is_ok_and(|rd| {
+            rd.flatten()
+                .any(|e| e.path().is_dir() && has_file(&e.path()))
+        })
+}

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod metrics;
 pub mod offsite;
 pub mod offsite_check;
+pub mod offsite_check_physical;
 pub mod progress_bar;
 pub mod prune;
 pub mod recover;

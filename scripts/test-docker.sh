@@ -422,6 +422,28 @@ grep -q "restored facturatie to" "$W/pitr.out" || fail "restore --time said: $(c
 [ "$(docker ps -q | wc -l)" = 1 ] || fail "containers running besides the service: $(docker ps --format '{{.Names}}')"
 ls "$PROJ"/db_backups/facturatie_*.sql.gz >/dev/null || fail "no safety backup was taken"
 echo "restored to $T: 260 rows back (live had 130), nothing temporary left"
+say "restore --time (compose) interrupted: Ctrl-C removes its container and volume; after SIGKILL the next command does"
+for sig in INT KILL; do
+  "$BIN" restore --time "$T" --yes >/dev/null 2>>"$W/pgkeep.stderr" &
+  PK=$!   # pgkeep itself, not a shell around it
+  for _ in $(seq 1 600); do
+    [ -n "$(docker ps -q --filter label=pgkeep.pitr)" ] && break
+    kill -0 "$PK" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$(docker ps -q --filter label=pgkeep.pitr)" ] || fail "no temporary container showed up before SIG$sig"
+  kill -"$sig" "$PK"
+  wait "$PK" || true
+  if [ "$sig" = KILL ]; then
+    [ -n "$(leftovers)" ] || fail "the temporary container did not outlive a SIGKILLed pgkeep"
+    "$BIN" list >/dev/null 2>"$W/after-kill.stderr" || fail "list after SIGKILL failed: $(tail -1 "$W/after-kill.stderr")"
+    grep -q "removed the scratch server(s) of a killed point-in-time restore: container pgkeep-pitr-$PK-" "$W/after-kill.stderr" \
+      || fail "the next command did not say it removed the abandoned container: $(cat "$W/after-kill.stderr")"
+  fi
+  [ -z "$(leftovers)" ] || fail "temporary containers/volumes left after SIG$sig: $(leftovers | tr '\n' ' ')"
+  [ "$(rows)" = "260/60" ] || fail "an interrupted restore --time changed the live database: $(rows)"
+done
+echo "Ctrl-C and SIGKILL left no temporary container or volume behind"
 "${COMPOSE[@]}" down -v
 # ---- end of issue 12 (h12e)
 

@@ -12,6 +12,7 @@ pub mod livewal;
 pub mod pitr;
 pub mod pitr_checks;
 pub mod pitr_compose;
+pub mod pitr_compose_target;
 pub mod prune;
 pub mod recover;
 pub mod recover_compose;

@@ -16,13 +16,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::abandoned::{self, Marker, Scratch};
+pub use super::pitr_compose_target::ScratchContainerTarget;
 use super::recover_compose::unpack_into_volume;
 use super::recovery_log::RecoveryLog;
 use super::scratch_server::RecoveryReport;
 use crate::engine::progress::Sink;
 use crate::error::{Error, IoContext, Result};
 use crate::target::docker::{self, output_of};
-use crate::target::{PgTool, Target};
+use crate::target::Target;
 
 /// Label on the temporary container and volume: the pgkeep process that made them.
 pub const LABEL: &str = "pgkeep.pitr";
@@ -31,7 +32,7 @@ const ARCHIVE_MOUNT: &str = "/pgkeep-archive";
 /// Where segments read from the live server's pg_wal are mounted (read-only).
 const LIVE_WAL_MOUNT: &str = "/pgkeep-wal-live";
 /// Where the server's socket folder (a folder on this host) is mounted.
-const SOCKET_MOUNT: &str = "/pgkeep-sock";
+pub(super) const SOCKET_MOUNT: &str = "/pgkeep-sock";
 
 /// A temporary container and volume, and a private folder on this host.
 #[derive(Debug)]
@@ -322,64 +323,6 @@ fn recovery_script(target_time: Option<&str>) -> String {
          : > recovery.signal\n\
          exec postgres -D \"$PGDATA\"\n"
     )
-}
-
-/// The recovering server in the temporary container, as a [`Target`].
-#[derive(Debug, Clone)]
-pub struct ScratchContainerTarget {
-    container: String,
-    socket_dir: PathBuf,
-    user: String,
-    database: String,
-}
-
-impl Target for ScratchContainerTarget {
-    fn kind_name(&self) -> &'static str {
-        "compose"
-    }
-    fn database(&self) -> &str {
-        &self.database
-    }
-    fn user(&self) -> &str {
-        &self.user
-    }
-    fn describe(&self) -> String {
-        format!(
-            "{}@scratch container {}/{}",
-            self.user, self.container, self.database
-        )
-    }
-    fn pg_config(&self, database: &str) -> tokio_postgres::Config {
-        let mut c = tokio_postgres::Config::new();
-        c.host_path(&self.socket_dir)
-            .port(5432)
-            .user(&self.user)
-            .dbname(database)
-            .application_name("pgkeep");
-        c
-    }
-    fn command(&self, tool: PgTool, database: &str, app_name: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new("docker");
-        cmd.args(["exec", "-i"]);
-        for var in ["PGUSER", "PGDATABASE", "PGAPPNAME", "PGHOST", "PGPORT"] {
-            cmd.args(["-e", var]);
-        }
-        cmd.env("PGUSER", &self.user)
-            .env("PGDATABASE", database)
-            .env("PGAPPNAME", app_name)
-            .env("PGHOST", SOCKET_MOUNT)
-            .env("PGPORT", "5432")
-            .env_remove("PGPASSWORD");
-        cmd.arg(&self.container).arg(tool.program());
-        cmd.kill_on_drop(true);
-        cmd
-    }
-    fn cli_flags(&self) -> Vec<String> {
-        Vec::new()
-    }
-    fn container(&self) -> Option<String> {
-        Some(self.container.clone())
-    }
 }
 
 #[cfg(test)]

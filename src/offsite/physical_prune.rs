@@ -58,12 +58,14 @@ pub async fn prune(store: &Store, backup_dir: &Path, keep: usize) -> Result<Offs
     let keep = keep.max(1);
     let listed: BTreeSet<String> = store.list().await?.into_iter().map(|o| o.name).collect();
     let plains: BTreeSet<&str> = listed.iter().map(|n| plain_of(n)).collect();
-    // Base backups per cluster, newest first (the time in the name sorts).
-    let mut clusters: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for p in plains
+    // Complete base backups per cluster (a clear object, or an encrypted one whose companion,
+    // written last, is there), newest first (the time in the name sorts).
+    let complete = listed
         .iter()
-        .filter(|p| p.ends_with(BASE_SUFFIX) && !p.contains('/'))
-    {
+        .map(|n| n.strip_suffix(".age.sha256").unwrap_or(n))
+        .filter(|p| p.ends_with(BASE_SUFFIX) && !p.contains('/'));
+    let mut clusters: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for p in complete {
         if let Some((sysid, _)) = p.split_once('_') {
             clusters.entry(sysid).or_default().push(p);
         }
@@ -73,6 +75,7 @@ pub async fn prune(store: &Store, backup_dir: &Path, keep: usize) -> Result<Offs
     let mut doomed: Vec<String> = Vec::new();
     for (sysid, mut bases) in clusters {
         bases.sort_by(|a, b| b.cmp(a));
+        bases.dedup();
         let (kept, old) = bases.split_at(keep.min(bases.len()));
         for b in old {
             doomed.extend(objects_of(b, true));

@@ -4,7 +4,7 @@
 //! the marker after it removed the server. A marker whose process is gone names an abandoned
 //! one: [`reap`] (run by the next pgkeep command and by `pgkeep cleanup`) stops it — the
 //! postmaster of the temporary data directory, or the temporary container and volume of the
-//! compose target — and removes its temp folder.
+//! compose target — and removes its temp folder; what cannot be removed keeps its marker.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -78,13 +78,22 @@ pub fn record(backup_dir: &Path, scratch: &Scratch) -> Result<Marker> {
     Ok(Marker { path })
 }
 
-/// Stops and removes every scratch server whose pgkeep process is gone; returns one line
-/// per server removed (what it was). Markers of running processes are left alone.
-pub fn reap(backup_dir: &Path) -> Vec<String> {
+/// What [`reap`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// What was stopped and removed.
+    pub removed: Vec<String>,
+    /// What could not be removed, with why (their markers stay for the next try).
+    pub failed: Vec<String>,
+}
+
+/// Stops and removes every scratch server whose pgkeep process is gone. Markers of running
+/// processes are left alone; a marker stays when its server could not be removed.
+pub fn reap(backup_dir: &Path) -> Reaped {
+    let mut out = Reaped::default();
     let Ok(rd) = std::fs::read_dir(backup_dir.join(MARKER_DIR)) else {
-        return Vec::new();
+        return out;
     };
-    let mut done = Vec::new();
     for ent in rd.flatten() {
         let path = ent.path();
         if path.extension().is_none_or(|e| e != "json") {
@@ -99,42 +108,54 @@ pub fn reap(backup_dir: &Path) -> Vec<String> {
         if pid_alive(scratch.pid()) {
             continue;
         }
-        if let Some(line) = remove(&scratch) {
-            done.push(line);
+        match remove(&scratch) {
+            Ok(line) => {
+                out.removed.extend(line);
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(why) => out.failed.push(why),
         }
-        let _ = std::fs::remove_file(&path);
     }
-    done.sort();
-    done
+    out.removed.sort();
+    out
 }
 
-/// A line naming what [`reap`] removed, if anything.
-pub fn reaped_line(lines: &[String]) -> Option<String> {
-    (!lines.is_empty()).then(|| {
-        format!(
+/// One line naming what [`reap`] removed and could not remove, if anything.
+pub fn reaped_line(r: &Reaped) -> Option<String> {
+    let mut parts = Vec::new();
+    if !r.removed.is_empty() {
+        parts.push(format!(
             "removed the scratch server(s) of a killed point-in-time restore: {}",
-            lines.join("; ")
-        )
-    })
+            r.removed.join("; ")
+        ));
+    }
+    if !r.failed.is_empty() {
+        parts.push(format!(
+            "could not remove the scratch server(s) of a killed point-in-time restore: {}",
+            r.failed.join("; ")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-fn remove(scratch: &Scratch) -> Option<String> {
+/// Removes what `scratch` names; Ok(None) when nothing of it was left.
+fn remove(scratch: &Scratch) -> Result<Option<String>, String> {
     match scratch {
         Scratch::Server { root, data, .. } => {
-            let stopped = stop_postmaster(data);
+            let stopped = stop_postmaster(data)?;
             let existed = root.exists();
-            let _ = std::fs::remove_dir_all(root);
-            (stopped || existed).then(|| {
-                format!(
-                    "{}{}",
-                    if stopped {
-                        "stopped the server in "
-                    } else {
-                        ""
-                    },
-                    root.display()
-                )
-            })
+            if existed {
+                std::fs::remove_dir_all(root)
+                    .map_err(|e| format!("{} ({e}): remove it by hand", root.display()))?;
+            }
+            Ok((stopped || existed).then(|| {
+                let how = if stopped {
+                    "stopped the server in "
+                } else {
+                    ""
+                };
+                format!("{how}{}", root.display())
+            }))
         }
         Scratch::Container {
             container,
@@ -142,48 +163,68 @@ fn remove(scratch: &Scratch) -> Option<String> {
             root,
             ..
         } => {
-            let rm = docker(&["rm", "-f", "-v", container]);
-            let vol = docker(&["volume", "rm", "-f", volume]);
+            let rm = docker(&["rm", "-f", "-v", container]).map_err(|e| {
+                format!("container {container} ({e}): remove it with `docker rm -f -v {container}`")
+            })?;
+            let vol = docker(&["volume", "rm", "-f", volume]).map_err(|e| {
+                format!("volume {volume} ({e}): remove it with `docker volume rm {volume}`")
+            })?;
             let _ = std::fs::remove_dir_all(root);
-            (rm || vol).then(|| format!("container {container} and volume {volume}"))
+            Ok((rm || vol).then(|| format!("container {container} and volume {volume}")))
         }
     }
 }
 
-fn docker(args: &[&str]) -> bool {
-    std::process::Command::new("docker")
+/// Runs docker; Ok(true) when it removed something, Ok(false) when there was nothing to
+/// remove, Err with docker's words otherwise.
+fn docker(args: &[&str]) -> Result<bool, String> {
+    let out = std::process::Command::new("docker")
         .args(args)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .output()
+        .map_err(|e| format!("cannot run docker: {e}"))?;
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if out.status.success() {
+        Ok(!said.is_empty())
+    } else if err.contains("No such") || err.contains("no such") {
+        Ok(false)
+    } else {
+        Err(crate::engine::pgtools::last_lines(&err, 1))
+    }
 }
 
 /// Stops the postmaster of `data` (immediate shutdown: nothing in it is kept) when its
-/// `postmaster.pid` names a running postgres process of that very directory.
-fn stop_postmaster(data: &Path) -> bool {
+/// `postmaster.pid` names a running postgres process of that very directory; Ok(false) when
+/// none runs, Err when it may not be signalled (another user's server).
+fn stop_postmaster(data: &Path) -> Result<bool, String> {
     let Ok(text) = std::fs::read_to_string(data.join("postmaster.pid")) else {
-        return false;
+        return Ok(false);
     };
     let mut lines = text.lines();
     let Some(pid) = lines.next().and_then(|l| l.trim().parse::<i32>().ok()) else {
-        return false;
+        return Ok(false);
     };
     if lines.next().map(Path::new) != Some(data) || !is_postgres(pid) {
-        return false;
+        return Ok(false);
     }
     let pid = nix::unistd::Pid::from_raw(pid);
     use nix::sys::signal::{kill, Signal};
-    let _ = kill(pid, Signal::SIGQUIT);
+    if let Err(e) = kill(pid, Signal::SIGQUIT) {
+        return Err(format!(
+            "the server in {} (pid {pid}) cannot be stopped ({e}): run pgkeep as root or as the server's user, or stop it with `pg_ctl stop -m immediate -D {}`",
+            data.display(),
+            data.display()
+        ));
+    }
     for _ in 0..100 {
         if !is_postgres(pid.as_raw()) {
-            return true;
+            return Ok(true);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = kill(pid, Signal::SIGKILL);
-    true
+    Ok(true)
 }
 
 /// Whether `pid` is a running postgres (postmaster) process.
@@ -217,8 +258,9 @@ mod tests {
         let kept = record(d.path(), &mine).unwrap();
         let gone = record(d.path(), &dead).unwrap();
         std::mem::forget(gone);
-        let lines = reap(d.path());
-        assert_eq!(lines, [left.display().to_string()]);
+        let r = reap(d.path());
+        assert_eq!(r.removed, [left.display().to_string()]);
+        assert!(r.failed.is_empty());
         assert!(!left.exists());
         let markers = std::fs::read_dir(d.path().join(MARKER_DIR))
             .unwrap()

@@ -3,9 +3,11 @@
 //! Order: make everything up to now reach the archive (a committed transaction id and a WAL
 //! switch on the live server, then wait for the segment), pick the newest base backup that
 //! finished before the target, check the archive covers the target — all before anything is
-//! changed, refusing with the window otherwise. Then recover into a scratch server (see
-//! [`super::scratch_server`]), dump the database from it and bring the dump in through the
-//! logical restore's safe path (scratch database, swap, the replaced one kept).
+//! changed, refusing with the window otherwise. Then recover into a scratch server — on this
+//! host for the direct target ([`super::scratch_server`]), a temporary container on a new
+//! volume for the compose target ([`super::pitr_compose`]), recorded first so a killed run's
+//! is removed later ([`super::abandoned`]) — dump the database from it and bring the dump in
+//! through the logical restore's safe path (scratch database, swap, the replaced one kept).
 
 use std::path::{Path, PathBuf};
 

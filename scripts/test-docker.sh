@@ -391,4 +391,60 @@ echo "recovered every row, including 120 newer than the last dump"
 "${COMPOSE[@]}" down -v
 # ---- end of issue 12's section
 
+# ---- issue 12 (h12e): `restore --time` on the compose target. A temporary container of the
+# service's image recovers on a new volume (no published port); rows at t1 and t2, a delete at
+# t3, a restore to a moment between t2 and t3 gives exactly t2's rows (a side copy with --into
+# first, then in place); no temporary container or volume is left.
+say "pgkeep restore --time (compose): exactly the rows of a moment come back"
+"${COMPOSE[@]}" up -d db
+C=$("${COMPOSE[@]}" ps -q db)
+wait_healthy "$C"
+psql_in "CREATE TABLE payments (id int PRIMARY KEY, note text)"
+pk basebackup --quiet >/dev/null || fail "basebackup failed: $(tail -1 "$W/pgkeep.stderr")"
+psql_in "INSERT INTO payments SELECT g, 't1' FROM generate_series(1, 200) g"
+sleep 1.2
+psql_in "INSERT INTO payments SELECT g, 't2' FROM generate_series(201, 260) g"
+sleep 1.2
+T=$(psql_in "SELECT clock_timestamp()::text")
+sleep 1.2
+psql_in "DELETE FROM payments WHERE id % 2 = 0"
+rows() { psql_in "SELECT count(*) || '/' || count(*) FILTER (WHERE note = 't2') FROM payments" "${1:-facturatie}"; }
+leftovers() { docker ps -aq --filter label=pgkeep.pitr; docker volume ls -q --filter label=pgkeep.pitr; }
+pk restore --time "$T" --into payments_then --yes >/dev/null || fail "restore --time --into failed: $(tail -1 "$W/pgkeep.stderr")"
+[ "$(rows payments_then)" = "260/60" ] || fail "the side copy at $T holds $(rows payments_then) rows (expected 260/60)"
+[ "$(rows)" = "130/30" ] || fail "restore --into changed the live database: $(rows)"
+[ -z "$(leftovers)" ] || fail "temporary containers/volumes left: $(leftovers | tr '\n' ' ')"
+pk restore --time "$T" --yes >"$W/pitr.out" || fail "restore --time failed: $(tail -1 "$W/pgkeep.stderr")"
+[ "$(rows)" = "260/60" ] || fail "after restore --time the table holds $(rows) rows (expected 260/60)"
+grep -q "restored facturatie to" "$W/pitr.out" || fail "restore --time said: $(cat "$W/pitr.out")"
+[ "$(psql_in "SELECT pg_is_in_recovery()")" = f ] || fail "the live server is in recovery"
+[ -z "$(leftovers)" ] || fail "temporary containers/volumes left: $(leftovers | tr '\n' ' ')"
+[ "$(docker ps -q | wc -l)" = 1 ] || fail "containers running besides the service: $(docker ps --format '{{.Names}}')"
+ls "$PROJ"/db_backups/facturatie_*.sql.gz >/dev/null || fail "no safety backup was taken"
+echo "restored to $T: 260 rows back (live had 130), nothing temporary left"
+say "restore --time (compose) interrupted: Ctrl-C removes its container and volume; after SIGKILL the next command does"
+for sig in INT KILL; do
+  "$BIN" restore --time "$T" --yes >/dev/null 2>>"$W/pgkeep.stderr" &
+  PK=$!   # pgkeep itself, not a shell around it
+  for _ in $(seq 1 600); do
+    [ -n "$(docker ps -q --filter label=pgkeep.pitr)" ] && break
+    kill -0 "$PK" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$(docker ps -q --filter label=pgkeep.pitr)" ] || fail "no temporary container showed up before SIG$sig"
+  kill -"$sig" "$PK"
+  wait "$PK" || true
+  if [ "$sig" = KILL ]; then
+    [ -n "$(leftovers)" ] || fail "the temporary container did not outlive a SIGKILLed pgkeep"
+    "$BIN" list >/dev/null 2>"$W/after-kill.stderr" || fail "list after SIGKILL failed: $(tail -1 "$W/after-kill.stderr")"
+    grep -q "removed the scratch server(s) of a killed point-in-time restore: container pgkeep-pitr-$PK-" "$W/after-kill.stderr" \
+      || fail "the next command did not say it removed the abandoned container: $(cat "$W/after-kill.stderr")"
+  fi
+  [ -z "$(leftovers)" ] || fail "temporary containers/volumes left after SIG$sig: $(leftovers | tr '\n' ' ')"
+  [ "$(rows)" = "260/60" ] || fail "an interrupted restore --time changed the live database: $(rows)"
+done
+echo "Ctrl-C and SIGKILL left no temporary container or volume behind"
+"${COMPOSE[@]}" down -v
+# ---- end of issue 12 (h12e)
+
 echo "docker e2e: PASS"

@@ -148,6 +148,35 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
     let count = std::fs::read_dir(&nas).unwrap().count();
     assert_eq!(count, names.len());
 
+    // `offsite check` without the key checks every encrypted base backup and WAL object
+    // against its `.age.sha256` companion; a damaged one fails it, named.
+    let checked = ok(
+        &c.pgkeep("shop", &["--config", cfg, "offsite", "check"]),
+        "offsite check",
+    );
+    assert!(checked.contains("1 base backup(s) and "), "{checked}");
+    let damaged = nas.join(
+        names
+            .iter()
+            .find(|n| n.starts_with("wal_") && n.ends_with(".age"))
+            .unwrap(),
+    );
+    let good = std::fs::read(&damaged).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x01;
+    std::fs::write(&damaged, &bad).unwrap();
+    let out = c.pgkeep("shop", &["--config", cfg, "offsite", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let object = damaged.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        said.lines()
+            .any(|l| l.contains(&object) && l.contains("FAILED")),
+        "{said}"
+    );
+    std::fs::write(&damaged, &good).unwrap();
+
     // The host's disk is lost: server, base backups and archive.
     c.crash();
     std::fs::remove_dir_all(c.backups.join("base")).unwrap();

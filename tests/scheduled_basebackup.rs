@@ -53,6 +53,8 @@ fn scheduled_base_backups_go_offsite_and_keep_only_keep_base_with_their_wal() {
     .unwrap();
 
     let mut starts = Vec::new();
+    let mut made = Vec::new();
+    let mut last_stdout = String::new();
     for i in 0..3 {
         c.psql("shop", &format!("INSERT INTO t VALUES ({i})"));
         c.psql("postgres", "SELECT pg_switch_wal()");
@@ -72,6 +74,8 @@ fn scheduled_base_backups_go_offsite_and_keep_only_keep_base_with_their_wal() {
         )
         .unwrap();
         starts.push(manifest["start_lsn"].as_str().unwrap().to_string());
+        made.push(newest);
+        last_stdout = stdout;
         std::thread::sleep(Duration::from_millis(1100)); // distinct names (seconds)
     }
 
@@ -105,14 +109,75 @@ fn scheduled_base_backups_go_offsite_and_keep_only_keep_base_with_their_wal() {
         "{archive:?}"
     );
 
-    // Base backups and WAL are offsite (pruning here never deletes there).
+    // Offsite, keep_base applies too, by the same rule: the two newest base backups, and
+    // only the WAL they need.
     let there = names_under(offsite.path());
-    assert_eq!(
-        there.iter().filter(|n| n.ends_with(".tar.gz")).count(),
-        3,
-        "{there:?}"
+    let there_bases: Vec<&String> = there.iter().filter(|n| n.ends_with(".tar.gz")).collect();
+    assert_eq!(there_bases, kept.iter().collect::<Vec<_>>(), "{there:?}");
+    assert!(
+        !there.iter().any(|n| n.starts_with(&made[0])),
+        "the pruned base backup's manifests are still offsite: {there:?}"
     );
-    assert!(there.iter().any(|n| n.contains(&needed)), "{there:?}");
+    assert!(
+        last_stdout.contains("removed 1 old base backup(s) and")
+            && last_stdout.contains(&format!("at dir {}", offsite.path().display())),
+        "{last_stdout}"
+    );
+    let wal_there: Vec<&str> = there
+        .iter()
+        .filter_map(|n| n.strip_prefix("wal_")?.split_once('_').map(|(_, f)| f))
+        .filter(|f| f.len() == 24)
+        .collect();
+    assert!(wal_there.contains(&needed.as_str()), "{there:?}");
+    assert!(
+        wal_there.iter().all(|f| *f >= needed.as_str()),
+        "WAL older than {needed} left offsite: {there:?}"
+    );
+
+    // `offsite check` checks base backups and WAL against their checksum files; one damaged
+    // WAL object fails it, named, with the fix in one line.
+    let cfg = config.to_str().unwrap();
+    let checked = c.pgkeep("shop", &["--config", cfg, "offsite", "check"]);
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(
+        checked.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        said.contains(&format!(
+            "2 base backup(s) and {} WAL file(s) ok",
+            there
+                .iter()
+                .filter(|n| n.starts_with("wal_") && !n.ends_with(".sha256"))
+                .count()
+        )),
+        "{said}{there:?}"
+    );
+    let victim = offsite.path().join(
+        there
+            .iter()
+            .find(|n| n.starts_with("wal_") && n.ends_with(&needed))
+            .unwrap(),
+    );
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&victim, bytes).unwrap();
+    let checked = c.pgkeep("shop", &["--config", cfg, "offsite", "check"]);
+    assert_eq!(checked.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned();
+    let victim_name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        said.lines()
+            .any(|l| l.contains(&victim_name) && l.contains("FAILED") && l.contains("sha256")),
+        "{said}"
+    );
+    let err = String::from_utf8_lossy(&checked.stderr).into_owned();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("1 offsite copies failed the check") && err.contains("offsite push"),
+        "{err}"
+    );
 
     let record: serde_json::Value = serde_json::from_slice(
         &std::fs::read(c.backups.join(".pgkeep-last-scheduled-base.json")).unwrap(),

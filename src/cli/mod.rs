@@ -13,6 +13,7 @@ pub mod logs;
 pub mod metrics;
 pub mod offsite;
 pub mod offsite_check;
+pub mod offsite_check_physical;
 pub mod progress_bar;
 pub mod prune;
 pub mod recover;
@@ -277,6 +278,13 @@ async fn run(cli: Cli) -> Result<i32> {
         quiet_on_closed_pipe();
     }
     let ctx = Context::from_args(&cli.global)?;
+    // A killed `restore --time` left its scratch server running: stop and remove it now.
+    let reaped = crate::engine::physical::abandoned::reap(&ctx.config.backup_dir);
+    if let Some(line) = crate::engine::physical::abandoned::reaped_line(&reaped) {
+        if !matches!(cli.command, None | Some(Command::Console)) {
+            eprintln!("pgkeep: {line}");
+        }
+    }
     match cli.command {
         Some(Command::Backup(a)) => backup::run(&ctx, a).await,
         Some(Command::List(a)) => list::run(&ctx, a).await,

@@ -1,6 +1,7 @@
 //! `pgkeep offsite check [BACKUP] [--identity FILE]`: every offsite copy (or one) checked
 //! against its sha256 without the key; with the identity, the newest encrypted copy of each
 //! destination (or the one named) is decrypted in full and the test decryption recorded.
+//! Without a BACKUP, base backups and WAL are checked too (see [`crate::offsite::physical_check`]).
 
 use color_eyre::eyre::{bail, Result};
 
@@ -69,6 +70,12 @@ pub async fn run(
             }
         }
     }
+    let mut damaged = 0;
+    if backup.is_none() {
+        for store in stores {
+            damaged += super::offsite_check_physical::report(store).await?;
+        }
+    }
     if decrypted_any {
         println!(
             "test decryption recorded in {}",
@@ -76,6 +83,12 @@ pub async fn run(
         );
     } else if ids.is_some() {
         println!("no encrypted copy to test-decrypt");
+    }
+    if damaged > 0 {
+        bail!(
+            "{} offsite copies failed the check: delete the damaged objects named above at the destination, then run `pgkeep offsite push` to copy them again from here",
+            failed + damaged
+        );
     }
     if failed > 0 {
         bail!(

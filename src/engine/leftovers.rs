@@ -59,7 +59,7 @@ pub fn removed_line(names: &[String]) -> Option<String> {
 }
 
 /// Whether a process with this pid exists on this host.
-fn pid_alive(pid: i32) -> bool {
+pub fn pid_alive(pid: i32) -> bool {
     pid > 0
         && match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
             Ok(()) => true,

@@ -8,6 +8,8 @@ pub mod crypt;
 pub mod encrypted;
 pub mod envelope;
 pub mod physical;
+pub mod physical_check;
+pub mod physical_prune;
 pub mod physical_sealed;
 pub mod sealed;
 pub mod store;

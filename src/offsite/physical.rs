@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::crypt::Identities;
+use super::physical_check::plain_companion_name;
+use super::physical_prune::WAL_PREFIX;
 use super::physical_sealed::{self as ps, companion_name};
 use super::store::{local_sha256, Store};
 use crate::engine::fsutil;
@@ -24,8 +26,6 @@ pub struct Copied {
     /// WAL files copied.
     pub wal_files: usize,
 }
-
-const WAL_PREFIX: &str = "wal_";
 
 /// Copies every base backup and archived WAL file `store` does not have, each read back and
 /// checked against its sha256.
@@ -59,16 +59,47 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
     }
     for (sysid, file, path) in wal_files(wal_dir) {
         let name = format!("{WAL_PREFIX}{sysid}_{file}");
-        if have.contains(&name) || have.contains(&companion_name(&name)) {
+        let plain_sum = plain_companion_name(&name);
+        if have.contains(&companion_name(&name)) || have.contains(&plain_sum) {
+            continue;
+        }
+        if have.contains(&name) && store.recipients.is_none() {
+            // Copied by an older pgkeep, without a checksum file: add it when the copy
+            // matches this host's file, copy it again when it does not.
+            let local = local_sha256(&path).await?;
+            if store.sha256(&name).await? == local {
+                put_plain_companion(store, &name, &path, &local).await?;
+                continue;
+            }
+        } else if have.contains(&name) {
             continue;
         }
         match &store.recipients {
             Some(rec) => ps::put_sealed(store, &name, &path, rec, None).await?,
-            None => put_checked(store, &name, &path, None).await?,
+            None => {
+                let sha = put_checked(store, &name, &path, None).await?;
+                put_plain_companion(store, &name, &path, &sha).await?;
+            }
         }
         copied.wal_files += 1;
     }
     Ok(copied)
+}
+
+/// Writes the clear checksum companion `<name>.sha256` of a clear WAL object (after the
+/// object: its presence means the object is complete and checkable).
+async fn put_plain_companion(store: &Store, name: &str, path: &Path, sha: &str) -> Result<()> {
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| Error::io("reading the size of", e, path))?
+        .len();
+    let c = ps::Companion {
+        stored_sha256: sha.to_string(),
+        stored_bytes: bytes,
+        plain_sha256: sha.to_string(),
+        plain_bytes: bytes,
+    };
+    let json = serde_json::to_vec_pretty(&c).expect("companion serializes");
+    store.put_bytes(&plain_companion_name(name), json).await
 }
 
 /// Fetches every base backup and WAL file `store` has and this host lacks (after the loss
@@ -90,7 +121,7 @@ pub async fn pull(
         .collect();
     let mut objects: Vec<String> = listed
         .iter()
-        .filter(|n| !n.ends_with(".age") && !n.ends_with(".age.sha256"))
+        .filter(|n| !n.ends_with(".age") && !n.ends_with(ps::COMPANION_SUFFIX))
         .cloned()
         .collect();
     objects.extend(sealed.iter().cloned());
@@ -145,7 +176,12 @@ pub async fn pull(
         if sealed.contains(name) {
             ps::get_sealed_file(store, name, need_ids()?, &dest, None).await?;
         } else {
-            get_checked(store, name, &dest, None).await?;
+            let want = store
+                .get_bytes(&plain_companion_name(name))
+                .await?
+                .and_then(|b| serde_json::from_slice::<ps::Companion>(&b).ok())
+                .map(|c| c.stored_sha256);
+            get_checked(store, name, &dest, want.as_deref()).await?;
         }
         give_to_archive_owner(wal_dir, &dir, &dest);
         copied.wal_files += 1;
@@ -271,7 +307,7 @@ fn wal_files(wal_dir: &Path) -> Vec<(String, String, std::path::PathBuf)> {
     out
 }
 
-async fn put_checked(store: &Store, name: &str, path: &Path, want: Option<&str>) -> Result<()> {
+async fn put_checked(store: &Store, name: &str, path: &Path, want: Option<&str>) -> Result<String> {
     let local = local_sha256(path).await?;
     if let Some(w) = want.filter(|w| *w != local) {
         return Err(Error::Corrupt {
@@ -290,7 +326,7 @@ async fn put_checked(store: &Store, name: &str, path: &Path, want: Option<&str>)
             store.label
         )));
     }
-    Ok(())
+    Ok(local)
 }
 
 async fn get_checked(store: &Store, name: &str, dest: &Path, want: Option<&str>) -> Result<()> {

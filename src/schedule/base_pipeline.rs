@@ -1,6 +1,7 @@
 //! What runs after a scheduled base backup (`pgkeep basebackup --scheduled`, `pgkeep daemon`):
-//! copy base backups and archived WAL offsite, prune old base backups here by
-//! `[retention] keep_base` (never WAL a kept base backup needs), call the webhooks. After a
+//! copy base backups and archived WAL offsite, prune old base backups here and at every
+//! offsite destination by `[retention] keep_base` (never WAL a kept base backup needs), call
+//! the webhooks. After a
 //! failed base backup or a failed offsite copy nothing is pruned.
 
 use std::path::Path;
@@ -39,6 +40,9 @@ pub async fn after_base(config: &Config, path: &Path) -> Report {
     push_physical_offsite(config, &mut report).await;
     if report.ok() {
         prune_here(config, &mut report);
+        if report.ok() {
+            prune_offsite(config, &mut report).await;
+        }
     } else {
         report.push(
             "prune",
@@ -90,5 +94,29 @@ fn prune_here(config: &Config, report: &mut Report) {
             ),
         ),
         Err(e) => report.push("prune", false, e.to_string()),
+    }
+}
+
+/// `[retention] keep_base` at every offsite destination too, once the copies reached it.
+async fn prune_offsite(config: &Config, report: &mut Report) {
+    let keep = config.retention.keep_base.max(1) as usize;
+    for c in &config.offsite {
+        let Ok(store) = crate::offsite::Store::open(c) else {
+            continue; // the offsite step already reported it
+        };
+        match crate::offsite::physical_prune::prune(&store, &config.backup_dir, keep).await {
+            Ok(p) if p.bases.is_empty() && p.wal_files == 0 => {}
+            Ok(p) => report.push(
+                "prune",
+                true,
+                format!(
+                    "removed {} old base backup(s) and {} WAL file(s) at {} (keeping the newest {keep})",
+                    p.bases.len(),
+                    p.wal_files,
+                    store.label
+                ),
+            ),
+            Err(e) => report.push("prune", false, format!("offsite {}: {e}", store.label)),
+        }
     }
 }

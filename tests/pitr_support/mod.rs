@@ -148,8 +148,13 @@ impl ArchivingCluster {
 
     /// Runs pgkeep (direct target, this cluster, database `db`).
     pub fn pgkeep(&self, db: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pgkeep"))
-            .arg("--backup-dir")
+        self.pgkeep_command(db, args).output().unwrap()
+    }
+
+    /// The command [`Self::pgkeep`] runs, not started yet (to spawn and kill it).
+    pub fn pgkeep_command(&self, db: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pgkeep"));
+        c.arg("--backup-dir")
             .arg(&self.backups)
             .args(args)
             .env_remove("PGKEEP_URL")
@@ -168,9 +173,8 @@ impl ArchivingCluster {
                     std::env::var("PATH").unwrap_or_default()
                 ),
             )
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .stdin(Stdio::null());
+        c
     }
 
     /// The cluster's archive folder (`<backups>/wal/<system identifier>`).

@@ -3,24 +3,26 @@
 //! Order: make everything up to now reach the archive (a committed transaction id and a WAL
 //! switch on the live server, then wait for the segment), pick the newest base backup that
 //! finished before the target, check the archive covers the target — all before anything is
-//! changed, refusing with the window otherwise. Then recover into a scratch server (see
-//! [`super::scratch_server`]), dump the database from it and bring the dump in through the
-//! logical restore's safe path (scratch database, swap, the replaced one kept).
+//! changed, refusing with the window otherwise. Then recover into a scratch server — on this
+//! host for the direct target ([`super::scratch_server`]), a temporary container on a new
+//! volume for the compose target ([`super::pitr_compose`]), recorded first so a killed run's
+//! is removed later ([`super::abandoned`]) — dump the database from it and bring the dump in
+//! through the logical restore's safe path (scratch database, swap, the replaced one kept).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::base_catalog::{self, BaseBackup};
+use super::abandoned::{self, Marker, Scratch};
+use super::base_catalog::BaseBackup;
 use super::cluster::{self, ClusterFacts};
-use super::continuity::ArchiveContents;
 use super::livewal;
-use super::scratch_server::{RecoverySettings, ScratchServer};
+use super::pitr_checks::{choose_base, flush_to_archive, segments_from_server};
+use super::pitr_compose::{ComposePlan, ComposeScratch};
+use super::scratch_server::{RecoveryReport, RecoverySettings, ScratchServer};
 use super::target_time::{for_server, TargetTime};
-use super::walseg::Segment;
 use super::window::{local, RecoveryWindow};
 use crate::engine::backup::{self, BackupOptions};
 use crate::engine::catalog;
@@ -28,7 +30,7 @@ use crate::engine::progress::{Phase, Sink};
 use crate::engine::restore::{self, RestoreOptions, RestoreOutcome};
 use crate::error::{Error, Result};
 use crate::target::direct::DirectTarget;
-use crate::target::{self, sql_error, ConnParams, Target};
+use crate::target::{self, ConnParams, Target};
 
 /// How to restore to a moment.
 #[derive(Debug, Clone)]
@@ -63,9 +65,6 @@ pub struct PitrOutcome {
     pub server_said: Option<String>,
 }
 
-/// How long the newest WAL may take to reach the archive.
-const ARCHIVE_WAIT: Duration = Duration::from_secs(30);
-
 /// Restores the target's database to `opts.time`.
 pub async fn restore_to_time(
     target: &dyn Target,
@@ -74,12 +73,10 @@ pub async fn restore_to_time(
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<PitrOutcome> {
-    if target.kind_name() != "direct" {
-        return Err(Error::Refused(
-            "restore --time is not supported for the compose target yet: use a dump (`pgkeep restore BACKUP`), or run pgkeep against the server directly (--target direct)".into(),
-        ));
-    }
     sink.phase(Phase::Check);
+    if let Some(line) = abandoned::reaped_line(&abandoned::reap(backup_dir)) {
+        sink.log(line);
+    }
     let client = target::connect(target, target.database()).await?;
     let facts = ClusterFacts::read(&client).await?;
     let archive = opts.wal_dir.join(&facts.system_identifier);
@@ -114,58 +111,32 @@ pub async fn restore_to_time(
             n => format!(" and {n} segment(s) not archived yet, read from the server's pg_wal"),
         }
     ));
-
-    let pg_ctl = cluster::server_program("pg_ctl", facts.major, opts.pg_bin.as_deref()).ok_or_else(|| {
-        Error::ToolMissing {
-            tool: "pg_ctl".into(),
-            reason: format!(
-                "PostgreSQL {} server programs are needed for the scratch server: install postgresql-{} (or set pg_bin)",
-                facts.major, facts.major
-            ),
-        }
-    })?;
-    let server = ScratchServer::unpack(&base.path, pg_ctl, sink).await?;
-    for seg in &from_server {
-        livewal::fetch(&client, seg, &server.live_wal_dir()).await?;
-    }
     let target_time = matches!(opts.time, TargetTime::At(_)).then(|| for_server(want));
-    server.configure(&RecoverySettings {
-        archive: archive.clone(),
+    let recovery = Recovery {
+        client: &client,
+        facts: &facts,
+        base: &base,
+        archive: &archive,
+        from_server: &from_server,
         target_time,
-        use_live_wal: !from_server.is_empty(),
-    })?;
-    sink.log(match opts.time {
-        TargetTime::At(_) => format!(
-            "recovering to {} in a scratch server (port {})",
-            local(want),
-            server.port
-        ),
-        TargetTime::Latest => format!(
-            "recovering to the newest archived change in a scratch server (port {})",
-            server.port
-        ),
-    });
-    let report = server.recover(sink, cancel).await?;
+        want,
+    };
+    let (mut pad, report) = match target.container() {
+        Some(live) => {
+            recover_in_container(target, backup_dir, &live, &recovery, sink, cancel).await?
+        }
+        None => recover_on_host(target, backup_dir, opts, &recovery, sink, cancel).await?,
+    };
     let server_said = report
         .stopped_before
         .clone()
         .or(report.last_transaction.clone());
 
     sink.phase(Phase::Dump);
-    let scratch = DirectTarget::new(
-        ConnParams {
-            host: server.socket_dir.display().to_string(),
-            port: server.port,
-            user: target.user().to_string(),
-            password: None,
-            dbname: target.database().to_string(),
-        },
-        opts.pg_bin.clone(),
-    );
-    let dumps = server.socket_dir.join("dump");
+    let dumps = pad.dump_dir();
     let label = format!("point-in-time {}", local(want));
     let dumped = backup::backup(
-        &scratch,
+        pad.target.as_ref(),
         &dumps,
         &BackupOptions {
             label: Some(label),
@@ -189,7 +160,7 @@ pub async fn restore_to_time(
         .into_iter()
         .find(|e| e.path == dumped.path)
         .ok_or_else(|| Error::Other("the recovered dump vanished".into()))?;
-    server.stop();
+    pad.stop();
     let restored = restore::restore(
         target,
         backup_dir,
@@ -209,7 +180,7 @@ pub async fn restore_to_time(
         cancel,
     )
     .await?;
-    drop(server);
+    drop(pad);
     Ok(PitrOutcome {
         restore: restored,
         base: base.name,
@@ -218,117 +189,148 @@ pub async fn restore_to_time(
     })
 }
 
-/// The newest base backup of this cluster that finished before `want`; else a refusal
-/// naming the window.
-fn choose_base(
-    backup_dir: &Path,
-    facts: &ClusterFacts,
+/// What the scratch server recovers, decided by the checks.
+struct Recovery<'a> {
+    client: &'a Client,
+    facts: &'a ClusterFacts,
+    base: &'a BaseBackup,
+    archive: &'a Path,
+    from_server: &'a [String],
+    target_time: Option<String>,
     want: DateTime<Utc>,
-    window: &RecoveryWindow,
-) -> Result<BaseBackup> {
-    let bases: Vec<BaseBackup> = base_catalog::scan(backup_dir)?
-        .into_iter()
-        .filter(|b| b.manifest.system_identifier == facts.system_identifier)
-        .collect();
-    let summary = window.summary(Utc::now());
-    match bases.iter().rev().find(|b| b.manifest.finished_at < want) {
-        Some(base) => Ok(base.clone()),
-        None => Err(Error::Refused(match bases.first() {
-            Some(b) => format!(
-                "{} is before the oldest base backup finished ({}): nothing was changed; {summary}",
-                local(want),
-                local(b.manifest.finished_at)
-            ),
-            None => "there is no base backup of this cluster: run `pgkeep basebackup` first; nothing was changed".into(),
-        })),
+}
+
+impl Recovery<'_> {
+    fn announce(&self, sink: &Sink, place: &str) {
+        sink.log(match &self.target_time {
+            Some(_) => format!("recovering to {} in {place}", local(self.want)),
+            None => format!("recovering to the newest archived change in {place}"),
+        });
     }
 }
 
-/// Every segment from the base backup's start through `switched` must be in the archive or
-/// still in the server's pg_wal; returns those to read from the server, or a refusal that
-/// names the first lost segment and the window.
-#[allow(clippy::too_many_arguments)]
-async fn segments_from_server(
-    client: &Client,
-    facts: &ClusterFacts,
-    archive: &Path,
-    base: &BaseBackup,
-    switched: Segment,
-    want: DateTime<Utc>,
-    window: &RecoveryWindow,
-) -> Result<Vec<String>> {
-    let seg_size = facts.wal_segment_size;
-    let contents = ArchiveContents::read(archive, seg_size)?;
-    let start = base
-        .manifest
-        .start_segment()
-        .ok_or_else(|| Error::Other(format!("the manifest of {} has no start LSN", base.name)))?;
-    let missing = contents.missing_through(start, switched);
-    if missing.is_empty() {
-        return Ok(Vec::new());
-    }
-    let on_server = livewal::server_segments(client).await;
-    let mut fetch = Vec::new();
-    for seg in missing {
-        let name = seg.name(seg_size);
-        if !on_server.contains(&name) {
-            return Err(Error::Refused(format!(
-                "cannot restore to {}: WAL segment {name} is neither in the archive {} nor on the server; nothing was changed; {}",
-                local(want),
-                archive.display(),
-                window.summary(Utc::now())
-            )));
+/// The recovered scratch server: a target to dump from, a folder for the dump, and what
+/// removes it all (the server or container first, then its marker) when dropped.
+struct Scratchpad {
+    target: Box<dyn Target>,
+    holder: Holder,
+}
+
+enum Holder {
+    /// The server first: fields drop in order, the marker goes after it.
+    Host {
+        server: ScratchServer,
+        _marker: Marker,
+    },
+    Container(ComposeScratch),
+}
+
+impl Scratchpad {
+    fn dump_dir(&self) -> PathBuf {
+        match &self.holder {
+            Holder::Host { server, .. } => server.root().join("dump"),
+            Holder::Container(c) => c.dump_dir(),
         }
-        fetch.push(name);
     }
-    Ok(fetch)
+
+    /// Stops the server (and removes the container); the dump stays until drop.
+    fn stop(&mut self) {
+        match &mut self.holder {
+            Holder::Host { server, .. } => server.stop(),
+            Holder::Container(c) => c.remove_docker(),
+        }
+    }
 }
 
-/// Commits a transaction id and switches WAL on the live server, so every change up to now
-/// is in a finished segment and a commit follows any target before now (recovery stops at the
-/// first commit after the target); then gives the archiver a moment to copy it. Returns the
-/// finished segment.
-async fn flush_to_archive(
-    client: &Client,
-    facts: &ClusterFacts,
+/// Direct target: a scratch server on this host, in a temporary data directory and port.
+async fn recover_on_host(
+    target: &dyn Target,
+    backup_dir: &Path,
+    opts: &PitrOptions,
+    r: &Recovery<'_>,
     sink: &Sink,
     cancel: &CancellationToken,
-) -> Result<Segment> {
-    if facts.in_recovery {
-        return Err(Error::Refused(
-            "the server is a standby (in recovery): run the point-in-time restore against the primary".into(),
-        ));
-    }
-    client
-        .simple_query("SELECT pg_current_xact_id()")
-        .await
-        .map_err(sql_error)?;
-    let row = client
-        .query_one("SELECT pg_walfile_name(pg_switch_wal())", &[])
-        .await
-        .map_err(sql_error)?;
-    let name: String = row.get(0);
-    let segment = Segment::parse(&name, facts.wal_segment_size)
-        .ok_or_else(|| Error::Other(format!("unexpected WAL file name {name}")))?;
-    sink.log(format!("waiting for the archiver to copy {name}"));
-    let deadline = tokio::time::Instant::now() + ARCHIVE_WAIT;
-    while tokio::time::Instant::now() < deadline {
-        let row = client
-            .query_one(
-                "SELECT coalesce(last_archived_wal, '') >= $1 OR current_setting('archive_mode') = 'off'
-                        OR coalesce(last_failed_time > last_archived_time, false)
-                 FROM pg_stat_archiver",
-                &[&name],
-            )
-            .await
-            .map_err(sql_error)?;
-        if row.get::<_, bool>(0) {
-            break;
+) -> Result<(Scratchpad, RecoveryReport)> {
+    let major = r.facts.major;
+    let pg_ctl = cluster::server_program("pg_ctl", major, opts.pg_bin.as_deref()).ok_or_else(|| {
+        Error::ToolMissing {
+            tool: "pg_ctl".into(),
+            reason: format!(
+                "PostgreSQL {major} server programs are needed for the scratch server: install postgresql-{major} (or set pg_bin)"
+            ),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = cancel.cancelled() => return Err(Error::Cancelled),
-        }
+    })?;
+    let server = ScratchServer::create(None, pg_ctl)?;
+    let marker = abandoned::record(
+        backup_dir,
+        &Scratch::Server {
+            pid: std::process::id() as i32,
+            root: server.root().to_path_buf(),
+            data: server.data.clone(),
+        },
+    )?;
+    let pad_target = DirectTarget::new(
+        ConnParams {
+            host: server.socket_dir.display().to_string(),
+            port: server.port,
+            user: target.user().to_string(),
+            password: None,
+            dbname: target.database().to_string(),
+        },
+        opts.pg_bin.clone(),
+    );
+    let pad = Scratchpad {
+        target: Box::new(pad_target),
+        holder: Holder::Host {
+            server,
+            _marker: marker,
+        },
+    };
+    let Holder::Host { server, .. } = &pad.holder else {
+        unreachable!()
+    };
+    server.unpack_base(&r.base.path, sink).await?;
+    for seg in r.from_server {
+        livewal::fetch(r.client, seg, &server.live_wal_dir()).await?;
     }
-    Ok(segment)
+    server.configure(&RecoverySettings {
+        archive: r.archive.to_path_buf(),
+        target_time: r.target_time.clone(),
+        use_live_wal: !r.from_server.is_empty(),
+    })?;
+    r.announce(sink, &format!("a scratch server (port {})", server.port));
+    let report = server.recover(sink, cancel).await?;
+    Ok((pad, report))
+}
+
+/// Compose target: a temporary container of the service's image on a new volume.
+async fn recover_in_container(
+    target: &dyn Target,
+    backup_dir: &Path,
+    live: &str,
+    r: &Recovery<'_>,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<(Scratchpad, RecoveryReport)> {
+    let scratch = ComposeScratch::create(backup_dir, target)?;
+    for seg in r.from_server {
+        livewal::fetch(r.client, seg, &scratch.live_wal_dir()).await?;
+    }
+    r.announce(
+        sink,
+        &format!("the temporary container {}", scratch.container()),
+    );
+    let plan = ComposePlan {
+        base: &r.base.path,
+        archive: r.archive,
+        target_time: r.target_time.clone(),
+    };
+    let report = scratch.recover(live, &plan, sink, cancel).await?;
+    Ok((
+        Scratchpad {
+            target: Box::new(scratch.target()),
+            holder: Holder::Container(scratch),
+        },
+        report,
+    ))
 }

@@ -105,20 +105,7 @@ pub async fn recover(config: &Config, sink: &Sink) -> Result<ComposeRecovered> {
     sink.log(format!("unpacking {} into volume {volume}", base.name));
 
     let vol = format!("{volume}:{pgdata}");
-    let file_in = std::fs::File::open(&base.path)
-        .map_err(|e| Error::io("opening the base backup", e, &base.path))?;
-    let mut unpack = tokio::process::Command::new("docker");
-    unpack
-        .args(["run", "--rm", "-i", "--network", "none", "-u", "root", "--entrypoint", "sh", "-v", &vol, &image, "-c"])
-        .arg("set -e; cd \"$1\"; if [ -n \"$(ls -A .)\" ]; then echo 'pgkeep: the volume is not empty' >&2; exit 3; fi; tar -xzf -; chown -R postgres:postgres .; chmod 700 .")
-        .args(["sh", &pgdata])
-        .stdin(Stdio::from(file_in))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let out = unpack
-        .output()
-        .await
-        .map_err(|e| Error::Docker(format!("docker run: {e}")))?;
+    let out = unpack_into_volume(&image, &volume, &pgdata, &base.path).await?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("not empty") {
@@ -221,7 +208,7 @@ pub async fn recover(config: &Config, sink: &Sink) -> Result<ComposeRecovered> {
 }
 
 /// The source of the container's mount at `dest` of `kind` ("volume" name or "bind" path).
-fn mount_source(info: &Value, dest: &str, kind: &str) -> Option<String> {
+pub(super) fn mount_source(info: &Value, dest: &str, kind: &str) -> Option<String> {
     info["Mounts"].as_array()?.iter().find_map(|m| {
         (m["Destination"].as_str()? == dest && m["Type"].as_str()? == kind).then(|| {
             if kind == "volume" {
@@ -231,4 +218,32 @@ fn mount_source(info: &Value, dest: &str, kind: &str) -> Option<String> {
             }
         })?
     })
+}
+
+/// Unpacks the base backup `base` (a `.tar.gz`, streamed in) into the docker volume
+/// `volume` mounted at `pgdata` in a temporary root container of `image` without network,
+/// giving it to user postgres. The script refuses a volume that is not empty ("not empty"
+/// on stderr, exit 3). Returns the container's output.
+pub(super) async fn unpack_into_volume(
+    image: &str,
+    volume: &str,
+    pgdata: &str,
+    base: &Path,
+) -> Result<std::process::Output> {
+    let vol = format!("{volume}:{pgdata}");
+    let file_in =
+        std::fs::File::open(base).map_err(|e| Error::io("opening the base backup", e, base))?;
+    let mut unpack = tokio::process::Command::new("docker");
+    unpack
+        .args(["run", "--rm", "-i", "--network", "none", "-u", "root", "--entrypoint", "sh", "-v", &vol, image, "-c"])
+        .arg("set -e; cd \"$1\"; if [ -n \"$(ls -A .)\" ]; then echo 'pgkeep: the volume is not empty' >&2; exit 3; fi; tar -xzf -; chown -R postgres:postgres .; chmod 700 .")
+        .args(["sh", pgdata])
+        .stdin(Stdio::from(file_in))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    unpack
+        .output()
+        .await
+        .map_err(|e| Error::Docker(format!("docker run: {e}")))
 }

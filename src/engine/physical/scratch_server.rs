@@ -64,6 +64,14 @@ impl ScratchServer {
         pg_ctl: PathBuf,
         sink: &Sink,
     ) -> Result<ScratchServer> {
+        let server = Self::create(data, pg_ctl)?;
+        server.unpack_base(base, sink).await?;
+        Ok(server)
+    }
+
+    /// Creates the private temp folder (and `data`, or a data folder inside it when None)
+    /// and picks a free port; nothing is unpacked yet.
+    pub fn create(data: Option<PathBuf>, pg_ctl: PathBuf) -> Result<ScratchServer> {
         let user = ServerUser::detect()?;
         let root = std::env::temp_dir().join(format!(
             "pgkeep-pitr-{}-{}",
@@ -82,6 +90,17 @@ impl ScratchServer {
         };
         server.user.make_dir(&server.data)?;
         server.user.make_dir(&server.live_wal_dir())?;
+        Ok(server)
+    }
+
+    /// The private temp folder (removed on drop).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Unpacks `base` (a `.tar.gz`) into the data folder.
+    pub async fn unpack_base(&self, base: &Path, sink: &Sink) -> Result<()> {
+        let server = self;
         sink.log(format!(
             "unpacking base backup into {}",
             server.data.display()
@@ -103,7 +122,7 @@ impl ScratchServer {
                 message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             });
         }
-        Ok(server)
+        Ok(())
     }
 
     /// Writes the recovery settings (they come last in postgresql.auto.conf, so they win
@@ -222,41 +241,15 @@ impl ScratchServer {
                 message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             });
         }
-        let mut report = RecoveryReport::default();
-        let mut seen = 0usize;
-        let mut restored = 0u64;
+        let mut reader = super::recovery_log::RecoveryLog::default();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
             }
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let new = &text[seen.min(text.len())..];
-            let mut ready = false;
-            for line in new.lines() {
-                if line.contains("restored log file") {
-                    restored += 1;
-                    if restored % 16 == 1 {
-                        sink.log(format!("WAL replayed: {restored} segments"));
-                    }
-                } else if let Some(i) = line.find("recovery stopping before") {
-                    report.stopped_before = Some(line[i..].to_string());
-                    sink.log(line[i..].to_string());
-                } else if let Some(i) = line.find("last completed transaction was at log time") {
-                    report.last_transaction = Some(line[i..].to_string());
-                    sink.log(line[i..].to_string());
-                } else if line.contains("database system is ready to accept connections") {
-                    ready = true;
-                } else if line.contains("FATAL:") || line.contains("PANIC:") {
-                    return Err(Error::Refused(explain_fatal(line)));
-                }
-            }
-            seen = text.len() - new.len() + new.rfind('\n').map(|i| i + 1).unwrap_or(0);
-            if ready {
-                sink.log(format!(
-                    "WAL replayed: {restored} segments; the scratch server is up"
-                ));
-                return Ok(report);
+            if reader.feed(&text, sink)? {
+                return Ok(reader.report);
             }
             if !self.running() {
                 let tail = crate::engine::local_server::last_lines(&text, 2);

@@ -18,7 +18,7 @@ use pgkeep::console::msg::Msg;
 use pgkeep::console::state::{Dialog, JobOutcome, ListRow};
 use pgkeep::target::direct::DirectTarget;
 use pgkeep::target::{ConnParams, Target};
-use pitr_support::ArchivingCluster;
+use pitr_support::{ok, ArchivingCluster};
 
 fn press(app: &mut App, code: KeyCode) {
     app.handle(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
@@ -42,15 +42,6 @@ async fn run_until(app: &mut App, what: &str, done: impl Fn(&App) -> bool) {
         );
         let _ = tokio::time::timeout(left, app.next()).await;
     }
-}
-
-fn ok(out: &std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

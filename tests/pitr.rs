@@ -8,16 +8,7 @@ mod pitr_support;
 
 use std::time::Duration;
 
-use pitr_support::{query_cluster_at, ArchivingCluster};
-
-fn ok(out: &std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use pitr_support::{ok, query_cluster_at, ArchivingCluster};
 
 fn pause() {
     std::thread::sleep(Duration::from_millis(1100));

@@ -10,20 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use age::secrecy::ExposeSecret;
-use pitr_support::{query_cluster_at, ArchivingCluster};
+use pitr_support::{ok, query_cluster_at, ArchivingCluster};
 use sha2::{Digest, Sha256};
 
 /// First two bytes of a PostgreSQL 15 WAL page (XLOG_PAGE_MAGIC 0xD110, little-endian).
 const WAL_MAGIC: [u8; 2] = [0x10, 0xd1];
-
-fn ok(out: &std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn new_key(dir: &Path, name: &str) -> (PathBuf, String) {
     let id = age::x25519::Identity::generate();

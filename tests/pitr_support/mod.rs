@@ -268,3 +268,13 @@ pub fn query_cluster_at(data: &Path, db: &str, sql: &str) -> String {
     );
     String::from_utf8(q.stdout).unwrap().trim().to_string()
 }
+
+/// The stdout of a command that must have succeeded; panics with `what` and its stderr.
+pub fn ok(out: &std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -353,7 +353,7 @@ pub fn render(input: &MetricsInput) -> String {
             f.sample(&[], secs(from));
         }
         if let Some(to) = w.to {
-            let mut f = family(&mut out, "pgkeep_recovery_window_end_timestamp_seconds", "gauge", "Latest moment the cluster can be restored to (newest change archived without a gap before it), in Unix seconds.");
+            let mut f = family(&mut out, "pgkeep_recovery_window_end_timestamp_seconds", "gauge", "Latest moment the cluster can be restored to (newest change archived, with no gap after a base backup), in Unix seconds.");
             f.sample(&[], secs(to));
         }
         let mut f = family(

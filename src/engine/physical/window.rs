@@ -1,6 +1,7 @@
 //! The recoverable window: from the end of the oldest usable base backup to the newest WAL
-//! segment archived without a hole after it. One value, shown the same way by `status`,
-//! `doctor`, the console and `restore --time`.
+//! segment archived, with no hole between them and none after (lost WAL after every base
+//! backup means no window: `restore --time` would refuse every moment). One value, shown the
+//! same way by `status`, `doctor`, the console and `restore --time`.
 
 use std::path::{Path, PathBuf};
 
@@ -85,9 +86,16 @@ impl RecoveryWindow {
             .collect();
         let best = walks
             .iter()
-            .filter_map(|(_, wk)| wk.last)
-            .max_by_key(|(s, _)| *s);
-        if let Some((last, at)) = best {
+            .filter_map(|(_, wk)| wk.last.map(|l| (l, wk.gap.is_some())))
+            .max_by_key(|((s, _), _)| *s);
+        // A run that stops at lost WAL (newer segments follow the hole) restores nothing:
+        // `restore --time` needs every segment from its base backup to now, as a commit after
+        // the target may lie beyond the hole. Only a base backup after the hole opens a window.
+        let restorable = best.filter(|(_, lost_after)| !lost_after).map(|(l, _)| l);
+        if let Some((last, _)) = best.map(|(l, _)| l) {
+            w.last_segment = Some(last.name(seg_size));
+        }
+        if let Some((last, at)) = restorable {
             let oldest = walks
                 .iter()
                 .filter(|(b, wk)| {
@@ -99,7 +107,6 @@ impl RecoveryWindow {
                 w.from = Some(from);
                 w.to = Some(at.max(from));
             }
-            w.last_segment = Some(last.name(seg_size));
             if let Some(cur) = facts
                 .filter(|f| !f.current_segment.is_empty())
                 .and_then(|f| Segment::parse(&f.current_segment, seg_size))
@@ -130,7 +137,10 @@ impl RecoveryWindow {
             _ if self.base_backups == 0 => {
                 "no point-in-time window: no base backup of this cluster yet (run `pgkeep basebackup`)".into()
             }
-            _ => "no point-in-time window: the WAL a base backup needs is not in the archive".into(),
+            _ => match &self.gap {
+                Some(gap) => format!("no point-in-time window: WAL is lost from the archive ({gap}) after every base backup; run `pgkeep basebackup` so that moments after it can be restored"),
+                None => "no point-in-time window: the WAL a base backup needs is not in the archive".into(),
+            },
         }
     }
 

@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::{cluster, complete_backups, pgkeep, stderr, stdout};
 
@@ -231,60 +229,12 @@ fn scheduled_backup_copies_offsite_and_prunes_both_sides() {
     );
 }
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn http(port: u16, request: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 #[test]
 fn s3_target_against_moto_server() {
-    if Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!(
-            "note: moto_server is not installed (pip install 'moto[server]'); S3 test skipped"
-        );
+    let Some(moto) = common::moto::Moto::start("pgkeep-test") else {
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _moto = Moto(
-        Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let created = http(port, "PUT /pgkeep-test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    };
+    let port = moto.port;
 
     let db = new_database();
     let tmp = tempfile::tempdir().unwrap();
@@ -314,7 +264,7 @@ fn s3_target_against_moto_server() {
     );
     outputs.push(push);
     // the object really is in the bucket, under the prefix
-    let listing = http(port, "GET /pgkeep-test?list-type=2&prefix=facturatie/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let listing = moto.http("GET /pgkeep-test?list-type=2&prefix=facturatie/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     assert!(
         listing.contains(&format!("facturatie/{name}"))
             && listing.contains(&format!("facturatie/{name}.json")),

@@ -5,11 +5,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use age::secrecy::ExposeSecret;
 use common::{cluster, pgkeep, stderr, stdout};
@@ -255,60 +252,12 @@ fn encrypted_dir_copy_pull_restore_check_and_wrong_key() {
     assert!(stdout(&damaged).contains("FAILED"), "{}", stdout(&damaged));
 }
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn http(port: u16, request: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 #[test]
 fn encrypted_s3_copy_against_moto_server() {
-    if Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!(
-            "note: moto_server is not installed (pip install 'moto[server]'); S3 test skipped"
-        );
+    let Some(moto) = common::moto::Moto::start("pgkeep-enc") else {
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _moto = Moto(
-        Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let created = http(port, "PUT /pgkeep-enc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    };
+    let port = moto.port;
 
     let db = new_database();
     let tmp = tempfile::tempdir().unwrap();
@@ -356,7 +305,7 @@ fn encrypted_s3_copy_against_moto_server() {
     }
     assert!(stored[0].1.starts_with(b"age-encryption.org/v1"));
     assert_nothing_in_clear(&stored);
-    let listing = http(port, "GET /pgkeep-enc?list-type=2&prefix=shop/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let listing = moto.http("GET /pgkeep-enc?list-type=2&prefix=shop/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     assert!(
         !listing.contains(&format!("shop/{name}<")),
         "no plain dump object: {listing}"

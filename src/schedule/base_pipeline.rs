@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::pipeline::{push_physical_offsite, send, Report};
+use super::pipeline::{alert_outcome, push_physical_offsite, send, Report};
 use crate::alerts::Alert;
 use crate::config::Config;
 use crate::engine::physical::prune;
@@ -44,35 +44,11 @@ pub async fn after_base(config: &Config, path: &Path) -> Report {
             prune_offsite(config, &mut report).await;
         }
     } else {
-        report.push(
-            "prune",
-            true,
-            "skipped: an earlier step failed, nothing is pruned",
-        );
+        report.prune_skipped();
     }
-    let alert = if report.ok() {
-        config.alerts.on_success.then(|| {
-            Alert::new(
-                "success",
-                format!("base backup done: {name}"),
-                None,
-                Some(name.clone()),
-            )
-        })
-    } else {
-        Some(Alert::new(
-            "failure",
-            format!(
-                "base backup {name} written, but a later step failed: {}",
-                report.failures().join("; ")
-            ),
-            None,
-            Some(name.clone()),
-        ))
-    };
-    if let Some(a) = alert {
-        send(config, &a, &mut report).await;
-    }
+    let done = format!("base backup done: {name}");
+    let but = format!("base backup {name} written, but a later step failed: ");
+    alert_outcome(config, &mut report, None, &name, done, &but).await;
     report
 }
 

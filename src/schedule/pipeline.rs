@@ -49,6 +49,15 @@ impl Report {
         self.steps.iter().all(|s| s.ok)
     }
 
+    /// Records that pruning was skipped because an earlier step failed.
+    pub(crate) fn prune_skipped(&mut self) {
+        self.push(
+            "prune",
+            true,
+            "skipped: an earlier step failed, nothing is pruned",
+        );
+    }
+
     /// The failed steps' messages.
     pub fn failures(&self) -> Vec<String> {
         self.steps
@@ -156,36 +165,41 @@ pub async fn after_backup(config: &Config, target: &dyn Target, path: &Path) -> 
     if prune_allowed {
         prune(config, now, &mut report).await;
     } else {
-        report.push(
-            "prune",
-            true,
-            "skipped: an earlier step failed, nothing is pruned",
-        );
+        report.prune_skipped();
     }
+    let done = format!("backup of {database} done: {name}");
+    let but = format!("backup of {database} succeeded ({name}) but: ");
+    alert_outcome(config, &mut report, Some(database), &name, done, &but).await;
+    report
+}
+
+/// The closing alert of a scheduled run whose backup `name` was written: `done` on success
+/// (when `[alerts] on_success`), else a failure alert of `but` followed by the failed steps.
+pub(crate) async fn alert_outcome(
+    config: &Config,
+    report: &mut Report,
+    database: Option<String>,
+    name: &str,
+    done: String,
+    but: &str,
+) {
     let alert = if report.ok() {
-        config.alerts.on_success.then(|| {
-            Alert::new(
-                "success",
-                format!("backup of {database} done: {name}"),
-                Some(database.clone()),
-                Some(name.clone()),
-            )
-        })
+        config
+            .alerts
+            .on_success
+            .then(|| Alert::new("success", done, database, Some(name.to_string())))
     } else {
+        let failed = format!("{but}{}", report.failures().join("; "));
         Some(Alert::new(
             "failure",
-            format!(
-                "backup of {database} succeeded ({name}) but: {}",
-                report.failures().join("; ")
-            ),
-            Some(database.clone()),
-            Some(name.clone()),
+            failed,
+            database,
+            Some(name.to_string()),
         ))
     };
     if let Some(a) = alert {
-        send(config, &a, &mut report).await;
+        send(config, &a, report).await;
     }
-    report
 }
 
 /// Copies base backups and archived WAL not yet offsite (nothing to do without either), so

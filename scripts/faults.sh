@@ -62,7 +62,7 @@ lost=0; incomplete=0; killed=0; failed_scenarios=0
 wait_for_orphans() {
   local n
   for _ in $(seq 1 100); do
-    n=$(psql -XAtc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" postgres 2>/dev/null || echo 1)
+    n=$(psql -XAtc "SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('client backend', 'walsender') AND pid <> pg_backend_pid()" postgres 2>/dev/null || echo 1)
     [ "$n" = 0 ] && return 0
     sleep 0.1
   done

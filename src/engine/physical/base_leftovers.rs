@@ -1,6 +1,6 @@
 //! What a killed base backup (or a killed pull of one from offsite) leaves in `base/`: the
-//! plain copy `.<name>.work/`, the packed `<name>.partial`, `*.tmp` files of a manifest write,
-//! and manifests whose `.tar.gz` never arrived (the `.tar.gz` is renamed into place last, so
+//! plain copy `.<name>.<pid>.work/`, the packed `<name>.partial`, `*.tmp` files of a manifest
+//! write, and manifests whose `.tar.gz` never arrived (the `.tar.gz` is renamed into place last, so
 //! a base backup is listed only when it is whole). Every writer of `base/` holds the base lock
 //! while it writes; whoever takes that lock removes these first. For the compose target the
 //! plain copy lives in the container (`/tmp/pgkeep-base-*`) and is removed there.

@@ -70,7 +70,9 @@ pub async fn take(
             ),
         },
         None => {
-            let work = dir.join(format!(".{name}.work"));
+            // Per process: a killed run's pg_basebackup may still write into its own copy
+            // while a new run of the same second starts.
+            let work = dir.join(format!(".{name}.{}.work", std::process::id()));
             let _ = std::fs::remove_dir_all(&work);
             fsutil::ensure_private_dir(&work)?;
             Workspace::Host(work.join("data"))

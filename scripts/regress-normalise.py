@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Normalises a plain pg_dump for scripts/regress-roundtrip.sh: sorts the rows of each COPY block,
 and sorts columns by name in CREATE TABLE bodies and COPY headers (each row's fields follow).
-Drops the random \\restrict / \\unrestrict lines. Usage: regress-normalise.py DUMP.sql > OUT"""
+Drops the random \\restrict / \\unrestrict lines. --keep-row-order leaves the rows in their order.
+Usage: regress-normalise.py [--keep-row-order] DUMP.sql > OUT"""
 import re, sys
 
 def split_cols(text):
@@ -16,7 +17,7 @@ def split_cols(text):
     cols.append(cur.strip())
     return cols
 
-def norm(path):
+def norm(path, sort_rows):
     lines = open(path, encoding='utf-8', errors='surrogateescape').read().split('\n')
     out, i = [], 0
     while i < len(lines):
@@ -33,7 +34,7 @@ def norm(path):
                 order = sorted(range(len(cols)), key=lambda k: cols[k])
                 l = 'COPY %s (%s) FROM stdin;' % (m.group(1), ', '.join(cols[k] for k in order))
                 rows = ['\t'.join(r.split('\t')[k] for k in order) for r in rows]
-            out.append(l); out.extend(sorted(rows)); out.append('\\.'); i += 1
+            out.append(l); out.extend(sorted(rows) if sort_rows else rows); out.append('\\.'); i += 1
             continue
         if l.startswith('CREATE TABLE ') and l.endswith(' ('):
             out.append(l); i += 1; body = []
@@ -44,4 +45,7 @@ def norm(path):
         out.append(l); i += 1
     return out
 
-sys.stdout.write('\n'.join(norm(sys.argv[1])) + '\n')
+args = sys.argv[1:]
+keep = '--keep-row-order' in args
+args = [a for a in args if a != '--keep-row-order']
+sys.stdout.write('\n'.join(norm(args[0], not keep)) + '\n')

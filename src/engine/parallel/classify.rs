@@ -1,7 +1,8 @@
 //! What a statement of a plain dump is, for the parallel loader: session state every
 //! connection needs (`SET`, `set_config`), per-table post-data work that may run as soon as
-//! the table's data is in (indexes, primary/unique/check constraints, foreign keys), or
-//! anything else (run in dump order). Only pg_dump's own statement shapes are recognised;
+//! the table's data is in (indexes, primary/unique/check constraints, foreign keys,
+//! extended statistics and statistics targets, which ANALYZE must follow), or anything else
+//! (run in dump order). Only pg_dump's own statement shapes are recognised;
 //! anything unusual is "other", which is always safe.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,15 @@ pub enum Class {
         /// The referenced table.
         references: String,
     },
+    /// `CREATE STATISTICS … FROM <table>` (extended statistics, which ANALYZE fills).
+    Statistics {
+        /// The table.
+        table: String,
+    },
+    /// `ALTER INDEX … ALTER COLUMN n SET STATISTICS m` or `ALTER STATISTICS … SET
+    /// STATISTICS m`: the statistics target of the object its entry just created, which
+    /// the table's ANALYZE must see.
+    StatisticsTarget,
     /// Anything else.
     Other,
 }
@@ -44,7 +54,14 @@ pub fn classify(kind: Option<&str>, sql: &str) -> Class {
         return c;
     }
     match kind {
+        Some("INDEX") if statistics_target(sql, "ALTER INDEX ") => Class::StatisticsTarget,
         Some("INDEX") => index(sql).map_or(Class::Other, |table| Class::Index { table }),
+        Some("STATISTICS") if statistics_target(sql, "ALTER STATISTICS ") => {
+            Class::StatisticsTarget
+        }
+        Some("STATISTICS") => {
+            statistics(sql).map_or(Class::Other, |table| Class::Statistics { table })
+        }
         Some("CONSTRAINT") => match constraint(sql) {
             Some((table, None)) => Class::Constraint { table },
             _ => Class::Other,
@@ -181,6 +198,34 @@ fn index(sql: &str) -> Option<String> {
     rest.starts_with(' ').then(|| table.to_string())
 }
 
+/// The table of `CREATE STATISTICS <name> [(<kinds>)] ON <columns> FROM <table>;`.
+fn statistics(sql: &str) -> Option<String> {
+    let s = sql.strip_prefix("CREATE STATISTICS ")?;
+    let at = s.rfind(" FROM ")?;
+    let (table, rest) = qualified(&s[at + " FROM ".len()..])?;
+    (rest.trim_end() == ";").then(|| table.to_string())
+}
+
+/// `<alter><qualified name> … SET STATISTICS <n>;`.
+fn statistics_target(sql: &str, alter: &str) -> bool {
+    let Some(s) = sql.strip_prefix(alter) else {
+        return false;
+    };
+    let Some((_, rest)) = qualified(s) else {
+        return false;
+    };
+    let Some(n) = rest.trim_end().strip_suffix(';') else {
+        return false;
+    };
+    let Some((head, n)) = n.rsplit_once(" SET STATISTICS ") else {
+        return false;
+    };
+    let n = n.trim().trim_start_matches('-');
+    !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && (head.is_empty() || head.starts_with(" ALTER COLUMN "))
+}
+
 /// `(table, Some(referenced))` for a foreign key, `(table, None)` for another constraint.
 fn constraint(sql: &str) -> Option<(String, Option<String>)> {
     let s = sql.strip_prefix("ALTER TABLE ONLY ")?;
@@ -277,6 +322,43 @@ mod tests {
             classify(None, "SELECT pg_catalog.setval('s', 1, true);"),
             Class::Other
         );
+    }
+
+    #[test]
+    fn statistics_and_their_targets_are_recognised() {
+        assert_eq!(
+            classify(
+                Some("STATISTICS"),
+                "CREATE STATISTICS public.s_ab (ndistinct) ON a, (b + 1) FROM s.\"From t\";"
+            ),
+            Class::Statistics {
+                table: "s.\"From t\"".into()
+            }
+        );
+        for (kind, sql) in [
+            (
+                "STATISTICS",
+                "ALTER STATISTICS public.s_ab SET STATISTICS 500;",
+            ),
+            (
+                "STATISTICS",
+                "ALTER STATISTICS public.s_ab SET STATISTICS -1;",
+            ),
+            (
+                "INDEX",
+                "ALTER INDEX public.\"Ix\" ALTER COLUMN 2 SET STATISTICS 300;",
+            ),
+        ] {
+            assert_eq!(classify(Some(kind), sql), Class::StatisticsTarget, "{sql}");
+        }
+        for (kind, sql) in [
+            ("STATISTICS", "ALTER STATISTICS public.s_ab OWNER TO alice;"),
+            ("INDEX", "ALTER INDEX public.i ATTACH PARTITION public.j;"),
+            ("INDEX", "ALTER INDEX public.i SET (fillfactor = 50);"),
+            ("TABLE", "ALTER STATISTICS public.s_ab SET STATISTICS 5;"),
+        ] {
+            assert_eq!(classify(Some(kind), sql), Class::Other, "{sql}");
+        }
     }
 
     #[test]

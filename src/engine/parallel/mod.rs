@@ -2,14 +2,16 @@
 //! the serial load (sha256, gzip stream, completion trailer) and split into statements
 //! ([`split`]). Pre-data and the data section's statements run in dump order on one
 //! session; each table's COPY runs on one of N worker connections as soon as its rows
-//! arrive ([`reader`] spools them); each table's indexes and primary/unique constraints start
-//! once its data is in, foreign keys once both tables are complete, ANALYZE once a table's
-//! indexes are built ([`schedule`]); the rest of post-data (triggers, rules, ACLs, comments,
+//! arrive ([`reader`] spools them), frozen when the table is still empty ([`freeze`]);
+//! each table's indexes and primary/unique constraints start once its data is in, foreign
+//! keys once both tables are complete, ANALYZE once a table's indexes are built
+//! ([`schedule`]); the rest of post-data (triggers, rules, ACLs, comments,
 //! materialized view refreshes, index attachments) runs in dump order after all of that.
 //! Every session gets the dump's `SET` lines. No single transaction: the scratch database is
 //! the safety net, and nothing is swapped unless this returns Ok.
 
 pub mod classify;
+pub mod freeze;
 pub mod reader;
 pub mod schedule;
 pub mod split;
@@ -92,6 +94,7 @@ pub async fn load(
         rest: Vec::new(),
         state: Arc::new(SessionState::default()),
         kind: None,
+        entry_table: None,
         seen_copy: false,
         post_data: false,
         slots: Arc::new((0..jobs.max(1)).map(|_| Slot::default()).collect()),
@@ -218,6 +221,9 @@ struct Run {
     rest: Vec<(Arc<SessionState>, String)>,
     state: Arc<SessionState>,
     kind: Option<String>,
+    /// The table of the index or extended statistics the current entry created in the
+    /// parallel phase (its statistics target goes with it).
+    entry_table: Option<String>,
     seen_copy: bool,
     post_data: bool,
     slots: Arc<Vec<Slot>>,
@@ -262,6 +268,7 @@ impl Run {
                     self.post_data = true;
                 }
                 self.kind = Some(h.kind);
+                self.entry_table = None;
             }
             Item::Statement(sql) => self.statement(main, sql).await?,
             Item::Copy { sql, spool } => {
@@ -314,7 +321,18 @@ impl Run {
             }
             Class::Index { table } if post && self.plan.has_table(&table) => {
                 self.plan
-                    .add_build(&table, Step::Index, sql, self.state.clone())
+                    .add_build(&table, Step::Index, sql, self.state.clone());
+                self.entry_table = Some(table);
+            }
+            Class::Statistics { table } if post && self.plan.has_table(&table) => {
+                self.plan
+                    .add_build(&table, Step::Statistics, sql, self.state.clone());
+                self.entry_table = Some(table);
+            }
+            Class::StatisticsTarget if post && self.entry_table.is_some() => {
+                let table = self.entry_table.clone().unwrap_or_default();
+                self.plan
+                    .add_build(&table, Step::Statistics, sql, self.state.clone());
             }
             Class::Constraint { table } if post && self.plan.has_table(&table) => self
                 .plan

@@ -44,6 +44,8 @@ pub enum Step {
     Constraint,
     /// Adding (and validating) a foreign key.
     ForeignKey,
+    /// Creating extended statistics or setting a statistics target (before ANALYZE).
+    Statistics,
     /// Gathering statistics.
     Analyze,
 }
@@ -55,6 +57,7 @@ impl std::fmt::Display for Step {
             Step::Index => "index",
             Step::Constraint => "constraint",
             Step::ForeignKey => "foreign key",
+            Step::Statistics => "statistics",
             Step::Analyze => "analyze",
         })
     }
@@ -119,7 +122,7 @@ fn weight(step: Step) -> u64 {
         Step::Copy => 100,
         Step::Index | Step::Constraint => 50,
         Step::ForeignKey => 30,
-        Step::Analyze => 5,
+        Step::Statistics | Step::Analyze => 5,
     }
 }
 
@@ -166,7 +169,9 @@ impl Plan {
         self.tables.get(table).is_some_and(|t| t.spool.is_some())
     }
 
-    /// An index or constraint of `table`, runnable once its data is in.
+    /// An index, constraint or statistics step of `table`, runnable once its data is in
+    /// (one that is not [`Step::Index`] runs alone on the table, after the work planned
+    /// for it before).
     pub fn add_build(&mut self, table: &str, step: Step, sql: String, state: Arc<SessionState>) {
         self.tables.entry(table.to_string()).or_default().building += 1;
         self.push(table, None, step, Job::Sql { step, sql }, state);
@@ -226,7 +231,7 @@ impl Plan {
         };
         let ok = match task.step {
             Step::Copy => true,
-            Step::Index | Step::Constraint => {
+            Step::Index | Step::Constraint | Step::Statistics => {
                 self.tables.get(&task.table).is_some_and(|t| t.loaded)
             }
             Step::Analyze => self.stream_done && complete(&task.table),
@@ -287,7 +292,7 @@ impl Plan {
         let bytes = t.bytes();
         match task.step {
             Step::Copy => t.loaded = true,
-            Step::Index | Step::Constraint => t.building -= 1,
+            Step::Index | Step::Constraint | Step::Statistics => t.building -= 1,
             Step::Analyze => t.analyzed = true,
             Step::ForeignKey => {}
         }

@@ -1,7 +1,8 @@
 //! One connection of the parallel load and what it runs: statements through the simple
-//! query protocol (as psql sends them), COPY by streaming the table's spool file as it grows,
-//! ANALYZE. Every session gets the load's settings and the dump's session state (its `SET`
-//! lines, `search_path`) before each piece of work that needs a different one.
+//! query protocol (as psql sends them), COPY by streaming the table's spool file as it grows
+//! (frozen where it can be, see [`freeze`]), ANALYZE. Every session gets the load's settings
+//! and the dump's session state (its `SET` lines, `search_path`) before each piece of work
+//! that needs a different one.
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio_postgres::Client;
 
 use super::classify::SessionState;
+use super::freeze;
 use super::reader::{Spool, SpoolDir};
 use super::schedule::{Job, Step, Task};
 use crate::engine::load::SESSION_SETTINGS;
@@ -116,7 +118,14 @@ pub async fn run(
     let r = match &task.job {
         Job::Copy { sql, spool } => {
             session.ensure(&task.state).await?;
-            copy(session, sql, spool, slot, spools, sent).await
+            let mut counted = 0;
+            let mut to = Sent {
+                slot,
+                spools,
+                sent,
+                counted: &mut counted,
+            };
+            load_table(session, &task.table, sql, spool, &mut to).await
         }
         Job::Sql { sql, .. } => session.execute(&task.state, sql).await,
         Job::Analyze => {
@@ -128,24 +137,87 @@ pub async fn run(
     r
 }
 
+/// Where a COPY reports what it sent: the worker's row count, the spool's pending bytes
+/// and the load's total. `counted` is how far into the spool file has been counted, so a
+/// COPY run again after a deadlock does not count the same bytes twice.
+struct Sent<'a> {
+    slot: &'a Slot,
+    spools: &'a SpoolDir,
+    sent: &'a AtomicU64,
+    counted: &'a mut u64,
+}
+
+/// Loads one table's spooled rows: frozen in a transaction of its own when it is a plain
+/// empty table ([`freeze`]), as before otherwise. A frozen load that the server ends for a
+/// deadlock (its TRUNCATE holds the table's lock to the end, and a check function reading
+/// another table being loaded can wait on that) is rolled back and run again unfrozen.
+async fn load_table(
+    session: &mut Session,
+    table: &str,
+    sql: &str,
+    spool: &Spool,
+    to: &mut Sent<'_>,
+) -> Result<()> {
+    if let Some(frozen) = freeze::with_freeze(sql) {
+        if freeze::begin(&session.client, table).await {
+            match copy(session, &frozen, spool, to).await {
+                Ok(()) => {
+                    return session
+                        .client
+                        .batch_execute("COMMIT")
+                        .await
+                        .map_err(|e| failed(&frozen, e))
+                }
+                Err(CopyFailure::Server(e))
+                    if e.code()
+                        == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                {
+                    freeze::rollback(&session.client).await;
+                }
+                Err(e) => return Err(e.into_error(&frozen)),
+            }
+        }
+    }
+    copy(session, sql, spool, to)
+        .await
+        .map_err(|e| e.into_error(sql))
+}
+
+/// Why a COPY failed.
+enum CopyFailure {
+    /// The server refused it or the connection broke.
+    Server(tokio_postgres::Error),
+    /// The spool file could not be read.
+    Spool(Error),
+}
+
+impl CopyFailure {
+    fn into_error(self, sql: &str) -> Error {
+        match self {
+            CopyFailure::Server(e) => failed(sql, e),
+            CopyFailure::Spool(e) => e,
+        }
+    }
+}
+
 /// Streams the spool into `COPY … FROM stdin`, following the file while it is written.
 async fn copy(
     session: &mut Session,
     sql: &str,
     spool: &Spool,
-    slot: &Slot,
-    spools: &SpoolDir,
-    sent: &AtomicU64,
-) -> Result<()> {
+    to: &mut Sent<'_>,
+) -> std::result::Result<(), CopyFailure> {
     let sink = session
         .client
         .copy_in::<_, Cursor<Vec<u8>>>(sql)
         .await
-        .map_err(|e| failed(sql, e))?;
+        .map_err(CopyFailure::Server)?;
     futures_util::pin_mut!(sink);
+    let spool_error =
+        |e| CopyFailure::Spool(Error::io("reading the load's spool file", e, spool.path()));
     let mut file = tokio::fs::File::open(spool.path())
         .await
-        .map_err(|e| Error::io("reading the load's spool file", e, spool.path()))?;
+        .map_err(spool_error)?;
     let mut offset = 0u64;
     let mut rows = 0u64;
     loop {
@@ -160,19 +232,21 @@ async fn copy(
         }
         let n = ((written - offset) as usize).min(COPY_CHUNK);
         let mut buf = vec![0u8; n];
-        file.read_exact(&mut buf)
-            .await
-            .map_err(|e| Error::io("reading the load's spool file", e, spool.path()))?;
+        file.read_exact(&mut buf).await.map_err(spool_error)?;
         offset += n as u64;
         rows += memchr::memchr_iter(b'\n', &buf).count() as u64;
-        slot.rows.store(rows, Ordering::Relaxed);
-        spools.pending.fetch_sub(n as u64, Ordering::Relaxed);
-        sent.fetch_add(n as u64, Ordering::Relaxed);
+        to.slot.rows.store(rows, Ordering::Relaxed);
+        if offset > *to.counted {
+            let new = offset - *to.counted;
+            *to.counted = offset;
+            to.spools.pending.fetch_sub(new, Ordering::Relaxed);
+            to.sent.fetch_add(new, Ordering::Relaxed);
+        }
         sink.send(Cursor::new(buf))
             .await
-            .map_err(|e| failed(sql, e))?;
+            .map_err(CopyFailure::Server)?;
     }
-    sink.finish().await.map_err(|e| failed(sql, e))?;
+    sink.finish().await.map_err(CopyFailure::Server)?;
     Ok(())
 }
 

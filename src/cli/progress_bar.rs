@@ -47,14 +47,18 @@ pub fn render_line(p: &JobProgress, width: usize) -> String {
 }
 
 /// The line fitted to a terminal `cols` wide (a wrapped line could not be redrawn in place):
-/// the bar narrows, then the rate, bytes and rows go, then the rest is cut.
+/// the bar narrows, then the rate, bytes and rows go; what the workers of a parallel load do
+/// is kept to the last (cut at the end, never dropped: it is what a long load is doing).
 pub fn render_fitted(p: &JobProgress, cols: usize) -> String {
     let max = cols.saturating_sub(1).max(10);
-    let bar = if cols >= 100 { 30 } else { 15 };
-    let mut segs = segments(p, bar);
+    let fits = |segs: &[String; 6]| segs.concat().chars().count() <= max;
+    let mut segs = segments(p, if cols >= 100 { 30 } else { 15 });
+    if !fits(&segs) && cols >= 100 {
+        segs = segments(p, 15);
+    }
     // Indices: 0 head, 1 rows, 2 bytes, 3 rate, 4 eta, 5 workers.
-    for drop in [5, 3, 2, 1] {
-        if segs.concat().chars().count() <= max {
+    for drop in [3, 2, 1] {
+        if fits(&segs) {
             break;
         }
         segs[drop].clear();
@@ -147,7 +151,7 @@ pub fn cancel_on_signals() -> CancellationToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::progress::{Phase, Progress};
+    use crate::engine::progress::{Phase, Progress, WorkerProgress};
     use std::time::Duration;
 
     #[test]
@@ -182,6 +186,47 @@ mod tests {
         assert!(narrow.contains("ETA 10s"), "{narrow}");
         let wide = render_fitted(&p, 200);
         assert!(wide.contains("rows") && wide.contains("MiB/s"), "{wide}");
+    }
+
+    #[test]
+    fn the_workers_of_a_parallel_load_stay_on_a_120_column_line() {
+        let mut p = JobProgress::default();
+        p.reduce(&JobEvent::Started {
+            kind: JobKind::Restore,
+            what: "restore of shop".into(),
+        });
+        p.reduce(&JobEvent::Phase(Phase::Load));
+        let worker = |step: &str, table: &str, rows| WorkerProgress {
+            table: table.into(),
+            step: step.into(),
+            rows,
+        };
+        p.reduce(&JobEvent::Progress(Progress {
+            bytes_done: 72 << 20,
+            bytes_total: Some(72 << 20),
+            elapsed: Duration::from_secs(3),
+            work_done: 50,
+            work_total: 100,
+            workers: vec![
+                worker("copy", "public.invoice_line", 225_900),
+                worker("index", "shop.customer", 0),
+                worker("analyze", "public.invoice", 0),
+            ],
+            ..Default::default()
+        }));
+        let line = render_fitted(&p, 120);
+        assert!(line.chars().count() <= 119, "{line}");
+        assert!(line.contains("ETA"), "{line}");
+        assert!(
+            line.contains(
+                "[copy invoice_line 225.9K rows | index shop.customer | analyze invoice]"
+            ),
+            "{line}"
+        );
+        // Narrower: cut at the end, but the first worker is still there.
+        let narrow = render_fitted(&p, 80);
+        assert!(narrow.chars().count() <= 79, "{narrow}");
+        assert!(narrow.contains("[copy invoice_line"), "{narrow}");
     }
 
     #[test]

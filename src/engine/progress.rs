@@ -99,24 +99,21 @@ pub struct Progress {
 pub struct WorkerProgress {
     /// The table it works on.
     pub table: String,
-    /// The step: copy, index, constraint, foreign key, analyze.
+    /// The step: copy, index, constraint, foreign key, statistics, analyze.
     pub step: String,
     /// Rows sent so far (copy).
     pub rows: u64,
 }
 
 impl WorkerProgress {
-    /// `copy public.t 120K rows`, `index public.t`.
+    /// `copy t 120K rows`, `index shop.t`: tables of the `public` schema without it (the
+    /// line has room for every worker).
     pub fn describe(&self) -> String {
+        let table = self.table.strip_prefix("public.").unwrap_or(&self.table);
         if self.rows > 0 {
-            format!(
-                "{} {} {} rows",
-                self.step,
-                self.table,
-                compact_count(self.rows)
-            )
+            format!("{} {} {} rows", self.step, table, compact_count(self.rows))
         } else {
-            format!("{} {}", self.step, self.table)
+            format!("{} {}", self.step, table)
         }
     }
 }
@@ -391,12 +388,12 @@ mod tests {
                 rows: 1_234,
             },
             WorkerProgress {
-                table: "public.b".into(),
+                table: "shop.b".into(),
                 step: "index".into(),
                 rows: 0,
             },
         ];
-        assert_eq!(workers_line(&w), "copy public.a 1.2K rows | index public.b");
+        assert_eq!(workers_line(&w), "copy a 1.2K rows | index shop.b");
     }
 
     #[test]

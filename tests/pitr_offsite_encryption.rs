@@ -152,8 +152,7 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
             .find(|n| n.starts_with("wal_") && n.ends_with(".age"))
             .unwrap(),
     );
-    let good = std::fs::read(&damaged).unwrap();
-    let mut bad = good.clone();
+    let mut bad = std::fs::read(&damaged).unwrap();
     let last = bad.len() - 1;
     bad[last] ^= 0x01;
     std::fs::write(&damaged, &bad).unwrap();
@@ -166,7 +165,20 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
             .any(|l| l.contains(&object) && l.contains("FAILED")),
         "{said}"
     );
-    std::fs::write(&damaged, &good).unwrap();
+    // The fix it names: delete the damaged object, push again; the copy checks out again.
+    std::fs::remove_file(&damaged).unwrap();
+    ok(
+        &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
+        "offsite push after the damaged WAL object was deleted",
+    );
+    assert!(
+        damaged.is_file(),
+        "the deleted WAL object was not copied again"
+    );
+    ok(
+        &c.pgkeep("shop", &["--config", cfg, "offsite", "check"]),
+        "offsite check after the push",
+    );
 
     // The host's disk is lost: server, base backups and archive.
     c.crash();

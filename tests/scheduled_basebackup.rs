@@ -178,6 +178,25 @@ fn scheduled_base_backups_go_offsite_and_keep_only_keep_base_with_their_wal() {
         err.contains("1 offsite copies failed the check") && err.contains("offsite push"),
         "{err}"
     );
+    // The fix it names: delete the damaged object, push again; the copy is whole again.
+    std::fs::remove_file(&victim).unwrap();
+    let pushed = c.pgkeep("shop", &["--config", cfg, "offsite", "push"]);
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let local = c.archive().join(&needed);
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        std::fs::read(local).unwrap()
+    );
+    let checked = c.pgkeep("shop", &["--config", cfg, "offsite", "check"]);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
 
     let record: serde_json::Value = serde_json::from_slice(
         &std::fs::read(c.backups.join(".pgkeep-last-scheduled-base.json")).unwrap(),

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::crypt::Identities;
+use super::envelope::sealed_name;
 use super::physical_check::plain_companion_name;
 use super::physical_prune::WAL_PREFIX;
 use super::physical_sealed::{self as ps, companion_name};
@@ -33,7 +34,8 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
     let have: BTreeSet<String> = store.list().await?.into_iter().map(|o| o.name).collect();
     let mut copied = Copied::default();
     for b in base_catalog::scan(backup_dir)? {
-        if have.contains(&b.name) || have.contains(&companion_name(&b.name)) {
+        let clear_copy = have.contains(&b.name) && have.contains(&format!("{}.json", b.name));
+        if clear_copy || sealed_copy(&have, &b.name) {
             continue;
         }
         if let Some(rec) = &store.recipients {
@@ -60,7 +62,7 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
     for (sysid, file, path) in wal_files(wal_dir) {
         let name = format!("{WAL_PREFIX}{sysid}_{file}");
         let plain_sum = plain_companion_name(&name);
-        if have.contains(&companion_name(&name)) || have.contains(&plain_sum) {
+        if (have.contains(&name) && have.contains(&plain_sum)) || sealed_copy(&have, &name) {
             continue;
         }
         if have.contains(&name) && store.recipients.is_none() {
@@ -84,6 +86,13 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
         copied.wal_files += 1;
     }
     Ok(copied)
+}
+
+/// True when `store` holds the encrypted copy of `name` and its checksum companion. A copy
+/// is whole only with both (the companion is written last): one whose object was deleted
+/// (damaged, as `offsite check` said) is copied again, and so is a clear one below.
+fn sealed_copy(have: &BTreeSet<String>, name: &str) -> bool {
+    have.contains(&sealed_name(name)) && have.contains(&companion_name(name))
 }
 
 /// Writes the clear checksum companion `<name>.sha256` of a clear WAL object (after the

@@ -7,7 +7,8 @@
 #   pg_restore: pg_restore -j2 -d db dir/                   of a directory-format dump, fresh db
 #   pgkeep:     pgkeep restore f --yes --no-safety-backup   (checks, parallel scratch load with
 #               indexes and ANALYZE, swap)
-# best of $RUNS alternating runs each (default 2), and the ratios. Goals: on `six` pgkeep no
+# best of $RUNS alternating runs each (default 2), the ratios of the best times and the median of
+# the per-run ratios. Goals: on `six` pgkeep no
 # slower than pg_restore -j2 and <= 0.8x plain; on pgbench no slower than plain.
 # PGKEEP_JOBS=N passes --jobs N to pgkeep (default: automatic). A private cluster in a temp dir
 # (run as user postgres when root); the release binary. The machine may be shared: compare
@@ -38,6 +39,7 @@ now() { date +%s.%N; }
 secs() { echo "scale=2; ($2 - $1) / 1" | bc; }
 best() { printf '%s\n' "$@" | sort -n | head -1; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : sprintf("%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 jobs_arg=()
 if [ -n "${PGKEEP_JOBS:-}" ]; then jobs_arg=(--jobs "$PGKEEP_JOBS"); fi
 unset PGKEEP_JOBS
@@ -90,6 +92,14 @@ bench() {
   echo "  pg_restore -j2 (directory dump):   ${pgr}s  (runs: ${pgr_all[*]})"
   echo "  pgkeep restore --no-safety-backup: ${ours}s  (runs: ${ours_all[*]})"
   echo "  ratio pgkeep/plain: $(ratio "$ours" "$plain")   pgkeep/pg_restore-j2: $(ratio "$ours" "$pgr")"
+  # On a shared machine the speed drifts between runs: the ratio within each run (the three
+  # tools side by side) is steadier than the ratio of the best times.
+  local per_plain=() per_pgr=() i
+  for i in "${!ours_all[@]}"; do
+    per_plain+=("$(ratio "${ours_all[$i]}" "${plain_all[$i]}")")
+    per_pgr+=("$(ratio "${ours_all[$i]}" "${pgr_all[$i]}")")
+  done
+  echo "  median of the per-run ratios: pgkeep/plain $(median "${per_plain[@]}")   pgkeep/pg_restore-j2 $(median "${per_pgr[@]}")"
 }
 
 echo "cores: $(nproc); pgkeep ${jobs_arg[*]:-(automatic jobs)}; best of $RUNS runs"

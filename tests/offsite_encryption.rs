@@ -54,6 +54,20 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// `pgkeep --config CFG offsite ARGS… --identity KEY`.
+fn offsite_with_key(
+    db: &str,
+    dir: &Path,
+    cfg: &str,
+    args: &[&str],
+    key: &Path,
+) -> std::process::Output {
+    let mut all = vec!["--config", cfg, "offsite"];
+    all.extend_from_slice(args);
+    all.extend(["--identity", key.to_str().unwrap()]);
+    pgkeep(db, dir, &all)
+}
+
 fn assert_nothing_in_clear(files: &[(String, Vec<u8>)]) {
     assert!(!files.is_empty(), "nothing was stored");
     for (name, bytes) in files {
@@ -322,19 +336,7 @@ fn encrypted_s3_copy_against_moto_server() {
         "{}",
         stdout(&list)
     );
-    let pull = pgkeep(
-        &db,
-        &dir,
-        &[
-            "--config",
-            cfg_s,
-            "offsite",
-            "pull",
-            &name,
-            "--identity",
-            key.to_str().unwrap(),
-        ],
-    );
+    let pull = offsite_with_key(&db, &dir, cfg_s, &["pull", &name], &key);
     assert!(pull.status.success(), "{}", stderr(&pull));
     assert_eq!(std::fs::read(&made).unwrap(), original);
 }
@@ -392,4 +394,67 @@ fn prune_removes_every_object_of_an_encrypted_copy() {
             format!("{n}.json.age"),
         ]
     );
+}
+
+#[test]
+fn clear_copies_made_before_encrypt_to_are_replaced_by_encrypted_ones() {
+    let db = new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db_backups");
+    let nas = tmp.path().join("nas");
+    std::fs::create_dir(&nas).unwrap();
+    let cfg = tmp.path().join("pgkeep.toml");
+    let cfg_s = cfg.to_str().unwrap();
+    let clear = format!(
+        "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+        nas.display()
+    );
+    std::fs::write(&cfg, &clear).unwrap();
+    let first = name_of(&backup(&db, &dir));
+    let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    assert!(push.status.success(), "{}", stderr(&push));
+    assert!(nas.join(&first).is_file(), "{:?}", files_in(&nas));
+
+    // Encryption is set up later: the next push replaces the clear copy.
+    let (key, recipient) = new_key(tmp.path(), "key.txt");
+    std::fs::write(&cfg, format!("{clear}encrypt_to = [\"{recipient}\"]\n")).unwrap();
+    let second = name_of(&backup(&db, &dir));
+    let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    assert!(push.status.success(), "{}", stderr(&push));
+    let said = stdout(&push);
+    assert!(
+        said.contains(&format!("copied {first} to"))
+            && said.contains(&format!("copied {second} to"))
+            && said.contains(&format!("deleted the clear copy of {first}")),
+        "{said}"
+    );
+    let stored: Vec<(String, Vec<u8>)> = files_in(&nas)
+        .iter()
+        .map(|p| (name_of(p), std::fs::read(p).unwrap()))
+        .collect();
+    assert_nothing_in_clear(&stored);
+    for (name, _) in &stored {
+        assert!(
+            name.ends_with(".age") || name.ends_with(".envelope.json"),
+            "{name} is left in clear"
+        );
+    }
+    // Nothing more to do the next time; both copies check out and the older one restores.
+    let again = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    assert!(
+        stdout(&again).contains("0 copied") && !stdout(&again).contains("deleted"),
+        "{}",
+        stdout(&again)
+    );
+    let check = offsite_with_key(&db, &dir, cfg_s, &["check"], &key);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let pull = offsite_with_key(&db, &dir, cfg_s, &["pull", &first], &key);
+    assert!(pull.status.success(), "{}", stderr(&pull));
+    assert!(dir.join(&first).is_file());
 }

@@ -64,20 +64,41 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
     let nas = c.dir.join("nas");
     std::fs::create_dir(&nas).unwrap();
     let cfg = c.dir.join("pgkeep.toml");
+    // First pushed in clear; encryption is set up afterwards: the next push replaces the
+    // clear copies, and from then on nothing is stored in clear.
+    let clear = format!(
+        "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+        nas.display()
+    );
+    std::fs::write(&cfg, &clear).unwrap();
+    let cfg_path = cfg.clone();
+    let cfg = cfg.to_str().unwrap();
+    ok(
+        &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
+        "offsite push in clear",
+    );
+    assert!(nas
+        .join(format!(
+            "wal_{}_{seg}",
+            archive.file_name().unwrap().to_string_lossy()
+        ))
+        .is_file());
     std::fs::write(
-        &cfg,
-        format!(
-            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\nencrypt_to = [\"{recipient}\"]\n",
-            nas.display()
-        ),
+        &cfg_path,
+        format!("{clear}encrypt_to = [\"{recipient}\"]\n"),
     )
     .unwrap();
-    let cfg = cfg.to_str().unwrap();
     let pushed = ok(
         &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
         "offsite push",
     );
     assert!(pushed.contains("1 base backup(s)"), "{pushed}");
+    assert!(
+        pushed.contains(
+            "clear base backup and WAL copies (made before encrypt_to) replaced by encrypted ones"
+        ),
+        "{pushed}"
+    );
 
     let sysid = archive.file_name().unwrap().to_string_lossy().into_owned();
     let wal_object = format!("wal_{sysid}_{seg}");

@@ -76,19 +76,22 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                         }
                     }
                     None => {
-                        let copied = offsite::push_missing(store, &entries).await?;
+                        let pushed = offsite::push_missing(store, &entries).await?;
                         let how = if store.recipients.is_some() {
                             " encrypted"
                         } else {
                             ""
                         };
-                        for n in &copied {
+                        for n in &pushed.copied {
                             println!("copied {n} to {}{how}", store.label);
+                        }
+                        for n in &pushed.resealed {
+                            println!("deleted the clear copy of {n} at {} (made before encrypt_to; the encrypted one is there)", store.label);
                         }
                         println!(
                             "{}: {} copied, every backup here is there",
                             store.label,
-                            copied.len()
+                            pushed.copied.len()
                         );
                         let phys =
                             crate::offsite::physical::push(store, dir, &ctx.config.wal_dir())
@@ -99,6 +102,12 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                                 store.label,
                                 phys.bases.len(),
                                 phys.wal_files
+                            );
+                        }
+                        if phys.resealed > 0 {
+                            println!(
+                                "{}: {} clear base backup and WAL copies (made before encrypt_to) replaced by encrypted ones",
+                                store.label, phys.resealed
                             );
                         }
                     }

@@ -22,6 +22,7 @@ use chrono_tz::Tz;
 
 use crate::config::{Config, RetentionConfig};
 use crate::engine::catalog::{self, BackupEntry, BackupStatus};
+use crate::engine::localcrypt;
 use crate::engine::manifest::Manifest;
 use crate::engine::retention;
 use crate::error::{Error, Result};
@@ -155,11 +156,22 @@ pub fn remote_backups(objects: &[RemoteObject]) -> Vec<RemoteObject> {
         .collect()
 }
 
+/// What [`push_missing`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Pushed {
+    /// Backups copied.
+    pub copied: Vec<String>,
+    /// Backups whose clear copy (made before `encrypt_to` was set) was replaced by an
+    /// encrypted one.
+    pub resealed: Vec<String>,
+}
+
 /// Pushes every finished local backup `store` does not have yet, or has without the
 /// manifest this one has (a push killed between the two; an encrypted copy is complete once
-/// its envelope, written last, is there); returns the names copied. Staging files of uploads
-/// a killed push abandoned are removed first.
-pub async fn push_missing(store: &Store, entries: &[BackupEntry]) -> Result<Vec<String>> {
+/// its envelope, written last, is there); with `encrypt_to`, a clear copy made before it was
+/// set is copied again encrypted and deleted once the encrypted one is complete. Staging
+/// files of uploads a killed push abandoned are removed first.
+pub async fn push_missing(store: &Store, entries: &[BackupEntry]) -> Result<Pushed> {
     store.remove_abandoned_uploads();
     let objects = store.list().await?;
     let raw: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
@@ -167,21 +179,45 @@ pub async fn push_missing(store: &Store, entries: &[BackupEntry]) -> Result<Vec<
         .into_iter()
         .map(|o| o.name)
         .collect();
+    let sealed_there = |e: &BackupEntry| raw.contains(&envelope::envelope_name(&e.name).as_str());
     let complete_there = |e: &BackupEntry| {
         have.contains(&e.name)
             && (e.manifest.is_none()
                 || raw.contains(&manifest_name(&e.name).as_str())
-                || raw.contains(&envelope::envelope_name(&e.name).as_str()))
+                || sealed_there(e))
     };
-    let mut copied = Vec::new();
-    for e in entries
-        .iter()
-        .filter(|e| e.status.is_restorable() && !complete_there(e))
-    {
-        push(store, e).await?;
-        copied.push(e.name.clone());
+    let mut done = Pushed::default();
+    for e in entries.iter().filter(|e| e.status.is_restorable()) {
+        let clear_there = raw.contains(&e.name.as_str()) && !localcrypt::is_encrypted(&e.name);
+        if store.recipients.is_some() && clear_there {
+            if !sealed_there(e) {
+                push(store, e).await?;
+                done.copied.push(e.name.clone());
+            }
+            for object in clear_objects(&raw, &e.name) {
+                store.delete(object).await?;
+            }
+            done.resealed.push(e.name.clone());
+            continue;
+        }
+        if !complete_there(e) {
+            push(store, e).await?;
+            done.copied.push(e.name.clone());
+        }
     }
-    Ok(copied)
+    Ok(done)
+}
+
+/// The clear objects of backup `name` in a listing: the dump, its sidecars and manifest,
+/// not the encrypted ones (`.age`) or the envelope.
+fn clear_objects<'a>(raw: &[&'a str], name: &str) -> Vec<&'a str> {
+    let prefix = format!("{name}.");
+    let envelope = envelope::envelope_name(name);
+    raw.iter()
+        .copied()
+        .filter(|n| *n == name || n.starts_with(&prefix))
+        .filter(|n| !n.ends_with(envelope::SEALED_SUFFIX) && *n != envelope)
+        .collect()
 }
 
 /// A fetched backup.

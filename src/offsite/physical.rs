@@ -26,28 +26,48 @@ pub struct Copied {
     pub bases: Vec<String>,
     /// WAL files copied.
     pub wal_files: usize,
+    /// Clear copies (made before `encrypt_to` was set) replaced by encrypted ones: base
+    /// backups and WAL files.
+    pub resealed: usize,
+}
+
+/// The clear objects of base backup `name` offsite: the archive, its manifest, the server's.
+fn clear_base_objects(name: &str) -> [String; 3] {
+    [
+        name.to_string(),
+        format!("{name}.json"),
+        format!("{name}.backup_manifest"),
+    ]
 }
 
 /// Copies every base backup and archived WAL file `store` does not have, each read back and
-/// checked against its sha256.
+/// checked against its sha256. With `encrypt_to`, a clear copy made before it was set is
+/// copied again encrypted, and the clear one deleted once the encrypted one is complete.
 pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Copied> {
     let have: BTreeSet<String> = store.list().await?.into_iter().map(|o| o.name).collect();
     let mut copied = Copied::default();
     for b in base_catalog::scan(backup_dir)? {
-        let clear_copy = have.contains(&b.name) && have.contains(&format!("{}.json", b.name));
-        if clear_copy || sealed_copy(&have, &b.name) {
+        let clear = have.contains(&b.name);
+        let sealed = sealed_copy(&have, &b.name);
+        if let Some(rec) = &store.recipients {
+            if !sealed {
+                // The manifests first, the base backup last: its companion marks it complete.
+                for side in [".json", ".backup_manifest"] {
+                    let p = b.path.with_file_name(format!("{}{side}", b.name));
+                    if p.is_file() {
+                        ps::put_sealed(store, &format!("{}{side}", b.name), &p, rec, None).await?;
+                    }
+                }
+                ps::put_sealed(store, &b.name, &b.path, rec, Some(&b.manifest.sha256)).await?;
+                copied.bases.push(b.name.clone());
+            }
+            if clear {
+                delete_present(store, &have, &clear_base_objects(&b.name)).await?;
+                copied.resealed += 1;
+            }
             continue;
         }
-        if let Some(rec) = &store.recipients {
-            // The manifests first, the base backup last: its companion marks it complete.
-            for side in [".json", ".backup_manifest"] {
-                let p = b.path.with_file_name(format!("{}{side}", b.name));
-                if p.is_file() {
-                    ps::put_sealed(store, &format!("{}{side}", b.name), &p, rec, None).await?;
-                }
-            }
-            ps::put_sealed(store, &b.name, &b.path, rec, Some(&b.manifest.sha256)).await?;
-            copied.bases.push(b.name);
+        if sealed || (clear && have.contains(&format!("{}.json", b.name))) {
             continue;
         }
         put_checked(store, &b.name, &b.path, Some(&b.manifest.sha256)).await?;
@@ -62,10 +82,23 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
     for (sysid, file, path) in wal_files(wal_dir) {
         let name = format!("{WAL_PREFIX}{sysid}_{file}");
         let plain_sum = plain_companion_name(&name);
-        if (have.contains(&name) && have.contains(&plain_sum)) || sealed_copy(&have, &name) {
+        let clear = have.contains(&name);
+        let sealed = sealed_copy(&have, &name);
+        if let Some(rec) = &store.recipients {
+            if !sealed {
+                ps::put_sealed(store, &name, &path, rec, None).await?;
+                copied.wal_files += 1;
+            }
+            if clear {
+                delete_present(store, &have, &[name.clone(), plain_sum]).await?;
+                copied.resealed += 1;
+            }
             continue;
         }
-        if have.contains(&name) && store.recipients.is_none() {
+        if sealed || (clear && have.contains(&plain_sum)) {
+            continue;
+        }
+        if clear {
             // Copied by an older pgkeep, without a checksum file: add it when the copy
             // matches this host's file, copy it again when it does not.
             let local = local_sha256(&path).await?;
@@ -73,19 +106,20 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
                 put_plain_companion(store, &name, &path, &local).await?;
                 continue;
             }
-        } else if have.contains(&name) {
-            continue;
         }
-        match &store.recipients {
-            Some(rec) => ps::put_sealed(store, &name, &path, rec, None).await?,
-            None => {
-                let sha = put_checked(store, &name, &path, None).await?;
-                put_plain_companion(store, &name, &path, &sha).await?;
-            }
-        }
+        let sha = put_checked(store, &name, &path, None).await?;
+        put_plain_companion(store, &name, &path, &sha).await?;
         copied.wal_files += 1;
     }
     Ok(copied)
+}
+
+/// Deletes those of `names` the listing `have` holds.
+async fn delete_present(store: &Store, have: &BTreeSet<String>, names: &[String]) -> Result<()> {
+    for n in names.iter().filter(|n| have.contains(*n)) {
+        store.delete(n).await?;
+    }
+    Ok(())
 }
 
 /// True when `store` holds the encrypted copy of `name` and its checksum companion. A copy

@@ -110,6 +110,13 @@ pub async fn run(ctx: &Context, args: OffsiteArgs) -> Result<i32> {
                                 store.label, phys.resealed
                             );
                         }
+                        let left = pushed.left_clear.len() + phys.left_clear;
+                        if left > 0 {
+                            println!(
+                                "{}: {left} copies made before encrypt_to are still in clear there: this host no longer has them to encrypt; they stay until retention removes them there (or delete them by hand)",
+                                store.label
+                            );
+                        }
                     }
                 }
             }

@@ -164,6 +164,9 @@ pub struct Pushed {
     /// Backups whose clear copy (made before `encrypt_to` was set) was replaced by an
     /// encrypted one.
     pub resealed: Vec<String>,
+    /// Clear copies left with `encrypt_to` set: this host no longer has the backup to
+    /// encrypt them from.
+    pub left_clear: Vec<String>,
 }
 
 /// Pushes every finished local backup `store` does not have yet, or has without the
@@ -204,6 +207,14 @@ pub async fn push_missing(store: &Store, entries: &[BackupEntry]) -> Result<Push
             push(store, e).await?;
             done.copied.push(e.name.clone());
         }
+    }
+    if store.recipients.is_some() {
+        done.left_clear = have
+            .iter()
+            .filter(|n| raw.contains(&n.as_str()) && !localcrypt::is_encrypted(n))
+            .filter(|n| !entries.iter().any(|e| &e.name == *n))
+            .cloned()
+            .collect();
     }
     Ok(done)
 }

@@ -29,6 +29,9 @@ pub struct Copied {
     /// Clear copies (made before `encrypt_to` was set) replaced by encrypted ones: base
     /// backups and WAL files.
     pub resealed: usize,
+    /// Clear copies left with `encrypt_to` set: this host no longer has the file to encrypt
+    /// them from.
+    pub left_clear: usize,
 }
 
 /// The clear objects of base backup `name` offsite: the archive, its manifest, the server's.
@@ -111,7 +114,30 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
         put_plain_companion(store, &name, &path, &sha).await?;
         copied.wal_files += 1;
     }
+    if store.recipients.is_some() {
+        let local: BTreeSet<String> = base_catalog::scan(backup_dir)?
+            .into_iter()
+            .map(|b| b.name)
+            .chain(
+                wal_files(wal_dir)
+                    .into_iter()
+                    .map(|(sysid, file, _)| format!("{WAL_PREFIX}{sysid}_{file}")),
+            )
+            .collect();
+        copied.left_clear = have
+            .iter()
+            .filter(|n| n.ends_with(BASE_SUFFIX) || is_wal_object(n))
+            .filter(|n| !local.contains(*n))
+            .count();
+    }
     Ok(copied)
+}
+
+/// A clear WAL object's name (`wal_<system id>_<file>`, no suffix).
+fn is_wal_object(name: &str) -> bool {
+    name.strip_prefix(WAL_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .is_some_and(|(_, file)| !file.contains('.'))
 }
 
 /// Deletes those of `names` the listing `have` holds.

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::crypt::Identities;
 use super::envelope::sealed_name;
 use super::physical_check::plain_companion_name;
-use super::physical_prune::WAL_PREFIX;
+use super::physical_prune::{clear_objects_of, WAL_PREFIX};
 use super::physical_sealed::{self as ps, companion_name};
 use super::store::{local_sha256, Store};
 use crate::engine::fsutil;
@@ -34,22 +34,16 @@ pub struct Copied {
     pub left_clear: usize,
 }
 
-/// The clear objects of base backup `name` offsite: the archive, its manifest, the server's.
-fn clear_base_objects(name: &str) -> [String; 3] {
-    [
-        name.to_string(),
-        format!("{name}.json"),
-        format!("{name}.backup_manifest"),
-    ]
-}
-
 /// Copies every base backup and archived WAL file `store` does not have, each read back and
 /// checked against its sha256. With `encrypt_to`, a clear copy made before it was set is
 /// copied again encrypted, and the clear one deleted once the encrypted one is complete.
 pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Copied> {
     let have: BTreeSet<String> = store.list().await?.into_iter().map(|o| o.name).collect();
     let mut copied = Copied::default();
+    // What this host has, to count the clear copies it cannot replace.
+    let mut local = BTreeSet::new();
     for b in base_catalog::scan(backup_dir)? {
+        local.insert(b.name.clone());
         let clear = have.contains(&b.name);
         let sealed = sealed_copy(&have, &b.name);
         if let Some(rec) = &store.recipients {
@@ -65,7 +59,7 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
                 copied.bases.push(b.name.clone());
             }
             if clear {
-                delete_present(store, &have, &clear_base_objects(&b.name)).await?;
+                delete_present(store, &have, &clear_objects_of(&b.name, true)).await?;
                 copied.resealed += 1;
             }
             continue;
@@ -84,6 +78,7 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
     }
     for (sysid, file, path) in wal_files(wal_dir) {
         let name = format!("{WAL_PREFIX}{sysid}_{file}");
+        local.insert(name.clone());
         let plain_sum = plain_companion_name(&name);
         let clear = have.contains(&name);
         let sealed = sealed_copy(&have, &name);
@@ -93,7 +88,7 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
                 copied.wal_files += 1;
             }
             if clear {
-                delete_present(store, &have, &[name.clone(), plain_sum]).await?;
+                delete_present(store, &have, &clear_objects_of(&name, false)).await?;
                 copied.resealed += 1;
             }
             continue;
@@ -115,15 +110,6 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
         copied.wal_files += 1;
     }
     if store.recipients.is_some() {
-        let local: BTreeSet<String> = base_catalog::scan(backup_dir)?
-            .into_iter()
-            .map(|b| b.name)
-            .chain(
-                wal_files(wal_dir)
-                    .into_iter()
-                    .map(|(sysid, file, _)| format!("{WAL_PREFIX}{sysid}_{file}")),
-            )
-            .collect();
         copied.left_clear = have
             .iter()
             .filter(|n| n.ends_with(BASE_SUFFIX) || is_wal_object(n))

@@ -30,7 +30,7 @@ pub struct OffsitePruned {
 /// Every object stored for the plain name `plain`: itself, its manifests' objects (for a
 /// base backup), the encrypted variants and checksum companions. Companions first, so an
 /// interrupted delete leaves an object that counts as incomplete, never one that looks whole.
-fn objects_of(plain: &str, base: bool) -> Vec<String> {
+pub(super) fn objects_of(plain: &str, base: bool) -> Vec<String> {
     let mut names = vec![
         companion_name(plain),
         format!("{plain}{COMPANION_SUFFIX}"),
@@ -43,6 +43,16 @@ fn objects_of(plain: &str, base: bool) -> Vec<String> {
         }
     }
     names
+}
+
+/// The clear objects of [`objects_of`] (not the encrypted ones nor their companions), in
+/// the same order.
+pub(super) fn clear_objects_of(plain: &str, base: bool) -> Vec<String> {
+    let (sealed, sealed_companion) = (sealed_name(""), companion_name(""));
+    objects_of(plain, base)
+        .into_iter()
+        .filter(|n| !n.ends_with(&sealed) && !n.ends_with(&sealed_companion))
+        .collect()
 }
 
 /// The plain name an object stands for (`x.age.sha256`, `x.age`, `x.sha256` → `x`).
@@ -114,6 +124,25 @@ pub async fn prune(store: &Store, backup_dir: &Path, keep: usize) -> Result<Offs
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clear_objects_are_the_companion_then_the_object_then_the_manifests() {
+        assert_eq!(
+            clear_objects_of("wal_1_x", false),
+            ["wal_1_x.sha256", "wal_1_x"]
+        );
+        assert_eq!(
+            clear_objects_of("b.tar.gz", true),
+            [
+                "b.tar.gz.sha256",
+                "b.tar.gz",
+                "b.tar.gz.json.sha256",
+                "b.tar.gz.json",
+                "b.tar.gz.backup_manifest.sha256",
+                "b.tar.gz.backup_manifest"
+            ]
+        );
+    }
 
     #[test]
     fn every_variant_of_an_object_maps_to_its_plain_name() {

@@ -4,6 +4,17 @@ mod common;
 
 use common::{cluster, complete_backups, pgkeep, stderr};
 
+/// Backs `db` up (`backup ARGS…`) into a new folder; the backup must succeed. Returns the
+/// folder and what pgkeep printed on stderr (its warnings).
+fn backup_of(db: &str, args: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["backup"];
+    all.extend_from_slice(args);
+    let out = pgkeep(db, dir.path(), &all);
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    (dir, stderr(&out))
+}
+
 /// The backup's manifest text.
 fn manifest_of(dir: &std::path::Path) -> String {
     let backup = &complete_backups(dir)[0];
@@ -23,10 +34,7 @@ fn an_extension_older_than_the_default_is_named_in_one_warning() {
         default, "1.4",
         "hstore 1.4 must be older than the default here"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let out = pgkeep(&db, dir.path(), &["backup"]);
-    assert!(out.status.success(), "backup failed: {}", stderr(&out));
-    let err = stderr(&out);
+    let (dir, err) = backup_of(&db, &[]);
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("extension")).collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(
@@ -50,10 +58,8 @@ fn an_extension_older_than_the_default_is_named_in_one_warning() {
 
     // Brought up to date, the warning is gone.
     c.psql(&db, "ALTER EXTENSION hstore UPDATE");
-    let dir = tempfile::tempdir().unwrap();
-    let out = pgkeep(&db, dir.path(), &["backup"]);
-    assert!(out.status.success(), "backup failed: {}", stderr(&out));
-    assert!(!stderr(&out).contains("extension"), "{}", stderr(&out));
+    let (_dir, err) = backup_of(&db, &[]);
+    assert!(!err.contains("extension"), "{}", err);
 }
 
 #[test]
@@ -74,10 +80,8 @@ fn an_invalid_partitioned_index_is_kept_by_pg_dump_and_not_warned_about() {
         valid, "f",
         "an index ON ONLY a partitioned table starts invalid"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let out = pgkeep(&db, dir.path(), &["backup"]);
-    assert!(out.status.success(), "backup failed: {}", stderr(&out));
-    assert!(!stderr(&out).contains("INVALID"), "{}", stderr(&out));
+    let (dir, err) = backup_of(&db, &[]);
+    assert!(!err.contains("INVALID"), "{}", err);
     let dump = common::gunzip(&complete_backups(dir.path())[0]);
     assert!(String::from_utf8_lossy(&dump).contains("CREATE INDEX p_a_idx ON ONLY public.p"));
 }
@@ -97,9 +101,7 @@ fn a_table_wider_than_a_line_buffer_verifies() {
             cols.join(", ")
         ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let out = pgkeep(&db, dir.path(), &["backup", "--quiet"]);
-    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    let (dir, _err) = backup_of(&db, &["--quiet"]);
     let manifest: serde_json::Value = serde_json::from_str(&manifest_of(dir.path())).unwrap();
     let rows = manifest["tables"]
         .as_array()
@@ -139,10 +141,7 @@ fn a_child_table_whose_column_order_a_restore_changes_is_named() {
         )
     };
     assert_eq!(order(&db, "child"), "a,b,c");
-    let dir = tempfile::tempdir().unwrap();
-    let out = pgkeep(&db, dir.path(), &["backup"]);
-    assert!(out.status.success(), "backup failed: {}", stderr(&out));
-    let err = stderr(&out);
+    let (dir, err) = backup_of(&db, &[]);
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("column")).collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("2 inheriting table(s)"), "{err}");

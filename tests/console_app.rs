@@ -3,18 +3,20 @@
 //! server's real log file; the status snapshot is read from the real server.
 
 mod common;
+mod console_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use pgkeep::config::Config;
 use pgkeep::console::app::App;
-use pgkeep::console::msg::Msg;
 use pgkeep::console::state::JobOutcome;
 use pgkeep::engine::catalog::BackupStatus;
 use pgkeep::target::direct::DirectTarget;
 use pgkeep::target::{ConnParams, Target};
+
+/// How long a step of the live console may take.
+const LIMIT: Duration = Duration::from_secs(120);
 
 fn target(db: &str) -> Arc<dyn Target> {
     let c = common::cluster();
@@ -26,24 +28,6 @@ fn target(db: &str) -> Arc<dyn Target> {
         dbname: db.into(),
     };
     Arc::new(DirectTarget::new(params, Some(common::pg_bin())))
-}
-
-fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-
-/// Runs the loop until `done` holds or 120 s pass.
-async fn run_until(app: &mut App, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !done(app) {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        assert!(
-            !left.is_zero(),
-            "timed out waiting for {what}; job history: {:?}",
-            app.state.history
-        );
-        let _ = tokio::time::timeout(left, app.next()).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +47,7 @@ async fn pressing_b_runs_a_real_backup_until_it_is_listed() {
     let mut app = App::new(config, target(&db), "pgkeep --backup-dir db_backups".into());
     app.start_background();
 
-    run_until(&mut app, "the first status snapshot", |a| {
+    console_support::run_until(&mut app, LIMIT, "the first status snapshot", |a| {
         a.state.status.is_some()
     })
     .await;
@@ -72,15 +56,20 @@ async fn pressing_b_runs_a_real_backup_until_it_is_listed() {
     assert!(status.server.as_ref().unwrap().database_size.unwrap() > 0);
     assert!(app.state.backups.is_empty());
 
-    app.handle(key('b'));
+    app.handle(console_support::key('b'));
     assert!(app.state.job_running());
-    run_until(&mut app, "the backup to appear complete in the list", |a| {
-        !a.state.job_running()
-            && a.state
-                .backups
-                .iter()
-                .any(|e| e.status == BackupStatus::Complete)
-    })
+    console_support::run_until(
+        &mut app,
+        LIMIT,
+        "the backup to appear complete in the list",
+        |a| {
+            !a.state.job_running()
+                && a.state
+                    .backups
+                    .iter()
+                    .any(|e| e.status == BackupStatus::Complete)
+        },
+    )
     .await;
     let record = app.state.history.last().unwrap();
     assert!(
@@ -107,7 +96,7 @@ async fn pressing_b_runs_a_real_backup_until_it_is_listed() {
         .client_cmd("psql")
         .args(["-X", "-q", "-d", &db, "-c", &format!("SELECT {marker}")])
         .output();
-    run_until(&mut app, "the server's log line", |a| {
+    console_support::run_until(&mut app, LIMIT, "the server's log line", |a| {
         a.state.log.lines.iter().any(|l| l.contains(&marker))
     })
     .await;
@@ -120,7 +109,7 @@ async fn pressing_b_runs_a_real_backup_until_it_is_listed() {
         .unwrap();
     assert!(line.contains("ERROR"), "{line}");
 
-    app.handle(key('q'));
+    app.handle(console_support::key('q'));
     assert!(app.state.quit);
     app.shutdown().await;
 }
@@ -136,10 +125,10 @@ async fn cancelling_a_backup_leaves_nothing_complete_looking() {
         ..Default::default()
     };
     let mut app = App::new(config, target(&db), "pgkeep".into());
-    app.handle(key('b'));
-    app.handle(key('c'));
-    app.handle(key('y'));
-    run_until(&mut app, "the cancelled job to end", |a| {
+    app.handle(console_support::key('b'));
+    app.handle(console_support::key('c'));
+    app.handle(console_support::key('y'));
+    console_support::run_until(&mut app, LIMIT, "the cancelled job to end", |a| {
         !a.state.job_running()
     })
     .await;

@@ -5,6 +5,7 @@
 //! moment.
 
 mod common;
+mod console_support;
 mod pitr_support;
 
 use std::sync::Arc;
@@ -20,6 +21,9 @@ use pgkeep::target::direct::DirectTarget;
 use pgkeep::target::{ConnParams, Target};
 use pitr_support::{ok, ArchivingCluster};
 
+/// How long a step of the live console may take.
+const LIMIT: Duration = Duration::from_secs(180);
+
 fn press(app: &mut App, code: KeyCode) {
     app.handle(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
@@ -27,20 +31,6 @@ fn press(app: &mut App, code: KeyCode) {
 fn type_text(app: &mut App, text: &str) {
     for c in text.chars() {
         press(app, KeyCode::Char(c));
-    }
-}
-
-/// Runs the loop until `done` holds or 180 s pass.
-async fn run_until(app: &mut App, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    while !done(app) {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        assert!(
-            !left.is_zero(),
-            "timed out waiting for {what}; job history: {:?}",
-            app.state.history
-        );
-        let _ = tokio::time::timeout(left, app.next()).await;
     }
 }
 
@@ -78,7 +68,7 @@ async fn restore_to_a_moment_from_the_console_brings_back_its_rows() {
     };
     let mut app = App::new(config, target, "pgkeep".into());
     app.start_background();
-    run_until(&mut app, "the base backup and the timeline", |a| {
+    console_support::run_until(&mut app, LIMIT, "the base backup and the timeline", |a| {
         !a.state.bases.is_empty() && a.state.pitr.as_ref().is_some_and(|p| !p.bases.is_empty())
     })
     .await;
@@ -108,7 +98,7 @@ async fn restore_to_a_moment_from_the_console_brings_back_its_rows() {
     type_text(&mut app, "shop");
     press(&mut app, KeyCode::Enter);
     assert!(app.state.job_running(), "{:?}", app.state.flash);
-    run_until(&mut app, "the restore to finish", |a| {
+    console_support::run_until(&mut app, LIMIT, "the restore to finish", |a| {
         !a.state.job_running()
     })
     .await;

@@ -218,6 +218,26 @@ pub fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
+/// Runs a live console's loop until `done` holds; fails naming `what` (and the job
+/// history) when `limit` passes first.
+pub async fn run_until(
+    app: &mut pgkeep::console::app::App,
+    limit: std::time::Duration,
+    what: &str,
+    done: impl Fn(&pgkeep::console::app::App) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done(app) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {what}; job history: {:?}",
+            app.state.history
+        );
+        let _ = tokio::time::timeout(left, app.next()).await;
+    }
+}
+
 /// A special key press message.
 pub fn code(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{cluster, complete_backups, pgkeep, stderr, stdout};
+use common::{cluster, complete_backups, pgkeep, stderr, stdout, DirOffsite};
 
 fn make_backup(db: &str, dir: &Path) -> PathBuf {
     let out = pgkeep(db, dir, &["backup", "--quiet"]);
@@ -33,22 +33,13 @@ fn dir_target_push_list_pull_and_damaged_copy() {
     let db = new_database();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
-    let nas = tmp.path().join("nas");
-    std::fs::create_dir(&nas).unwrap();
-    let cfg = tmp.path().join("pgkeep.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
-            nas.display()
-        ),
-    )
-    .unwrap();
+    let offsite = DirOffsite::new(tmp.path(), "");
+    let (nas, cfg) = (&offsite.nas, &offsite.cfg);
     let cfg_s = cfg.to_str().unwrap();
     let backup = make_backup(&db, &dir);
     let name = name_of(&backup);
 
-    std::fs::remove_dir(&nas).unwrap();
+    std::fs::remove_dir(nas).unwrap();
     let unmounted = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
     assert_eq!(unmounted.status.code(), Some(1));
     assert!(
@@ -60,7 +51,7 @@ fn dir_target_push_list_pull_and_damaged_copy() {
         !nas.exists(),
         "a missing offsite directory is never created"
     );
-    std::fs::create_dir(&nas).unwrap();
+    std::fs::create_dir(nas).unwrap();
 
     let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(push.status.success(), "{}", stderr(&push));
@@ -189,18 +180,11 @@ fn scheduled_backup_copies_offsite_and_prunes_both_sides() {
     let db = new_database();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
-    let nas = tmp.path().join("nas");
-    std::fs::create_dir(&nas).unwrap();
-    let cfg = tmp.path().join("pgkeep.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[retention]\nkeep_last = 2\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n\
-             [[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
-            nas.display()
-        ),
-    )
-    .unwrap();
+    let offsite = DirOffsite::new(
+        tmp.path(),
+        "[retention]\nkeep_last = 2\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n",
+    );
+    let (nas, cfg) = (&offsite.nas, &offsite.cfg);
     let cfg_s = cfg.to_str().unwrap();
     let mut names = Vec::new();
     for _ in 0..3 {
@@ -220,7 +204,7 @@ fn scheduled_backup_copies_offsite_and_prunes_both_sides() {
     }
     let here: Vec<String> = complete_backups(&dir).iter().map(|p| name_of(p)).collect();
     assert_eq!(here, names[1..].to_vec(), "keep_last = 2 here");
-    let mut there: Vec<String> = complete_backups(&nas).iter().map(|p| name_of(p)).collect();
+    let mut there: Vec<String> = complete_backups(nas).iter().map(|p| name_of(p)).collect();
     there.sort();
     assert_eq!(there, names[1..].to_vec(), "and offsite");
     assert!(
@@ -299,9 +283,12 @@ fn s3_target_against_moto_server() {
 fn prune_command_applies_the_policy_offsite_too() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
-    let nas = tmp.path().join("nas");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&nas).unwrap();
+    let offsite = DirOffsite::new(
+        tmp.path(),
+        "[retention]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n",
+    );
+    let (nas, cfg) = (&offsite.nas, &offsite.cfg);
     let names: Vec<String> = (1..4)
         .map(|d| {
             pgkeep::engine::catalog::backup_name(
@@ -315,20 +302,10 @@ fn prune_command_applies_the_policy_offsite_too() {
         std::fs::write(nas.join(format!("{n}.json")), b"{}").unwrap();
     }
     std::fs::write(dir.join(&names[0]), b"x").unwrap();
-    let cfg = tmp.path().join("pgkeep.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[retention]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n\
-             [[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
-            nas.display()
-        ),
-    )
-    .unwrap();
     let run = |args: &[&str]| {
         Command::new(common::pgkeep_bin())
             .arg("--config")
-            .arg(&cfg)
+            .arg(cfg)
             .arg("--backup-dir")
             .arg(&dir)
             .arg("prune")
@@ -343,10 +320,10 @@ fn prune_command_applies_the_policy_offsite_too() {
         "{}",
         stdout(&dry)
     );
-    assert_eq!(std::fs::read_dir(&nas).unwrap().count(), 6);
+    assert_eq!(std::fs::read_dir(nas).unwrap().count(), 6);
     let done = run(&["--yes"]);
     assert!(done.status.success(), "{}", stderr(&done));
-    let mut left: Vec<String> = std::fs::read_dir(&nas)
+    let mut left: Vec<String> = std::fs::read_dir(nas)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();

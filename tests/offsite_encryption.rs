@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use age::secrecy::ExposeSecret;
-use common::{cluster, pgkeep, stderr, stdout};
+use common::{cluster, pgkeep, stderr, stdout, DirOffsite};
 
 const SECRET_TABLE: &str = "customer_addresses_secret";
 
@@ -68,6 +68,17 @@ fn offsite_with_key(
     pgkeep(db, dir, &all)
 }
 
+/// `offsite check` with the key succeeds (every copy checks out, the newest decrypts).
+fn assert_check_passes(db: &str, dir: &Path, cfg: &str, key: &Path) {
+    let check = offsite_with_key(db, dir, cfg, &["check"], key);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+}
+
 fn assert_nothing_in_clear(files: &[(String, Vec<u8>)]) {
     assert!(!files.is_empty(), "nothing was stored");
     for (name, bytes) in files {
@@ -85,20 +96,10 @@ fn encrypted_dir_copy_pull_restore_check_and_wrong_key() {
     let db = new_database();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
-    let nas = tmp.path().join("nas");
-    std::fs::create_dir(&nas).unwrap();
     let (key, recipient) = new_key(tmp.path(), "key.txt");
     let (wrong, _) = new_key(tmp.path(), "wrong.txt");
-    let cfg = tmp.path().join("pgkeep.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\nencrypt_to = [\"{recipient}\"]\n",
-            nas.display()
-        ),
-    )
-    .unwrap();
-    let cfg_s = cfg.to_str().unwrap();
+    let offsite = DirOffsite::new(tmp.path(), &format!("encrypt_to = [\"{recipient}\"]\n"));
+    let (nas, cfg_s) = (&offsite.nas, offsite.cfg());
     let key_s = key.to_str().unwrap();
     let made = backup(&db, &dir);
     let name = name_of(&made);
@@ -107,7 +108,7 @@ fn encrypted_dir_copy_pull_restore_check_and_wrong_key() {
 
     let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(push.status.success(), "{}", stderr(&push));
-    let stored: Vec<(String, Vec<u8>)> = files_in(&nas)
+    let stored: Vec<(String, Vec<u8>)> = files_in(nas)
         .iter()
         .map(|p| (name_of(p), std::fs::read(p).unwrap()))
         .collect();
@@ -345,9 +346,13 @@ fn encrypted_s3_copy_against_moto_server() {
 fn prune_removes_every_object_of_an_encrypted_copy() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
-    let nas = tmp.path().join("nas");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&nas).unwrap();
+    let (_, recipient) = new_key(tmp.path(), "key.txt");
+    let offsite = DirOffsite::new(
+        tmp.path(),
+        &format!("encrypt_to = [\"{recipient}\"]\n[retention]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n"),
+    );
+    let (nas, cfg) = (&offsite.nas, &offsite.cfg);
     let names: Vec<String> = (1..4)
         .map(|d| {
             pgkeep::engine::catalog::backup_name(
@@ -361,20 +366,9 @@ fn prune_removes_every_object_of_an_encrypted_copy() {
             std::fs::write(nas.join(format!("{n}{suffix}")), b"x").unwrap();
         }
     }
-    let (_, recipient) = new_key(tmp.path(), "key.txt");
-    let cfg = tmp.path().join("pgkeep.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[retention]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\nmin_age_hours = 0\n\
-             [[offsite]]\nkind = \"dir\"\npath = \"{}\"\nencrypt_to = [\"{recipient}\"]\n",
-            nas.display()
-        ),
-    )
-    .unwrap();
     let out = Command::new(common::pgkeep_bin())
         .arg("--config")
-        .arg(&cfg)
+        .arg(cfg)
         .arg("--backup-dir")
         .arg(&dir)
         .args(["prune", "--yes"])
@@ -382,7 +376,7 @@ fn prune_removes_every_object_of_an_encrypted_copy() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut left: Vec<String> = files_in(&nas).iter().map(|p| name_of(p)).collect();
+    let mut left: Vec<String> = files_in(nas).iter().map(|p| name_of(p)).collect();
     left.sort();
     let n = &names[0];
     assert_eq!(
@@ -396,41 +390,62 @@ fn prune_removes_every_object_of_an_encrypted_copy() {
     );
 }
 
+/// The start of the tests of clear copies: a database, its backup folder and a directory
+/// destination without `encrypt_to` holding one backup copied in clear (`first`).
+struct ClearStart {
+    db: String,
+    tmp: tempfile::TempDir,
+    dir: PathBuf,
+    offsite: DirOffsite,
+    first: String,
+}
+
+impl ClearStart {
+    fn new() -> ClearStart {
+        let db = new_database();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("db_backups");
+        let offsite = DirOffsite::new(tmp.path(), "");
+        let first = name_of(&backup(&db, &dir));
+        let push = pgkeep(&db, &dir, &["--config", offsite.cfg(), "offsite", "push"]);
+        assert!(push.status.success(), "{}", stderr(&push));
+        assert!(
+            offsite.nas.join(&first).is_file(),
+            "{:?}",
+            files_in(&offsite.nas)
+        );
+        ClearStart {
+            db,
+            tmp,
+            dir,
+            offsite,
+            first,
+        }
+    }
+}
+
 #[test]
 fn clear_copies_made_before_encrypt_to_are_replaced_by_encrypted_ones() {
-    let db = new_database();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("db_backups");
-    let nas = tmp.path().join("nas");
-    std::fs::create_dir(&nas).unwrap();
-    let cfg = tmp.path().join("pgkeep.toml");
-    let cfg_s = cfg.to_str().unwrap();
-    let clear = format!(
-        "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
-        nas.display()
-    );
-    std::fs::write(&cfg, &clear).unwrap();
-    let first = name_of(&backup(&db, &dir));
-    let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
-    assert!(push.status.success(), "{}", stderr(&push));
-    assert!(nas.join(&first).is_file(), "{:?}", files_in(&nas));
+    let start = ClearStart::new();
+    let (db, dir, offsite, first) = (&start.db, &start.dir, &start.offsite, start.first.clone());
+    let (nas, cfg_s) = (&offsite.nas, offsite.cfg());
     // One more, copied in clear, then gone from this host (retention, a lost disk).
-    let gone = backup(&db, &dir);
-    let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    let gone = backup(db, dir);
+    let push = pgkeep(db, dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(push.status.success(), "{}", stderr(&push));
-    for f in files_in(&dir) {
+    for f in files_in(dir) {
         if name_of(&f).starts_with(&name_of(&gone)) {
             std::fs::remove_file(f).unwrap();
         }
     }
 
     // Encryption is set up later: the next push replaces the clear copy.
-    let (key, recipient) = new_key(tmp.path(), "key.txt");
-    std::fs::write(&cfg, format!("{clear}encrypt_to = [\"{recipient}\"]\n")).unwrap();
+    let (key, recipient) = new_key(start.tmp.path(), "key.txt");
+    offsite.configure(&format!("encrypt_to = [\"{recipient}\"]\n"));
     // Backup names have a resolution of one second: not the name of the one just removed.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let second = name_of(&backup(&db, &dir));
-    let push = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    let second = name_of(&backup(db, dir));
+    let push = pgkeep(db, dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(push.status.success(), "{}", stderr(&push));
     let said = stdout(&push);
     assert!(
@@ -441,12 +456,12 @@ fn clear_copies_made_before_encrypt_to_are_replaced_by_encrypted_ones() {
         "{said}"
     );
     // What that line says to do by hand.
-    for f in files_in(&nas) {
+    for f in files_in(nas) {
         if name_of(&f).starts_with(&name_of(&gone)) {
             std::fs::remove_file(f).unwrap();
         }
     }
-    let stored: Vec<(String, Vec<u8>)> = files_in(&nas)
+    let stored: Vec<(String, Vec<u8>)> = files_in(nas)
         .iter()
         .map(|p| (name_of(p), std::fs::read(p).unwrap()))
         .collect();
@@ -458,21 +473,68 @@ fn clear_copies_made_before_encrypt_to_are_replaced_by_encrypted_ones() {
         );
     }
     // Nothing more to do the next time; both copies check out and the older one restores.
-    let again = pgkeep(&db, &dir, &["--config", cfg_s, "offsite", "push"]);
+    let again = pgkeep(db, dir, &["--config", cfg_s, "offsite", "push"]);
     assert!(
         stdout(&again).contains("0 copied") && !stdout(&again).contains("deleted"),
         "{}",
         stdout(&again)
     );
-    let check = offsite_with_key(&db, &dir, cfg_s, &["check"], &key);
-    assert!(
-        check.status.success(),
-        "{}{}",
-        stdout(&check),
-        stderr(&check)
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
-    let pull = offsite_with_key(&db, &dir, cfg_s, &["pull", &first], &key);
+    assert_check_passes(db, dir, cfg_s, &key);
+    std::fs::remove_dir_all(dir).unwrap();
+    let pull = offsite_with_key(db, dir, cfg_s, &["pull", &first], &key);
     assert!(pull.status.success(), "{}", stderr(&pull));
     assert!(dir.join(&first).is_file());
+}
+
+/// A scheduled run does what `offsite push` does besides copying the new backup: it copies
+/// backups an earlier run could not (the destination was not configured or down) and
+/// replaces clear copies made before `encrypt_to` was set, so nobody has to remember a
+/// manual push.
+#[test]
+fn scheduled_run_catches_up_and_replaces_clear_copies() {
+    let start = ClearStart::new();
+    let (db, dir, offsite, copied_clear) =
+        (&start.db, &start.dir, &start.offsite, start.first.clone());
+    let (nas, cfg_s) = (&offsite.nas, offsite.cfg());
+    // Made while the destination was unreachable: never copied.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let missed = name_of(&backup(db, dir));
+
+    let (key, recipient) = new_key(start.tmp.path(), "key.txt");
+    offsite.configure(&format!("encrypt_to = [\"{recipient}\"]\n"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let run = pgkeep(db, dir, &["--config", cfg_s, "backup", "--scheduled"]);
+    let said = stdout(&run);
+    assert!(run.status.success(), "{said}{}", stderr(&run));
+    assert!(
+        said.contains("1 earlier backup missing at")
+            && said.contains(&missed)
+            && said.contains("1 backup at")
+            && said.contains(
+                "had a clear copy (made before encrypt_to): replaced by an encrypted one"
+            ),
+        "{said}"
+    );
+    let earlier = said.lines().find(|l| l.contains("earlier backup")).unwrap();
+    assert!(
+        earlier.contains(&missed) && !earlier.contains(&copied_clear),
+        "only the missed one was missing: {earlier}"
+    );
+    let stored: Vec<(String, Vec<u8>)> = files_in(nas)
+        .iter()
+        .map(|p| (name_of(p), std::fs::read(p).unwrap()))
+        .collect();
+    assert_nothing_in_clear(&stored);
+    let sealed = |n: &str| stored.iter().any(|(s, _)| s == &format!("{n}.age"));
+    assert!(sealed(&copied_clear) && sealed(&missed), "{stored:?}");
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|(n, _)| n.ends_with(".sql.gz.age"))
+            .count(),
+        3,
+        "the new backup, the missed one and the resealed one: {:?}",
+        stored.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    assert_check_passes(db, dir, cfg_s, &key);
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{cluster, pgkeep, stderr, stdout};
+use common::{cluster, pgkeep, stderr, stdout, DirOffsite};
 
 #[test]
 fn the_next_push_removes_abandoned_uploads_and_resends_a_copy_without_manifest() {
@@ -17,18 +17,8 @@ fn the_next_push_removes_abandoned_uploads_and_resends_a_copy_without_manifest()
     );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db_backups");
-    let nas = tmp.path().join("nas");
-    std::fs::create_dir(&nas).unwrap();
-    let cfg = tmp.path().join("pgkeep.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
-            nas.display()
-        ),
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap();
+    let offsite = DirOffsite::new(tmp.path(), "");
+    let (nas, cfg) = (&offsite.nas, offsite.cfg());
     let out = pgkeep(&db, &dir, &["backup", "--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let name = std::path::Path::new(stdout(&out).trim())

@@ -286,24 +286,14 @@ fn base_backups_and_wal_go_offsite_and_recover_fetches_them_after_the_host_is_lo
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let nas = c.dir.join("nas");
-    std::fs::create_dir(&nas).unwrap();
-    let cfg = c.dir.join("pgkeep.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
-            nas.display()
-        ),
-    )
-    .unwrap();
-    let cfg = cfg.to_str().unwrap();
+    let offsite = common::DirOffsite::new(&c.dir, "");
+    let (nas, cfg) = (&offsite.nas, offsite.cfg());
     let pushed = ok(
         &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
         "offsite push",
     );
     assert!(pushed.contains("1 base backup(s)"), "{pushed}");
-    let names: Vec<String> = std::fs::read_dir(&nas)
+    let names: Vec<String> = std::fs::read_dir(nas)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();

@@ -61,18 +61,10 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
     std::fs::create_dir(&keys).unwrap();
     let (identity, recipient) = new_key(&keys, "key.txt");
     let (wrong, _) = new_key(&keys, "other.txt");
-    let nas = c.dir.join("nas");
-    std::fs::create_dir(&nas).unwrap();
-    let cfg = c.dir.join("pgkeep.toml");
     // First pushed in clear; encryption is set up afterwards: the next push replaces the
     // clear copies, and from then on nothing is stored in clear.
-    let clear = format!(
-        "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
-        nas.display()
-    );
-    std::fs::write(&cfg, &clear).unwrap();
-    let cfg_path = cfg.clone();
-    let cfg = cfg.to_str().unwrap();
+    let offsite = common::DirOffsite::new(&c.dir, "");
+    let (nas, cfg) = (&offsite.nas, offsite.cfg());
     ok(
         &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
         "offsite push in clear",
@@ -83,11 +75,7 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
             archive.file_name().unwrap().to_string_lossy()
         ))
         .is_file());
-    std::fs::write(
-        &cfg_path,
-        format!("{clear}encrypt_to = [\"{recipient}\"]\n"),
-    )
-    .unwrap();
+    offsite.configure(&format!("encrypt_to = [\"{recipient}\"]\n"));
     let pushed = ok(
         &c.pgkeep("shop", &["--config", cfg, "offsite", "push"]),
         "offsite push",
@@ -103,7 +91,7 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
     let sysid = archive.file_name().unwrap().to_string_lossy().into_owned();
     let wal_object = format!("wal_{sysid}_{seg}");
     let mut names = Vec::new();
-    for e in std::fs::read_dir(&nas).unwrap() {
+    for e in std::fs::read_dir(nas).unwrap() {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().into_owned();
         let bytes = std::fs::read(e.path()).unwrap();
@@ -157,7 +145,7 @@ fn encrypted_base_backup_and_wal_offsite_hold_nothing_in_clear_and_recover_with_
         "offsite push again",
     );
     assert!(!again.contains("base backup(s)"), "{again}");
-    let count = std::fs::read_dir(&nas).unwrap().count();
+    let count = std::fs::read_dir(nas).unwrap().count();
     assert_eq!(count, names.len());
 
     // `offsite check` without the key checks every encrypted base backup and WAL object

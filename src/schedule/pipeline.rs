@@ -152,7 +152,7 @@ pub async fn after_backup(config: &Config, target: &dyn Target, path: &Path) -> 
                 }
             }
         }
-        push_offsite(config, entry, &mut report).await;
+        push_offsite(config, entry, &entries, &mut report).await;
         push_physical_offsite(config, &mut report).await;
     } else {
         prune_allowed = false;
@@ -226,36 +226,84 @@ pub(crate) async fn push_physical_offsite(config: &Config, report: &mut Report) 
     }
 }
 
-async fn push_offsite(config: &Config, entry: &BackupEntry, report: &mut Report) {
+/// Copies backup `entry` to every offsite destination, then what the destination still
+/// misses or holds only in clear ([`offsite::push_missing`]): a backup an earlier run could
+/// not copy (the destination was down) and, with `encrypt_to`, clear copies made before it
+/// was set, so a scheduled deployment needs no manual `offsite push` for either.
+async fn push_offsite(
+    config: &Config,
+    entry: &BackupEntry,
+    entries: &[BackupEntry],
+    report: &mut Report,
+) {
     for c in &config.offsite {
-        match offsite::Store::open(c) {
-            Ok(store) => match offsite::push(&store, entry).await {
-                Ok(sha) if store.same_disk_warning(&config.backup_dir).is_some() => report.push(
-                    "offsite",
-                    true,
-                    format!(
-                        "{} copied (sha256 {} checked), but {}",
-                        entry.name,
-                        &sha[..12],
-                        store
-                            .same_disk_warning(&config.backup_dir)
-                            .unwrap_or_default()
-                    ),
-                ),
-                Ok(sha) => report.push(
-                    "offsite",
-                    true,
-                    format!(
-                        "{} copied to {} (sha256 {} checked)",
-                        entry.name,
-                        store.label,
-                        &sha[..12]
-                    ),
-                ),
-                Err(e) => report.push("offsite", false, e.to_string()),
-            },
-            Err(e) => report.push("offsite", false, e.to_string()),
+        let store = match offsite::Store::open(c) {
+            Ok(store) => store,
+            Err(e) => {
+                report.push("offsite", false, e.to_string());
+                continue;
+            }
+        };
+        match offsite::push(&store, entry).await {
+            Ok(sha) => {
+                let but = store
+                    .same_disk_warning(&config.backup_dir)
+                    .map(|w| format!(", but {w}"))
+                    .unwrap_or_default();
+                let sha = &sha[..12];
+                let message = format!(
+                    "{} copied to {} (sha256 {sha} checked){but}",
+                    entry.name, store.label
+                );
+                report.push("offsite", true, message);
+            }
+            Err(e) => {
+                report.push("offsite", false, e.to_string());
+                continue;
+            }
         }
+        match offsite::push_missing(&store, entries).await {
+            Ok(done) => report_catch_up(&store.label, &done, report),
+            Err(e) => report.push("offsite", false, format!("earlier backups: {e}")),
+        }
+    }
+}
+
+/// Reports what [`offsite::push_missing`] did after the new backup was copied.
+fn report_catch_up(label: &str, done: &offsite::Pushed, report: &mut Report) {
+    use crate::format::plural;
+    let missed: Vec<&str> = done
+        .copied
+        .iter()
+        .filter(|n| !done.resealed.contains(n))
+        .map(String::as_str)
+        .collect();
+    if !missed.is_empty() {
+        let what = plural(missed.len() as u64, "earlier backup");
+        let names = missed.join(", ");
+        report.push(
+            "offsite",
+            true,
+            format!("{what} missing at {label} copied: {names}"),
+        );
+    }
+    if !done.resealed.is_empty() {
+        let what = plural(done.resealed.len() as u64, "backup");
+        report.push(
+            "offsite",
+            true,
+            format!("{what} at {label} had a clear copy (made before encrypt_to): replaced by an encrypted one"),
+        );
+    }
+    if !done.left_clear.is_empty() {
+        report.push(
+            "offsite",
+            true,
+            format!(
+                "{} at {label} still in clear (copied before encrypt_to): this host no longer has them to encrypt; they stay until retention removes them there (or delete them by hand)",
+                plural(done.left_clear.len() as u64, "backup")
+            ),
+        );
     }
 }
 

@@ -528,3 +528,45 @@ impl Cluster {
             .collect()
     }
 }
+
+/// A directory offsite destination for a test: `<parent>/nas` and `<parent>/pgkeep.toml`
+/// naming it (the same `[[offsite]]` block every offsite test starts from).
+pub struct DirOffsite {
+    /// The destination folder (what a NAS mount would be).
+    pub nas: PathBuf,
+    /// The config file.
+    pub cfg: PathBuf,
+}
+
+impl DirOffsite {
+    /// Creates `nas` in `parent` and writes a config of the `[[offsite]]` block followed by
+    /// `extra`: more keys of the block (`encrypt_to = [...]`), then any other tables.
+    pub fn new(parent: &Path, extra: &str) -> DirOffsite {
+        let nas = parent.join("nas");
+        std::fs::create_dir(&nas).unwrap();
+        let d = DirOffsite {
+            nas,
+            cfg: parent.join("pgkeep.toml"),
+        };
+        d.configure(extra);
+        d
+    }
+
+    /// The `[[offsite]]` block naming the destination.
+    pub fn block(&self) -> String {
+        format!(
+            "[[offsite]]\nkind = \"dir\"\npath = \"{}\"\n",
+            self.nas.display()
+        )
+    }
+
+    /// Rewrites the config: the block followed by `extra` (as in [`DirOffsite::new`]).
+    pub fn configure(&self, extra: &str) {
+        std::fs::write(&self.cfg, format!("{}{extra}", self.block())).unwrap();
+    }
+
+    /// The config's path, for `--config`.
+    pub fn cfg(&self) -> &str {
+        self.cfg.to_str().unwrap()
+    }
+}

@@ -6,7 +6,7 @@
 //! [`super::physical_sealed`]): `<object>.age` with a clear `<object>.age.sha256`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::crypt::Identities;
 use super::envelope::sealed_name;
@@ -15,7 +15,7 @@ use super::physical_prune::{clear_objects_of, WAL_PREFIX};
 use super::physical_sealed::{self as ps, companion_name};
 use super::store::{local_sha256, Store};
 use crate::engine::fsutil;
-use crate::engine::physical::base_catalog::{self, BASE_SUFFIX};
+use crate::engine::physical::base_catalog::{self, BaseBackup, BASE_SUFFIX};
 use crate::engine::physical::base_leftovers;
 use crate::error::{Error, Result};
 
@@ -49,11 +49,8 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
         if let Some(rec) = &store.recipients {
             if !sealed {
                 // The manifests first, the base backup last: its companion marks it complete.
-                for side in [".json", ".backup_manifest"] {
-                    let p = b.path.with_file_name(format!("{}{side}", b.name));
-                    if p.is_file() {
-                        ps::put_sealed(store, &format!("{}{side}", b.name), &p, rec, None).await?;
-                    }
+                for (object, path) in side_manifests(&b) {
+                    ps::put_sealed(store, &object, &path, rec, None).await?;
                 }
                 ps::put_sealed(store, &b.name, &b.path, rec, Some(&b.manifest.sha256)).await?;
                 copied.bases.push(b.name.clone());
@@ -68,10 +65,9 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
             continue;
         }
         put_checked(store, &b.name, &b.path, Some(&b.manifest.sha256)).await?;
-        for side in [".json", ".backup_manifest"] {
-            let p = b.path.with_file_name(format!("{}{side}", b.name));
-            if let Ok(bytes) = std::fs::read(&p) {
-                store.put_bytes(&format!("{}{side}", b.name), bytes).await?;
+        for (object, path) in side_manifests(&b) {
+            if let Ok(bytes) = std::fs::read(&path) {
+                store.put_bytes(&object, bytes).await?;
             }
         }
         copied.bases.push(b.name);
@@ -117,6 +113,20 @@ pub async fn push(store: &Store, backup_dir: &Path, wal_dir: &Path) -> Result<Co
             .count();
     }
     Ok(copied)
+}
+
+/// The manifests beside base backup `b` this host has: (object name, path), pgkeep's
+/// `.json` first, then the server's `.backup_manifest`.
+fn side_manifests(b: &BaseBackup) -> Vec<(String, PathBuf)> {
+    [".json", ".backup_manifest"]
+        .iter()
+        .map(|side| {
+            let object = format!("{}{side}", b.name);
+            let path = b.path.with_file_name(&object);
+            (object, path)
+        })
+        .filter(|(_, path)| path.is_file())
+        .collect()
 }
 
 /// A clear WAL object's name (`wal_<system id>_<file>`, no suffix).

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """Normalises a plain pg_dump for scripts/regress-roundtrip.sh: sorts the rows of each COPY block,
 and sorts columns by name in CREATE TABLE bodies and COPY headers (each row's fields follow).
-Drops the random \\restrict / \\unrestrict lines. --keep-row-order leaves the rows in their order.
+Drops the random \\restrict / \\unrestrict lines. --keep-row-order leaves the rows in their order
+in the COPY blocks of at least 1 MiB: pgkeep loads those tables frozen, which keeps the dump's
+order (src/engine/parallel/freeze.rs, MIN_BYTES); smaller ones are loaded as psql does.
 Usage: regress-normalise.py [--keep-row-order] DUMP.sql > OUT"""
 import re, sys
+
+# pgkeep's freeze::MIN_BYTES: from this many bytes of COPY rows a table keeps the dump's order.
+ORDERED_FROM_BYTES = 1 << 20
 
 def split_cols(text):
     cols, cur, quoted = [], '', False
@@ -34,7 +39,8 @@ def norm(path, sort_rows):
                 order = sorted(range(len(cols)), key=lambda k: cols[k])
                 l = 'COPY %s (%s) FROM stdin;' % (m.group(1), ', '.join(cols[k] for k in order))
                 rows = ['\t'.join(r.split('\t')[k] for k in order) for r in rows]
-            out.append(l); out.extend(sorted(rows) if sort_rows else rows); out.append('\\.'); i += 1
+            ordered = not sort_rows and sum(len(r.encode('utf-8', 'surrogateescape')) + 1 for r in rows) >= ORDERED_FROM_BYTES
+            out.append(l); out.extend(rows if ordered else sorted(rows)); out.append('\\.'); i += 1
             continue
         if l.startswith('CREATE TABLE ') and l.endswith(' ('):
             out.append(l); i += 1; body = []

@@ -382,3 +382,37 @@ fn an_index_on_a_search_path_dependent_function_is_named_in_one_warning() {
         "{err}"
     );
 }
+
+/// 3,000 tables with a TOAST table, a key and an index each hold more locks than this test
+/// server's lock table has (64 × 122), as a few thousand do on a production one: the serial
+/// load (`--jobs 1`, and psql's fallback) must not run them in one transaction.
+#[test]
+fn thousands_of_tables_restore_serially() {
+    let c = cluster();
+    let db = c.new_db("tables");
+    c.psql(
+        &db,
+        "DO $$ BEGIN FOR i IN 1..3000 LOOP
+           EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, note text, n int); CREATE INDEX ON t%s (n);
+                           INSERT INTO t%s VALUES (1, ''row of %s'', %s)', i, i, i, i, i);
+           IF i % 500 = 0 THEN COMMIT; END IF;
+         END LOOP; END $$",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    backup(&db, dir.path());
+    let copy = format!("{db}_copy");
+    let restore = pgkeep(
+        &db,
+        dir.path(),
+        &["restore", "latest", "--yes", "--jobs", "1", "--into", &copy],
+    );
+    assert!(
+        restore.status.success(),
+        "restore failed: {}",
+        stderr(&restore)
+    );
+    let q = "SELECT count(*), sum(n) FROM (SELECT (xpath('/row/n/text()',
+               query_to_xml(format('SELECT n FROM %I', relname), false, true, '')))[1]::text::int AS n
+             FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace) s";
+    assert_eq!(c.psql(&copy, q), "3000|4501500");
+}

@@ -1,6 +1,6 @@
 //! Loading a backup into a database: the file is decoded in-process on a blocking thread and
 //! streamed into `psql -X -v ON_ERROR_STOP=1 --single-transaction` (without it for a dump of
-//! many large objects, see [`single_transaction`]; run through the target,
+//! many large objects or tables, see [`single_transaction`]; run through the target,
 //! so it works inside a container too). stdin is closed only after every check on the stream
 //! passed; on any failure psql is killed first. The safety net is the scratch database, not
 //! the transaction: a dump with large objects commits its own `BEGIN ... COMMIT` block, so a
@@ -27,14 +27,20 @@ use crate::target::{PgTool, Target};
 /// server's lock table ("out of shared memory"). The scratch database stays the safety net.
 pub const MAX_LARGE_OBJECTS_IN_ONE_TRANSACTION: u64 = 1000;
 
+/// Above this many tables a dump is loaded without `--single-transaction`, for the same
+/// reason: each table, its TOAST table and every index hold a lock to the end, and the
+/// default lock table (64 × 100 connections) fills at about 1,300 tables with two indexes
+/// each. 200 leaves room for 30 relations a table.
+pub const MAX_TABLES_IN_ONE_TRANSACTION: usize = 200;
+
 /// Whether `backup` is loaded in one transaction (not when its manifest counts many large
-/// objects).
+/// objects or many tables).
 pub fn single_transaction(backup: &BackupEntry) -> bool {
-    backup
-        .manifest
-        .as_ref()
-        .and_then(|m| m.large_objects)
-        .is_none_or(|n| n <= MAX_LARGE_OBJECTS_IN_ONE_TRANSACTION)
+    backup.manifest.as_ref().is_none_or(|m| {
+        m.large_objects
+            .is_none_or(|n| n <= MAX_LARGE_OBJECTS_IN_ONE_TRANSACTION)
+            && m.tables.len() <= MAX_TABLES_IN_ONE_TRANSACTION
+    })
 }
 
 /// Session settings sent before the dump: commits do not wait for the WAL flush (a crash
@@ -176,13 +182,22 @@ pub async fn load_with(
     }
 }
 
-/// psql's error: its first `ERROR:` line (with the line number in the dump), else its last
-/// lines.
+/// psql's error: its first `ERROR:` line (with the line number in the dump) and the server's
+/// `HINT:` to it when there is one, else its last lines.
 fn psql_failed(stderr: &str, status: &str) -> Error {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("ERROR:") || l.contains("FATAL:"))
-        .map(|l| l.trim().to_string())
+    let lines: Vec<&str> = stderr.lines().collect();
+    let line = lines
+        .iter()
+        .position(|l| l.contains("ERROR:") || l.contains("FATAL:"))
+        .map(|i| {
+            let hint = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.contains("ERROR:"))
+                .find_map(|l| l.trim().strip_prefix("HINT:"))
+                .map(|h| format!(" (HINT: {})", h.trim()))
+                .unwrap_or_default();
+            format!("{}{hint}", lines[i].trim())
+        })
         .unwrap_or_else(|| pgtools::last_lines(stderr, 2));
     let detail = if line.is_empty() {
         format!("psql ended with {status}")
@@ -207,6 +222,16 @@ mod tests {
         );
         let s = e.to_string();
         assert!(s.contains("<stdin>:12: ERROR:  syntax error"), "{s}");
+        let e = psql_failed(
+            "psql:<stdin>:9: ERROR:  out of shared memory\nHINT:  You might need to increase max_locks_per_transaction.\n",
+            "exit 3",
+        );
+        assert!(
+            e.to_string().contains(
+                "ERROR:  out of shared memory (HINT: You might need to increase max_locks_per_transaction.)"
+            ),
+            "{e}"
+        );
         assert!(psql_failed("", "exit status: 2")
             .to_string()
             .contains("exit status: 2"));

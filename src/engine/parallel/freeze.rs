@@ -1,16 +1,24 @@
-//! Loading a table frozen. A plain table that is still empty when its COPY starts is
-//! truncated in a transaction and loaded with `COPY … WITH (FREEZE)` in that same
-//! transaction: its rows are written frozen and its pages all-visible, so the index builds
-//! and ANALYZE that follow do not set hint bits and write every page again (about 15% less
-//! server work for a table with four indexes), and the visibility map is ready for
-//! index-only scans. Anything else — a partitioned or foreign table, a table that already
-//! holds rows (an extension's configuration table such as PostGIS's `spatial_ref_sys`),
-//! a name the check cannot quote, a TRUNCATE the restoring role may not run — is loaded
-//! as before, without a transaction.
+//! Loading a table frozen. A plain table with at least [`MIN_BYTES`] of rows that is still
+//! empty when its COPY starts is truncated in a transaction and loaded with
+//! `COPY … WITH (FREEZE)` in that same transaction: its rows are written frozen and its
+//! pages all-visible, so the index builds and ANALYZE that follow do not set hint bits and
+//! write every page again (about 15% less server work for a table with four indexes), the
+//! visibility map is ready for index-only scans, and the rows keep the dump's order (the
+//! free-space map is not used). A smaller table is loaded as before: the truncation and its
+//! commit, which waits for the WAL flush because it drops a file, cost more than freezing a
+//! few pages saves (4 ms a table: 12 s of server time for 3,000 small tables). Anything
+//! else — a partitioned or foreign table, a table that already holds rows (an extension's
+//! configuration table such as PostGIS's `spatial_ref_sys`), a name the check cannot quote,
+//! a TRUNCATE the restoring role may not run — is loaded as before, without a transaction.
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::engine::dbprops::quote_literal;
+
+/// Rows (bytes of COPY data) from which a table is loaded frozen: 1 MiB, about 128 heap
+/// pages, which is also one BRIN range by default, so the row order of a smaller table
+/// does not matter to a BRIN index either.
+pub const MIN_BYTES: u64 = 1 << 20;
 
 /// `COPY … FROM stdin;` with `WITH (FREEZE)` added; None for any other shape.
 pub fn with_freeze(sql: &str) -> Option<String> {

@@ -148,7 +148,7 @@ struct Sent<'a> {
 }
 
 /// Loads one table's spooled rows: frozen in a transaction of its own when it is a plain
-/// empty table ([`freeze`]), as before otherwise. A frozen load that the server ends for a
+/// empty table of at least [`freeze::MIN_BYTES`] ([`freeze`]), as before otherwise. A frozen load that the server ends for a
 /// deadlock (its TRUNCATE holds the table's lock to the end, and a check function reading
 /// another table being loaded can wait on that) is rolled back and run again unfrozen.
 async fn load_table(
@@ -158,7 +158,11 @@ async fn load_table(
     spool: &Spool,
     to: &mut Sent<'_>,
 ) -> Result<()> {
-    if let Some(frozen) = freeze::with_freeze(sql) {
+    let frozen = match freeze::with_freeze(sql) {
+        Some(frozen) if worth_freezing(spool).await => Some(frozen),
+        _ => None,
+    };
+    if let Some(frozen) = frozen {
         if freeze::begin(&session.client, table).await {
             match copy(session, &frozen, spool, to).await {
                 Ok(()) => {
@@ -181,6 +185,23 @@ async fn load_table(
     copy(session, sql, spool, to)
         .await
         .map_err(|e| e.into_error(sql))
+}
+
+/// Whether a table's rows are worth a frozen load: they are at least
+/// [`freeze::MIN_BYTES`] (waits until the spool holds that much or is complete, which the
+/// stream reaches in a moment). A smaller table costs more to truncate and commit (the
+/// commit of a truncation waits for its WAL flush) than freezing saves.
+async fn worth_freezing(spool: &Spool) -> bool {
+    loop {
+        let done = spool.done.load(Ordering::Acquire);
+        if spool.written.load(Ordering::Acquire) >= freeze::MIN_BYTES {
+            return true;
+        }
+        if done {
+            return false;
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(10), spool.grown.notified()).await;
+    }
 }
 
 /// Why a COPY failed.
@@ -255,6 +276,9 @@ pub fn failed(sql: &str, e: tokio_postgres::Error) -> Error {
     let message = match e.as_db_error() {
         Some(db) => {
             let mut m = format!("ERROR:  {}", db.message());
+            if let Some(h) = db.hint() {
+                m.push_str(&format!(" (HINT: {h})"));
+            }
             if let Some(w) = db.where_() {
                 m.push_str(&format!(" (CONTEXT: {})", w.lines().next().unwrap_or(w)));
             }

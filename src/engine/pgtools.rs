@@ -122,6 +122,8 @@ fn explain(summary: String) -> String {
         || lower.contains("server closed the connection unexpectedly")
     {
         "the server closed the connection (it was stopped, restarted or crashed): check `pgkeep status` and the server log, then run it again"
+    } else if lower.contains("out of shared memory") {
+        "the server's lock table is full: every table (and index) touched in one transaction holds a lock, and pg_dump locks all tables at once; raise max_locks_per_transaction: ALTER SYSTEM SET max_locks_per_transaction = 256, then restart the server"
     } else if lower.contains("terminating connection due to administrator command") {
         "the server ended the session: the database was dropped (DROP DATABASE ... WITH (FORCE)), an administrator ran pg_terminate_backend, or the server is shutting down; check the database still exists, then run it again"
     } else {
@@ -144,6 +146,19 @@ pub fn last_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_lock_table_says_what_to_raise() {
+        let text = "pg_dump: error: query failed: ERROR:  out of shared memory\n\
+                    HINT:  You might need to increase max_locks_per_transaction.\n\
+                    pg_dump: detail: Query was: LOCK TABLE public.t1 IN ACCESS SHARE MODE\n";
+        let s = summarize_stderr(text);
+        assert!(
+            s.starts_with("query failed: ERROR: out of shared memory ("),
+            "{s}"
+        );
+        assert!(s.contains("raise max_locks_per_transaction"), "{s}");
+    }
 
     #[test]
     fn versions_parse() {

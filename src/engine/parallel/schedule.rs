@@ -87,6 +87,9 @@ impl Task {
 
 #[derive(Debug, Default)]
 struct Table {
+    /// Its work not started yet, in the order it was planned (a foreign key is filed under
+    /// the referencing table).
+    pending: Vec<Task>,
     spool: Option<Arc<Spool>>,
     loaded: bool,
     /// Index and constraint work known and not yet finished.
@@ -108,7 +111,8 @@ impl Table {
 #[derive(Debug, Default)]
 pub struct Plan {
     tables: HashMap<String, Table>,
-    pending: Vec<Task>,
+    /// Pieces of work not started yet (in the tables' `pending`).
+    pending: usize,
     running: HashMap<usize, Task>,
     next_id: usize,
     stream_done: bool,
@@ -142,7 +146,9 @@ impl Plan {
     ) {
         let id = self.next_id;
         self.next_id += 1;
-        self.pending.push(Task {
+        self.pending += 1;
+        let queue = &mut self.tables.entry(table.to_string()).or_default().pending;
+        queue.push(Task {
             id,
             table: table.to_string(),
             job,
@@ -212,6 +218,7 @@ impl Plan {
         }
     }
 
+    /// The tables `task` locks, and whether exclusively.
     fn locks(task: &Task) -> Vec<(&str, bool)> {
         let exclusive = task.step != Step::Index;
         let mut v = vec![(task.table.as_str(), exclusive)];
@@ -223,45 +230,47 @@ impl Plan {
         v
     }
 
-    fn ready(&self, task: &Task) -> bool {
-        let complete = |name: &str| {
-            self.tables
-                .get(name)
-                .is_some_and(|t| t.loaded && t.building == 0)
-        };
+    /// Whether `task`, planned on `table` (its entry), may start now.
+    fn ready(&self, table: &Table, task: &Task) -> bool {
+        let complete = |t: &Table| t.loaded && t.building == 0;
+        let other = || task.other.as_deref().and_then(|o| self.tables.get(o));
         let ok = match task.step {
             Step::Copy => true,
-            Step::Index | Step::Constraint | Step::Statistics => {
-                self.tables.get(&task.table).is_some_and(|t| t.loaded)
-            }
-            Step::Analyze => self.stream_done && complete(&task.table),
+            Step::Index | Step::Constraint | Step::Statistics => table.loaded,
+            Step::Analyze => self.stream_done && complete(table),
             Step::ForeignKey => {
-                self.stream_done
-                    && complete(&task.table)
-                    && task.other.as_deref().is_some_and(complete)
+                self.stream_done && complete(table) && other().is_some_and(complete)
             }
         };
-        ok && Self::locks(task).iter().all(|(name, excl)| {
-            self.tables
-                .get(*name)
-                .is_none_or(|t| !t.exclusive && (t.shared == 0 || !excl))
-        })
+        let free = |t: &Table, exclusive: bool| !t.exclusive && (t.shared == 0 || !exclusive);
+        ok && free(table, task.step != Step::Index)
+            && (task.other.as_deref().is_none_or(|o| o == task.table)
+                || other().is_none_or(|t| free(t, true)))
     }
 
-    /// The next piece of work that may start, largest table first; it counts as running.
+    /// The next piece of work that may start, largest table first (the first planned
+    /// among equals); it counts as running. Looks at each table once, at its work in
+    /// the planned order, so a load of thousands of tables is not slowed by its own plan.
     pub fn next_ready(&mut self) -> Option<Task> {
-        let mut best: Option<(usize, u64)> = None;
-        for (i, t) in self.pending.iter().enumerate() {
-            if !self.ready(t) {
+        // (table, position in its pending work, table bytes, task id)
+        let mut best: Option<(&String, usize, u64, usize)> = None;
+        for (name, table) in &self.tables {
+            let Some((at, task)) = table
+                .pending
+                .iter()
+                .enumerate()
+                .find(|(_, t)| self.ready(table, t))
+            else {
                 continue;
-            }
-            let size = self.tables.get(&t.table).map_or(0, Table::bytes);
-            if best.is_none_or(|(_, s)| size > s) {
-                best = Some((i, size));
+            };
+            let size = table.bytes();
+            if best.is_none_or(|(_, _, s, id)| size > s || (size == s && task.id < id)) {
+                best = Some((name, at, size, task.id));
             }
         }
-        let (i, _) = best?;
-        let task = self.pending.remove(i);
+        let (name, at) = best.map(|(name, at, _, _)| (name.clone(), at))?;
+        let task = self.tables.get_mut(&name)?.pending.remove(at);
+        self.pending -= 1;
         for (name, excl) in Self::locks(&task) {
             let t = self.tables.entry(name.to_string()).or_default();
             if excl {
@@ -303,7 +312,7 @@ impl Plan {
 
     /// True when every piece of work finished (and no more can come).
     pub fn complete(&self) -> bool {
-        self.stream_done && self.pending.is_empty() && self.running.is_empty()
+        self.stream_done && self.pending == 0 && self.running.is_empty()
     }
 
     /// Tables with data in this load.
@@ -323,7 +332,8 @@ impl Plan {
         if !self.stream_done {
             return data;
         }
-        let all = self.pending.iter().chain(self.running.values());
+        let pending = self.tables.values().flat_map(|t| t.pending.iter());
+        let all = pending.chain(self.running.values());
         let left: u64 = all
             .filter(|t| t.step != Step::Copy)
             .map(|t| self.tables.get(&t.table).map_or(0, Table::bytes) * weight(t.step) / 100)
@@ -343,6 +353,22 @@ mod tests {
 
     fn st() -> Arc<SessionState> {
         Arc::new(SessionState::default())
+    }
+
+    #[test]
+    fn equal_tables_start_in_the_planned_order() {
+        let mut p = Plan::new();
+        let names: Vec<String> = (0..50).map(|i| format!("public.t{i}")).collect();
+        for n in &names {
+            p.add_copy(n, format!("COPY {n}"), spool(7), st());
+        }
+        p.add_copy("public.big", "COPY big".into(), spool(8), st());
+        let mut order = Vec::new();
+        while let Some(t) = p.next_ready() {
+            order.push(t.table);
+        }
+        assert_eq!(order[0], "public.big");
+        assert_eq!(order[1..], names[..]);
     }
 
     #[test]

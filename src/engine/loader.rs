@@ -78,10 +78,16 @@ pub async fn load(
                 .to_string(),
         );
     } else if jobs > 1 {
+        let spool_dir = backup.path.parent().unwrap_or(Path::new("."));
+        let raw = backup
+            .manifest
+            .as_ref()
+            .map_or(backup.size * 8, |m| m.raw_bytes);
         if let Some(why) = target.sql_unavailable() {
             sink.log(format!("loading with psql (no parallel load: {why})"));
+        } else if let Some(why) = parallel::reader::spool_space_short(spool_dir, raw) {
+            sink.log(format!("loading with psql (no parallel load: {why})"));
         } else {
-            let spool_dir = backup.path.parent().unwrap_or(Path::new("."));
             let analyze = !opts.skip_analyze;
             let src = Source {
                 backup,

@@ -154,9 +154,7 @@ pub async fn load(
                     }
                     Ok(Err(StreamError::Bad(e))) => break Err(e.into()),
                     Ok(Err(StreamError::Stopped)) => break Err(Error::Cancelled.into()),
-                    Ok(Err(StreamError::Write(e))) => {
-                        break Err(Error::Other(format!("splitting the dump: {e}")).into())
-                    }
+                    Ok(Err(StreamError::Write(e))) => break Err(spool_failed(src.spool_dir, e).into()),
                     Err(e) => break Err(Error::Other(format!("the reading thread failed: {e}")).into()),
                     }
                 }
@@ -423,5 +421,35 @@ impl Run {
             workers: self.slots.iter().filter_map(Slot::sample).collect(),
             ..Default::default()
         }
+    }
+}
+
+/// The one line for table rows that could not be spooled: most often the disk of the
+/// backup folder is full (the load spools each table's rows there while its COPY runs).
+fn spool_failed(dir: &Path, e: std::io::Error) -> Error {
+    let full = [nix::libc::ENOSPC, nix::libc::EDQUOT];
+    if e.raw_os_error().is_some_and(|code| full.contains(&code)) {
+        return Error::Other(format!(
+            "no space left in {} for the parallel load's spool files (each table's rows wait there while they load, up to {} in all): free some space there, or restore with --jobs 1, which needs none",
+            dir.display(),
+            humansize::format_size(reader::SPOOL_CAP, humansize::BINARY)
+        ));
+    }
+    Error::io("writing the parallel load's spool file", e, dir)
+}
+
+#[cfg(test)]
+mod spool_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_while_spooling_says_where_and_what_to_do() {
+        let e = spool_failed(
+            Path::new("/srv/db_backups"),
+            std::io::Error::from_raw_os_error(nix::libc::ENOSPC),
+        )
+        .to_string();
+        assert!(e.contains("no space left in /srv/db_backups"), "{e}");
+        assert!(e.contains("--jobs 1"), "{e}");
     }
 }

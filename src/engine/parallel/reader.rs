@@ -22,6 +22,28 @@ use super::split::{EntryHeader, Piece, Splitter};
 /// space the spool takes while the server is slower than the stream).
 pub const SPOOL_CAP: u64 = 4 << 30;
 
+/// Free space the backup folder must keep beside the spool files (and what the hole
+/// punching of sent rows lets accumulate per COPY before it runs): the parallel load is not
+/// started when the folder cannot hold the spool with this much left over.
+pub const SPOOL_MARGIN: u64 = 256 << 20;
+
+/// Why the folder `dir` cannot hold the spool files of a dump of `raw_bytes` SQL bytes,
+/// if it cannot: they take at most [`SPOOL_CAP`] (sent rows are released as a COPY goes),
+/// and the disk may be the database's own, which a restore must not fill.
+pub fn spool_space_short(dir: &Path, raw_bytes: u64) -> Option<String> {
+    let free = crate::engine::fsutil::free_space(dir).ok()?;
+    let need = raw_bytes.min(SPOOL_CAP) + SPOOL_MARGIN;
+    let size = |b: u64| humansize::format_size(b, humansize::BINARY);
+    (free < need).then(|| {
+        format!(
+            "{} has {} free, and its spool files could take {}",
+            dir.display(),
+            size(free),
+            size(need)
+        )
+    })
+}
+
 /// One table's spooled COPY data.
 #[derive(Debug)]
 pub struct Spool {

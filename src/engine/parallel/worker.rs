@@ -124,6 +124,7 @@ pub async fn run(
                 spools,
                 sent,
                 counted: &mut counted,
+                released: false,
             };
             load_table(session, &task.table, sql, spool, &mut to).await
         }
@@ -145,12 +146,16 @@ struct Sent<'a> {
     spools: &'a SpoolDir,
     sent: &'a AtomicU64,
     counted: &'a mut u64,
+    /// Set once sent rows were released from the spool file: it cannot be sent again.
+    released: bool,
 }
 
 /// Loads one table's spooled rows: frozen in a transaction of its own when it is a plain
-/// empty table of at least [`freeze::MIN_BYTES`] ([`freeze`]), as before otherwise. A frozen load that the server ends for a
-/// deadlock (its TRUNCATE holds the table's lock to the end, and a check function reading
-/// another table being loaded can wait on that) is rolled back and run again unfrozen.
+/// empty table of at least [`freeze::MIN_BYTES`] ([`freeze`]), as before otherwise. A frozen
+/// load that the server ends for a deadlock (its TRUNCATE holds the table's lock to the end,
+/// and a check function reading another table being loaded can wait on that) is rolled back
+/// and run again unfrozen, unless its first rows were already released from the spool (a
+/// deadlock that late fails the load, which leaves the live database as it was).
 async fn load_table(
     session: &mut Session,
     table: &str,
@@ -174,7 +179,8 @@ async fn load_table(
                 }
                 Err(CopyFailure::Server(e))
                     if e.code()
-                        == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+                        == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
+                        && !to.released =>
                 {
                     freeze::rollback(&session.client).await;
                 }
@@ -236,9 +242,15 @@ async fn copy(
     futures_util::pin_mut!(sink);
     let spool_error =
         |e| CopyFailure::Spool(Error::io("reading the load's spool file", e, spool.path()));
-    let mut file = tokio::fs::File::open(spool.path())
+    // Opened for writing too: rows already sent are released from the disk as it goes.
+    let mut file = tokio::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(spool.path())
         .await
         .map_err(spool_error)?;
+    // None once the file system refused to punch a hole (then rows stay until the end).
+    let mut released = Some(0u64);
     let mut offset = 0u64;
     let mut rows = 0u64;
     loop {
@@ -266,9 +278,29 @@ async fn copy(
         sink.send(Cursor::new(buf))
             .await
             .map_err(CopyFailure::Server)?;
+        if let Some(from) = released.filter(|from| offset - from >= RELEASE_EVERY) {
+            released = release(&file, from, offset);
+            to.released |= released.is_some();
+        }
     }
     sink.finish().await.map_err(CopyFailure::Server)?;
     Ok(())
+}
+
+/// Sent spool bytes released from the disk at a time.
+const RELEASE_EVERY: u64 = 64 << 20;
+
+/// Frees the disk blocks of the spool's bytes `from..to` (sent to the server; the file keeps
+/// its size), so a large table takes no more spool space than the rows not yet sent.
+/// Returns how far the file is released, None where the file system cannot punch holes
+/// (the rows are then released with the file).
+fn release(file: &tokio::fs::File, from: u64, to: u64) -> Option<u64> {
+    use nix::fcntl::{fallocate, FallocateFlags};
+    use std::os::fd::AsRawFd;
+    let to = to & !4095;
+    let mode = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+    let punched = fallocate(file.as_raw_fd(), mode, from as i64, (to - from) as i64);
+    punched.ok().map(|_| to)
 }
 
 /// A statement of the dump failed: the server's message and where.
@@ -291,5 +323,38 @@ pub fn failed(sql: &str, e: tokio_postgres::Error) -> Error {
     Error::ToolFailed {
         tool: "load".into(),
         message: format!("the dump did not load: {message}, in `{head}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[tokio::test]
+    async fn sent_rows_are_released_from_the_disk_and_the_rest_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool");
+        let rows: Vec<u8> = (0..(12u32 << 20)).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(&path, &rows).unwrap();
+        let blocks = || std::fs::metadata(&path).unwrap().blocks();
+        let before = blocks();
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .await
+            .unwrap();
+        let released = release(&file, 0, (8 << 20) + 100);
+        assert_eq!(released, Some(8 << 20), "released up to a page boundary");
+        assert!(
+            blocks() * 512 <= before * 512 - (8 << 20),
+            "{} -> {}",
+            before,
+            blocks()
+        );
+        let kept = std::fs::read(&path).unwrap();
+        assert_eq!(kept.len(), rows.len(), "the file keeps its size");
+        assert_eq!(kept[8 << 20..], rows[8 << 20..], "unsent rows are intact");
     }
 }

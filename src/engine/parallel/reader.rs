@@ -61,6 +61,12 @@ impl Spool {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Waits until more rows are written or the spool is complete (at most 10 ms: a wake-up
+    /// between the caller's check and this wait is not lost for long).
+    pub async fn wait_for_more(&self) {
+        let _ = tokio::time::timeout(Duration::from_millis(10), self.grown.notified()).await;
+    }
 }
 
 impl Drop for Spool {

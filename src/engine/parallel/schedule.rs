@@ -218,16 +218,12 @@ impl Plan {
         }
     }
 
-    /// The tables `task` locks, and whether exclusively.
-    fn locks(task: &Task) -> Vec<(&str, bool)> {
-        let exclusive = task.step != Step::Index;
-        let mut v = vec![(task.table.as_str(), exclusive)];
-        if let Some(o) = &task.other {
-            if o != &task.table {
-                v.push((o.as_str(), true));
-            }
-        }
-        v
+    /// The tables `task` locks, and whether exclusively: its own (shared by index builds),
+    /// and the referenced one of a foreign key.
+    fn locks(task: &Task) -> impl Iterator<Item = (&str, bool)> {
+        let own = (task.table.as_str(), task.step != Step::Index);
+        let other = task.other.as_deref().filter(|o| *o != task.table);
+        std::iter::once(own).chain(other.map(|o| (o, true)))
     }
 
     /// Whether `task`, planned on `table` (its entry), may start now.
@@ -242,10 +238,14 @@ impl Plan {
                 self.stream_done && complete(table) && other().is_some_and(complete)
             }
         };
-        let free = |t: &Table, exclusive: bool| !t.exclusive && (t.shared == 0 || !exclusive);
-        ok && free(table, task.step != Step::Index)
-            && (task.other.as_deref().is_none_or(|o| o == task.table)
-                || other().is_none_or(|t| free(t, true)))
+        ok && Self::locks(task).all(|(name, exclusive)| {
+            let t = if name == task.table {
+                Some(table)
+            } else {
+                self.tables.get(name)
+            };
+            t.is_none_or(|t| !t.exclusive && (t.shared == 0 || !exclusive))
+        })
     }
 
     /// The next piece of work that may start, largest table first (the first planned

@@ -206,7 +206,7 @@ async fn worth_freezing(spool: &Spool) -> bool {
         if done {
             return false;
         }
-        let _ = tokio::time::timeout(Duration::from_millis(10), spool.grown.notified()).await;
+        spool.wait_for_more().await;
     }
 }
 
@@ -260,7 +260,7 @@ async fn copy(
             if done {
                 break;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(10), spool.grown.notified()).await;
+            spool.wait_for_more().await;
             continue;
         }
         let n = ((written - offset) as usize).min(COPY_CHUNK);
